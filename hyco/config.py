@@ -1,0 +1,423 @@
+"""Typed configuration schema, registered in Hydra's ConfigStore.
+
+Every config group (``data``, ``physics``, ``observation``, ``synthetic``, ``trainer``,
+``tracking``, ``evaluation``, ``sweep``) is a dataclass. The root node ``hyco_schema`` is the
+first entry of ``conf/config.yaml``'s defaults list, so every YAML file and every command-line
+override is merged into these dataclasses: a typo'd key (``trainer.lrr=1``), a wrong type
+(``data.num_sims=abc``) or an unknown ``+physics.foo=1`` is rejected by Hydra while composing,
+before any task runs. Values that must be given are ``MISSING`` (``???``) and are checked by
+:func:`validate` together with the cross-field rules that a type cannot express.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or inconsistent; the message names the key."""
+
+
+# --------------------------------------------------------------------------------------------
+# enums: OmegaConf validates them by name, so a wrong choice fails while composing
+# --------------------------------------------------------------------------------------------
+class GridKind(str, Enum):
+    centered = "centered"
+    staggered = "staggered"
+
+
+class ParamKind(str, Enum):
+    scalar = "scalar"
+    field = "field"
+
+
+class SpatialMaskKind(str, Enum):
+    full = "full"
+    box = "box"
+    sensors = "sensors"
+
+
+class TemporalMaskKind(str, Enum):
+    all = "all"
+    every_k = "every_k"
+    first = "first"
+    last = "last"
+
+
+class Variant(str, Enum):
+    synthetic_only = "synthetic_only"
+    physical_only = "physical_only"
+    full = "full"
+    warmstart = "warmstart"
+    mixed = "mixed"
+    cooperative = "cooperative"
+
+
+class Optimizer(str, Enum):
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Scheduler(str, Enum):
+    none = "none"
+    cosine = "cosine"
+    step = "step"
+
+
+class PhysicalOptimizer(str, Enum):
+    lbfgsb = "L-BFGS-B"
+    adam = "adam"
+
+
+class GhostICKind(str, Enum):
+    prior = "prior"
+    perturb = "perturb"
+
+
+class AlphaSchedule(str, Enum):
+    constant = "constant"
+    linear = "linear"
+
+
+# --------------------------------------------------------------------------------------------
+# groups
+# --------------------------------------------------------------------------------------------
+@dataclass
+class InitialConditionConfig:
+    """Smooth random initial conditions: a sum of low Fourier modes scaled to ``amplitude``."""
+
+    max_wavenumber: int = 4
+    amplitude: float = 1.0
+    decay: float = 1.0  # spectral decay exponent: mode k has weight k^-decay
+
+
+@dataclass
+class DataConfig:
+    """How many simulations to make, of what length, and where the cache lives."""
+
+    num_train: int = 8
+    num_val: int = 2
+    num_test: int = 2
+    num_frames: int = 20
+    seed: int = 0  # IC seeds: train = seed+i, val/test offset so the three sets are disjoint
+    generation_batch: int = 4
+    cache_dir: str = "data/cache"  # relative to the project root unless absolute
+    regenerate: bool = False
+    max_cached_sims: int = 8
+    static_fields: List[str] = field(default_factory=list)
+    ic: InitialConditionConfig = field(default_factory=InitialConditionConfig)
+
+    @property
+    def num_sims(self) -> int:
+        return self.num_train + self.num_val + self.num_test
+
+
+@dataclass
+class ParamSpecConfig:
+    """One physical parameter: its shape, its truth for data generation and its initial guess."""
+
+    kind: ParamKind = ParamKind.scalar
+    true_value: float = MISSING
+    # Spatial profile of the true field (kind=field): constant | sine | bump
+    true_profile: str = "constant"
+    profile_amplitude: float = 0.5  # relative amplitude of the profile around true_value
+    initial_guess: float = MISSING
+    lower: float = 0.0
+    upper: float = 1.0
+    learnable: bool = True
+
+
+@dataclass
+class PhysicsConfig:
+    """The physical model: which PDE, its discretisation and its parameters."""
+
+    name: str = MISSING
+    dim: int = 2
+    resolution: List[int] = field(default_factory=lambda: [32, 32])
+    domain_size: float = 1.0
+    dt: float = 0.01
+    substeps: int = 1
+    grid: GridKind = GridKind.centered
+    params: Dict[str, ParamSpecConfig] = field(default_factory=dict)
+
+
+@dataclass
+class ObservationConfig:
+    """Observation operator applied to the simulated truth (ICs stay complete)."""
+
+    spatial: SpatialMaskKind = SpatialMaskKind.full
+    box_lower: List[float] = field(default_factory=lambda: [0.0, 0.0])
+    box_upper: List[float] = field(default_factory=lambda: [1.0, 1.0])
+    num_sensors: int = 16
+    temporal: TemporalMaskKind = TemporalMaskKind.all
+    every_k: int = 1
+    fraction: float = 1.0  # for temporal=first/last: share of frames observed
+    noise: float = 0.0  # relative: std = noise * RMS of the clean field
+    seed: int = 1234
+
+
+@dataclass
+class SyntheticConfig:
+    """The synthetic model (a registered network) and its architecture."""
+
+    name: str = "unet"
+    levels: int = 2
+    filters: int = 16
+    kernel_size: int = 3
+    activation: str = "gelu"
+    padding: str = "circular"  # circular for periodic domains, zeros otherwise
+    residual: bool = True  # predict u_{t+1} = u_t + net(u_t)
+
+
+@dataclass
+class TrainerConfig:
+    """One set of knobs for every variant; ``conf/trainer/<variant>.yaml`` are presets."""
+
+    variant: Variant = Variant.synthetic_only
+    epochs: int = 10
+    batch_size: int = 4
+    rollout_steps: int = 2
+    # synthetic player
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: Optimizer = Optimizer.adam
+    scheduler: Scheduler = Scheduler.none
+    step_size: int = 10
+    gamma: float = 0.5
+    num_workers: int = 0
+    grad_clip: float = 0.0  # 0 disables clipping
+    # physical player
+    physical_optimizer: PhysicalOptimizer = PhysicalOptimizer.lbfgsb
+    physical_iterations_per_epoch: int = 10
+    physical_lr: float = 0.05
+    physical_sims_per_fit: int = 4  # simulations per physical fit (batch of ICs)
+    # hybrid knobs
+    warmstart_epochs: int = 0
+    synthetic_epochs_per_round: int = 1
+    alpha: float = 0.5
+    alpha_end: float = 0.5
+    alpha_schedule: AlphaSchedule = AlphaSchedule.constant
+    lambda_s_data: float = 1.0
+    lambda_s_int: float = 1.0
+    lambda_p_data: float = 1.0
+    lambda_p_int: float = 1.0
+    ghost_ics: int = 0
+    ghost_kind: GhostICKind = GhostICKind.prior
+    ghost_perturbation: float = 0.1
+    # bookkeeping
+    checkpoint_every: int = 1
+    resume: bool = True
+    inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
+
+
+@dataclass
+class TrackingConfig:
+    """Where runs are recorded. Empty URIs mean SQLite + artifacts under ``<root>/mlruns``."""
+
+    enabled: bool = True
+    tracking_uri: str = ""
+    artifact_location: str = ""
+    experiment_name: str = ""  # empty: the experiment preset's name
+    run_name: str = ""
+    log_memory: bool = True
+
+
+@dataclass
+class EvaluationConfig:
+    """Held-out evaluation: rollout horizon, which run, which figures."""
+
+    horizon: int = 0  # 0: all frames of the test simulations
+    run_id: str = ""  # empty: the latest run of the experiment
+    figures: bool = True
+    num_snapshots: int = 3
+
+
+@dataclass
+class SweepConfig:
+    """Optuna study settings (used by ``experiments/sweep.py``)."""
+
+    study_name: str = "hyco"
+    storage: str = ""  # empty: sqlite:///<root>/mlruns/optuna.db
+    n_trials: int = 12
+    workers: int = 1
+    arms: List[str] = field(
+        default_factory=lambda: [v.value for v in Variant]
+    )
+    objective: str = "synthetic_error"  # synthetic_error | param_error | both
+    pruner: str = "median"
+    sampler_seed: int = 0
+    heartbeat_interval: int = 10
+    search_space: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HycoConfig:
+    """Root of the configuration tree."""
+
+    task: List[str] = field(default_factory=lambda: ["generate"])
+    experiment_name: str = "default"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    torch_threads: int = 0  # 0: cores per worker (os.cpu_count() // workers)
+    data: DataConfig = field(default_factory=DataConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+
+
+KNOWN_TASKS = ("generate", "train", "evaluate")
+
+
+def register_configs() -> None:
+    """Register the schema so ``conf/config.yaml`` can name ``hyco_schema`` in its defaults."""
+    cs = ConfigStore.instance()
+    cs.store(name="hyco_schema", node=HycoConfig)
+
+
+register_configs()
+
+
+# --------------------------------------------------------------------------------------------
+# validation beyond types
+# --------------------------------------------------------------------------------------------
+def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
+    missing: List[str] = []
+    for key in cfg.keys():
+        path = f"{prefix}{key}"
+        if OmegaConf.is_missing(cfg, key):
+            missing.append(path)
+            continue
+        child = cfg[key]
+        if isinstance(child, DictConfig):
+            missing.extend(_missing_keys(child, path + "."))
+    return missing
+
+
+def _unknown_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
+    """Keys added with Hydra's ``+key=...`` inside a schema node (``+`` lifts struct mode)."""
+    unknown: List[str] = []
+    node_type = OmegaConf.get_type(cfg)
+    allowed = (
+        {f.name for f in dataclasses.fields(node_type)}
+        if node_type is not None and dataclasses.is_dataclass(node_type)
+        else None
+    )
+    for key in cfg.keys():
+        path = f"{prefix}{key}"
+        if allowed is not None and key not in allowed:
+            unknown.append(path)
+            continue
+        if OmegaConf.is_missing(cfg, key):
+            continue
+        child = cfg._get_node(key)
+        if isinstance(child, DictConfig):
+            unknown.extend(_unknown_keys(child, path + "."))
+    return unknown
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check what the types cannot: required values and cross-field rules.
+
+    Raises
+    ------
+    ConfigError
+        naming the offending key and what to do. Called before any compute or file write.
+    """
+    unknown = _unknown_keys(cfg)
+    if unknown:
+        raise ConfigError(
+            "unknown config key(s): " + ", ".join(unknown)
+            + " — not part of the schema (hyco/config.py); check the spelling"
+        )
+    missing = _missing_keys(cfg)
+    if missing:
+        raise ConfigError(
+            "missing required config value(s): "
+            + ", ".join(missing)
+            + " — set them in the preset or on the command line (e.g. "
+            + f"{missing[0]}=...)"
+        )
+    for task in cfg.task:
+        if task not in KNOWN_TASKS:
+            raise ConfigError(f"task: unknown task '{task}'; choose from {list(KNOWN_TASKS)}")
+    phys = cfg.physics
+    if phys.dim not in (1, 2):
+        raise ConfigError(f"physics.dim: must be 1 or 2, got {phys.dim}")
+    if len(phys.resolution) != phys.dim:
+        raise ConfigError(
+            f"physics.resolution: needs {phys.dim} entries for dim={phys.dim}, "
+            f"got {list(phys.resolution)}"
+        )
+    if any(n < 4 for n in phys.resolution):
+        raise ConfigError(f"physics.resolution: every entry must be >= 4, got {list(phys.resolution)}")
+    if phys.dt <= 0:
+        raise ConfigError(f"physics.dt: must be positive, got {phys.dt}")
+    if phys.substeps < 1:
+        raise ConfigError(f"physics.substeps: must be >= 1, got {phys.substeps}")
+    for name, spec in phys.params.items():
+        if not spec.lower <= spec.true_value <= spec.upper:
+            raise ConfigError(
+                f"physics.params.{name}.true_value: {spec.true_value} outside "
+                f"[{spec.lower}, {spec.upper}] (physics.params.{name}.lower/upper)"
+            )
+        if not spec.lower <= spec.initial_guess <= spec.upper:
+            raise ConfigError(
+                f"physics.params.{name}.initial_guess: {spec.initial_guess} outside "
+                f"[{spec.lower}, {spec.upper}]"
+            )
+    data = cfg.data
+    for key in ("num_train", "num_val", "num_test"):
+        if data[key] < 0:
+            raise ConfigError(f"data.{key}: must be >= 0, got {data[key]}")
+    if data.num_train < 1:
+        raise ConfigError("data.num_train: at least one training simulation is needed")
+    if data.num_frames < 2:
+        raise ConfigError(f"data.num_frames: must be >= 2, got {data.num_frames}")
+    if data.max_cached_sims < 1:
+        raise ConfigError(f"data.max_cached_sims: must be >= 1, got {data.max_cached_sims}")
+    obs = cfg.observation
+    if not 0.0 <= obs.noise:
+        raise ConfigError(f"observation.noise: must be >= 0, got {obs.noise}")
+    if obs.spatial == SpatialMaskKind.box:
+        for key in ("box_lower", "box_upper"):
+            if len(obs[key]) != phys.dim:
+                raise ConfigError(f"observation.{key}: needs {phys.dim} fractions, got {list(obs[key])}")
+        for lo, hi in zip(obs.box_lower, obs.box_upper):
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ConfigError(
+                    "observation.box_lower/box_upper: need 0 <= lower < upper <= 1 per axis, got "
+                    f"{list(obs.box_lower)} / {list(obs.box_upper)}"
+                )
+    if obs.temporal == TemporalMaskKind.every_k and obs.every_k < 1:
+        raise ConfigError(f"observation.every_k: must be >= 1, got {obs.every_k}")
+    if obs.temporal in (TemporalMaskKind.first, TemporalMaskKind.last) and not 0.0 < obs.fraction <= 1.0:
+        raise ConfigError(f"observation.fraction: must be in (0, 1], got {obs.fraction}")
+    tr = cfg.trainer
+    if tr.rollout_steps < 1 or tr.rollout_steps >= data.num_frames:
+        raise ConfigError(
+            f"trainer.rollout_steps: must be in [1, data.num_frames-1={data.num_frames - 1}], "
+            f"got {tr.rollout_steps}"
+        )
+    if not 0.0 <= tr.alpha <= 1.0 or not 0.0 <= tr.alpha_end <= 1.0:
+        raise ConfigError(f"trainer.alpha/alpha_end: must be in [0, 1], got {tr.alpha}/{tr.alpha_end}")
+
+
+def default_torch_threads(workers: int = 1) -> int:
+    """Cores per worker process, at least one."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def to_plain(cfg: DictConfig) -> Dict[str, Any]:
+    """The resolved config as plain Python types (enums as their values)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]

@@ -1,0 +1,80 @@
+"""Config schema: bad input stops the program before any compute or file is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from hyco.config import ConfigError, validate
+from hyco.paths import conf_dir, project_root
+
+RUN = project_root() / "experiments" / "run.py"
+
+
+def _compose(overrides):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("trainer.lrr=1", "lrr"),
+        ("data.num_sims=abc", "num_sims"),
+        ("data.num_train=abc", "data.num_train"),
+        ("+physics.foo=1", "physics.foo"),
+        ("physics.grid=hexagonal", "physics.grid"),
+        ("physics.params.nu.true_value=???", "physics.params.nu.true_value"),
+        ("physics.resolution=[32]", "physics.resolution"),
+    ],
+)
+def test_bad_config_exits_naming_the_key_and_writes_nothing(tmp_path: Path, override: str, key: str):
+    cache = tmp_path / "cache"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), override, f"data.cache_dir={cache}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert key in output, output
+    assert "Traceback" not in output, output
+    assert not cache.exists()
+    assert list(tmp_path.iterdir()) == [], "nothing may be written on a config error"
+
+
+def test_default_config_validates():
+    cfg = _compose([])
+    validate(cfg)
+    assert cfg.physics.name == "burgers"
+    assert cfg.experiment_name == "burgers_2d_quick"
+
+
+@pytest.mark.parametrize("preset", ["burgers_1d_quick", "burgers_2d_quick", "burgers_2d"])
+def test_experiment_presets_validate(preset: str):
+    cfg = _compose([f"experiment={preset}"])
+    validate(cfg)
+    assert cfg.experiment_name == preset
+    assert len(cfg.physics.resolution) == cfg.physics.dim
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["observation.spatial=box", "observation.box_lower=[0.6,0.0]", "observation.box_upper=[0.5,0.5]"], "observation.box"),
+        (["physics.params.nu.true_value=0.5"], "physics.params.nu.true_value"),
+        (["trainer.rollout_steps=50"], "trainer.rollout_steps"),
+        (["trainer.alpha=1.5"], "trainer.alpha"),
+        (["task=[fly]"], "task"),
+    ],
+)
+def test_semantic_errors_name_the_key(overrides, key):
+    cfg = _compose(overrides)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(cfg)
