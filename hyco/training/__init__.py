@@ -1,0 +1,1 @@
+"""Trainers: tensor (synthetic), field (physical), hybrid (HYCO), and the factory."""

@@ -1,0 +1,83 @@
+"""What a trainer needs from its run: a metric logger and a place for checkpoints.
+
+Trainers never import the tracking backend. They report each epoch to a :class:`RunContext`,
+which checkpoints first and then logs, so that a run killed at any instant resumes without
+duplicate metric steps: steps already in the tracker are not logged again, and metrics of a
+checkpointed epoch that never reached the tracker are replayed from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol
+
+from hyco.memory import MemoryMonitor
+
+log = logging.getLogger(__name__)
+
+
+class MetricLogger(Protocol):
+    """The slice of :class:`hyco.tracking.RunLogger` that trainers use."""
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+    def log_artifact(self, path: str | Path, artifact_path: Optional[str] = None) -> None: ...
+
+    def last_step(self, key: str) -> Optional[int]: ...
+
+
+@dataclass
+class RunContext:
+    """A run's logger, checkpoint directory and memory monitor.
+
+    Parameters
+    ----------
+    logger
+        Where metrics go (MLflow in runs, an in-memory recorder in tests).
+    checkpoint_dir
+        Local directory for checkpoints (the run's artifact directory in MLflow runs).
+    log_memory
+        Add process RSS / CUDA memory to every epoch's metrics.
+    """
+
+    logger: MetricLogger
+    checkpoint_dir: Path
+    log_memory: bool = True
+    monitor: MemoryMonitor = field(default_factory=MemoryMonitor)
+    _logged_up_to: Dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.checkpoint_dir = Path(self.checkpoint_dir)
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        return self.checkpoint_dir / name
+
+    def _already_logged(self, key: str, step: int) -> bool:
+        if key not in self._logged_up_to:
+            last = self.logger.last_step(key)
+            self._logged_up_to[key] = -1 if last is None else int(last)
+        return step <= self._logged_up_to[key]
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        """Log ``metrics`` at ``step``, skipping any (key, step) the tracker already holds."""
+        fresh = {k: float(v) for k, v in metrics.items() if not self._already_logged(k, step)}
+        if fresh:
+            self.logger.log_metrics(fresh, step=step)
+            for key in fresh:
+                self._logged_up_to[key] = step
+
+    def report(self, step: int, metrics: Dict[str, float], save: Callable[[Dict[str, Any]], None]) -> None:
+        """Checkpoint (``save(extra)``, which stores the metrics as pending) and then log them."""
+        if self.log_memory:
+            metrics = {**metrics, **self.monitor.snapshot()}
+        save({"pending_metrics": dict(metrics), "pending_step": int(step)})
+        self.log(metrics, step)
+
+    def replay_pending(self, state: Mapping[str, Any]) -> None:
+        """After loading a checkpoint: log its epoch's metrics if the tracker never got them."""
+        pending = state.get("pending_metrics")
+        if pending:
+            self.log(pending, int(state["pending_step"]))

@@ -1,0 +1,177 @@
+"""Epoch-based training of PyTorch models: device, optimiser, scheduler, checkpoints, epoch loop."""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from tqdm.auto import tqdm
+
+from hyco.training.base import AbstractTrainer
+from hyco.training.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    tensors_finite,
+)
+
+log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, Dict[str, float]], None]
+
+
+def select_device(spec: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; anything else is passed to ``torch.device``."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={spec!r} requested but CUDA is not available; use device=auto or cpu")
+    return device
+
+
+def build_optimizer(tr: DictConfig, params) -> torch.optim.Optimizer:
+    """Adam or AdamW from ``trainer.optimizer``/``lr``/``weight_decay``."""
+    name = getattr(tr.optimizer, "value", tr.optimizer)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=tr.lr, weight_decay=tr.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay)
+    raise ValueError(f"trainer.optimizer: unknown optimiser {name!r}; choose adam or adamw")
+
+
+def build_scheduler(tr: DictConfig, optimizer: torch.optim.Optimizer, total_epochs: int):
+    """None, cosine annealing over ``total_epochs``, or step decay (``step_size``, ``gamma``)."""
+    name = getattr(tr.scheduler, "value", tr.scheduler)
+    if name == "none":
+        return None
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_epochs))
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=tr.step_size, gamma=tr.gamma)
+    raise ValueError(f"trainer.scheduler: unknown scheduler {name!r}; choose none, cosine or step")
+
+
+class TensorTrainer(AbstractTrainer):
+    """Trains an ``nn.Module`` epoch by epoch.
+
+    Subclasses implement :meth:`train_epoch` (one pass over the data they are given) and
+    :meth:`validation_loss`. The epoch loop, checkpoints (model, optimiser, scheduler, counters
+    and every RNG state) and resuming live here.
+
+    Parameters
+    ----------
+    cfg
+        The full HYCO config; ``cfg.trainer`` holds the optimisation knobs.
+    model
+        The network to train; moved to the selected device.
+    total_epochs
+        Epochs the scheduler is planned for (cosine annealing needs it).
+    """
+
+    def __init__(self, cfg: DictConfig, model: nn.Module, total_epochs: Optional[int] = None) -> None:
+        super().__init__(cfg)
+        self.device = select_device(cfg.device)
+        self.model = model.to(self.device)
+        self.total_epochs = int(total_epochs if total_epochs is not None else cfg.trainer.epochs)
+        self.optimizer = build_optimizer(cfg.trainer, self.model.parameters())
+        self.scheduler = build_scheduler(cfg.trainer, self.optimizer, self.total_epochs)
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed optimisation steps
+        self.best_val = float("inf")
+
+    # ------------------------------------------------------------------ subclass hooks
+    @abstractmethod
+    def train_epoch(self, data: Any) -> float:
+        """One pass over ``data``; returns the mean training loss."""
+
+    @abstractmethod
+    def validation_loss(self, data: Any) -> float:
+        """Loss on held-out ``data`` without updating the model."""
+
+    # ------------------------------------------------------------------ state
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def end_epoch(self) -> None:
+        """Advance the epoch counter and the scheduler."""
+        self.epoch += 1
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "epoch": self.epoch,
+            "step": self.step,
+            "best_val": self.best_val,
+            "rng": capture_rng_state(),
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.step = int(state["step"])
+        self.best_val = float(state["best_val"])
+        restore_rng_state(state["rng"])
+
+    def save(self, path: Path, extra: Optional[Dict[str, Any]] = None) -> Path:
+        """Checkpoint atomically; refuses to overwrite a good checkpoint with non-finite weights."""
+        state = self.state_dict()
+        if not tensors_finite(state["model"]):
+            raise FloatingPointError(f"refusing to write non-finite weights to {path}")
+        if extra:
+            state.update(extra)
+        return save_checkpoint(path, state)
+
+    def load(self, path: Path) -> Dict[str, Any]:
+        state = load_checkpoint(path, map_location=self.device)
+        self.load_state_dict(state)
+        return state
+
+    # ------------------------------------------------------------------ epoch loop
+    def fit(
+        self,
+        train_data: Any,
+        val_data: Any = None,
+        epochs: Optional[int] = None,
+        on_epoch_end: Optional[EpochCallback] = None,
+        prefix: str = "synthetic",
+    ) -> Dict[str, float]:
+        """Train from ``self.epoch`` up to ``epochs`` (default ``trainer.epochs``).
+
+        ``on_epoch_end(epoch, metrics)`` is called after each epoch (tracking, checkpoints);
+        metrics are named ``<prefix>_train_loss``, ``<prefix>_val_loss``, ``lr``, ``epoch_time_s``.
+        """
+        target = int(epochs if epochs is not None else self.cfg.trainer.epochs)
+        metrics: Dict[str, float] = {}
+        bar = tqdm(range(self.epoch, target), desc=f"{prefix} epochs", initial=self.epoch, total=target,
+                   leave=False, dynamic_ncols=True)
+        for _ in bar:
+            start = time.perf_counter()
+            lr = self.lr
+            train_loss = self.train_epoch(train_data)
+            metrics = {f"{prefix}_train_loss": train_loss, "lr": lr}
+            if val_data is not None:
+                metrics[f"{prefix}_val_loss"] = self.validation_loss(val_data)
+            self.end_epoch()
+            metrics["epoch_time_s"] = time.perf_counter() - start
+            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")})
+            log.info("epoch %d/%d %s", self.epoch, target,
+                     " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            if on_epoch_end is not None:
+                on_epoch_end(self.epoch, metrics)
+        return metrics
