@@ -1,0 +1,9 @@
+"""Data: observation operators, the versioned on-disk cache, generation and the lazy dataset.
+
+``generate_dataset`` lives in :mod:`hyco.data.generate` (it imports PhiFlow); import it from there.
+"""
+
+from hyco.data.cache import CacheError, CacheReader, cache_key
+from hyco.data.observation import ObservationOperator
+
+__all__ = ["CacheError", "CacheReader", "ObservationOperator", "cache_key"]

@@ -1,0 +1,399 @@
+"""The versioned on-disk data cache (format version 1).
+
+Layout of one cache entry, ``<resolve_path(data.cache_dir)>/<key>/``::
+
+    train_00000.npz ... val_00000.npz ... test_00000.npz   one file per simulation
+    metadata.json                                          written last: its presence means complete
+
+Each ``.npz`` holds ``truth_<field>`` / ``obs_<field>`` float32 ``[T, C, *spatial]``, ``mask`` uint8
+``[T, 1, *spatial]``, ``static_<name>`` float32 ``[C, *spatial]`` and ``seed`` (int64, 0-d).
+``metadata.json`` records the format version, the key, library versions, the resolved config,
+the splits with their IC seeds, shapes and the SHA-256 of every file.
+
+Every file is written under a temporary name in the same directory and renamed into place when
+complete, so a reader never sees half a file, and only files named in ``metadata.json`` are ever
+read: a leftover temporary file from a killed writer is ignored. Two processes that want the same
+key serialise on ``<cache_dir>/<key>.lock`` (see :func:`cache_lock`). Loading never uses pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import is_dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from hyco.paths import resolve_path
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+SPLITS = ("train", "val", "test")
+TEMP_PREFIX = ".tmp-"
+# parameter entries that only steer the fit, not the data (the bounds stay: a model may size
+# its sub-steps by the upper bound)
+_PARAM_KEYS_NOT_IN_KEY = ("initial_guess", "learnable")
+REGENERATE_HINT = "rerun with data.regenerate=true or delete the directory {path}"
+
+# files whose SHA-256 was checked in this process: (path, size, mtime_ns, sha256)
+_VERIFIED: set = set()
+
+
+class CacheError(RuntimeError):
+    """The cache entry is missing, incomplete, corrupt or of another format version.
+
+    The message always says how to regenerate it.
+    """
+
+
+def _error(problem: str, path: Path | str) -> CacheError:
+    return CacheError(f"{problem} — {REGENERATE_HINT.format(path=path)}")
+
+
+# ---- key ---------------------------------------------------------------------------------------
+def plain_config(node: Any) -> Any:
+    """A config node (DictConfig, dataclass, dict) as plain JSON types, enums as their values."""
+    if isinstance(node, DictConfig):
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    if is_dataclass(node) and not isinstance(node, type):
+        return plain_config(OmegaConf.structured(node))
+    if isinstance(node, Mapping):
+        return {str(k): plain_config(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [plain_config(v) for v in node]
+    return getattr(node, "value", node)
+
+
+def library_versions(full: bool = False) -> Dict[str, str]:
+    """Versions of the libraries that produce the data (``full``: also those that only read it)."""
+    import phi
+    import phiml
+
+    versions = {"phiflow": str(phi.__version__), "phiml": str(phiml.__version__)}
+    if full:
+        import platform
+
+        import torch
+
+        import hyco
+
+        versions.update(
+            python=platform.python_version(),
+            torch=str(torch.__version__),
+            numpy=str(np.__version__),
+            hyco=str(hyco.__version__),
+        )
+    return versions
+
+
+def key_payload(cfg: Any) -> Dict[str, Any]:
+    """Everything that determines the data of ``cfg`` (a full HYCO config), as plain JSON.
+
+    Physics (with the parameters' truth, profile and bounds, not their initial guess or
+    learnable flag), the IC settings, the counts, frames and seed of the data, the observation
+    operator, the format version and the versions of PhiFlow and phiml. Not the trainer,
+    tracking, cache location, generation batch size (the data do not depend on it) or
+    ``regenerate``.
+    """
+    physics = plain_config(cfg.physics)
+    for spec in (physics.get("params") or {}).values():
+        for name in _PARAM_KEYS_NOT_IN_KEY:
+            spec.pop(name, None)
+    data = plain_config(cfg.data)
+    return {
+        "format_version": FORMAT_VERSION,
+        "physics": physics,
+        "ic": data["ic"],
+        "data": {k: data[k] for k in ("num_train", "num_val", "num_test", "num_frames", "seed")},
+        "observation": plain_config(cfg.observation),
+        "versions": library_versions(),
+    }
+
+
+def canonical_json(payload: Any) -> str:
+    """Sorted keys, no whitespace: equal content gives equal text."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def cache_key(cfg: Any) -> str:
+    """First 16 hex digits of the SHA-256 of :func:`key_payload`'s canonical JSON."""
+    return hashlib.sha256(canonical_json(key_payload(cfg)).encode("utf-8")).hexdigest()[:16]
+
+
+def cache_root(cfg: Any) -> Path:
+    """The directory that holds all cache entries (``data.cache_dir`` from the project root)."""
+    return resolve_path(cfg.data.cache_dir)
+
+
+def cache_path(cfg: Any) -> Path:
+    """The directory of this config's cache entry."""
+    return cache_root(cfg) / cache_key(cfg)
+
+
+def sim_filename(split: str, index: int) -> str:
+    """``{split}_{index:05d}.npz``."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}', expected one of {SPLITS}")
+    return f"{split}_{int(index):05d}.npz"
+
+
+# ---- atomic writes and the lock ----------------------------------------------------------------
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
+    path = Path(path)
+    tmp = path.parent / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def cache_lock(root: Path, key: str) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``<root>/<key>.lock`` (blocking; logged when waiting).
+
+    The lock file stays in place afterwards: deleting it would let a third process lock a fresh
+    inode while a second one still waits on the old one.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    lock_path = root / f"{key}.lock"
+    with open(lock_path, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another process generating cache %s (lock %s)", key, lock_path)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield lock_path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def remove_entry(path: Path) -> None:
+    """Delete a cache entry directory (caller holds the lock)."""
+    path = Path(path)
+    if path.exists():
+        logger.info("removing cache entry %s", path)
+        shutil.rmtree(path)
+
+
+class CacheWriter:
+    """Writes one cache entry: simulation files one by one, then ``metadata.json``.
+
+    Parameters
+    ----------
+    path
+        The entry directory ``<cache_dir>/<key>``; created if missing. The caller holds the lock
+        and has removed any previous content.
+    key
+        The cache key, recorded in the metadata.
+    """
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.files: Dict[str, str] = {}
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write_sim(self, split: str, index: int, arrays: Mapping[str, np.ndarray]) -> str:
+        """Write one simulation's arrays atomically; returns the file name."""
+        name = sim_filename(split, index)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        data = buffer.getvalue()
+        atomic_write_bytes(self.path / name, data)
+        self.files[name] = _sha256_bytes(data)
+        return name
+
+    def finalize(self, metadata: Mapping[str, Any]) -> Path:
+        """Write ``metadata.json`` last (atomically); the entry is complete afterwards."""
+        meta = dict(metadata)
+        meta["format_version"] = FORMAT_VERSION
+        meta["key"] = self.key
+        meta["files"] = dict(sorted(self.files.items()))
+        text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=False)
+        atomic_write_bytes(self.path / METADATA_FILE, text.encode("utf-8"))
+        return self.path / METADATA_FILE
+
+
+# ---- reading -----------------------------------------------------------------------------------
+class CacheReader:
+    """Read access to a complete cache entry; picklable (holds only the path and metadata).
+
+    Parameters
+    ----------
+    path
+        The entry directory ``<cache_dir>/<key>``.
+
+    Raises
+    ------
+    CacheError
+        On a missing directory, missing ``metadata.json`` (incomplete generation), unreadable
+        metadata, another format version, or a listed file that is missing. Checksums are
+        checked per file on its first :meth:`load` in a process, or all at once by :meth:`verify`.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise _error(f"cache directory {self.path} does not exist", self.path)
+        meta_path = self.path / METADATA_FILE
+        if not meta_path.is_file():
+            raise _error(
+                f"cache {self.path} has no {METADATA_FILE}: its generation did not complete", self.path
+            )
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _error(f"cache {self.path}: {METADATA_FILE} is unreadable ({exc})", self.path) from exc
+        if not isinstance(meta, dict):
+            raise _error(f"cache {self.path}: {METADATA_FILE} is not a JSON object", self.path)
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise _error(
+                f"cache {self.path} has format version {version!r}, this code reads version {FORMAT_VERSION}",
+                self.path,
+            )
+        missing_keys = [k for k in ("key", "splits", "num_frames", "spatial_shape", "files") if k not in meta]
+        if missing_keys:
+            raise _error(f"cache {self.path}: {METADATA_FILE} lacks {missing_keys}", self.path)
+        self.metadata: Dict[str, Any] = meta
+        files = meta["files"]
+        for split in SPLITS:
+            for index in range(self.num_sims(split)):
+                name = sim_filename(split, index)
+                if name not in files:
+                    raise _error(f"cache {self.path}: {METADATA_FILE} does not list {name}", self.path)
+        absent = sorted(name for name in files if not (self.path / name).is_file())
+        if absent:
+            raise _error(f"cache {self.path} is missing file(s) {absent[:5]}", self.path)
+
+    # -- metadata views ---------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return str(self.metadata["key"])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.metadata["num_frames"])
+
+    @property
+    def spatial_shape(self) -> Tuple[int, ...]:
+        return tuple(int(n) for n in self.metadata["spatial_shape"])
+
+    @property
+    def static_fields(self) -> List[str]:
+        return list(self.metadata.get("static_fields", []))
+
+    @property
+    def field_names(self) -> List[str]:
+        return list(self.metadata.get("fields", {}).keys())
+
+    def num_sims(self, split: str) -> int:
+        """Number of simulations in ``split`` (0 for a split that was not generated)."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split '{split}', expected one of {SPLITS}")
+        return int(self.metadata["splits"].get(split, {}).get("count", 0))
+
+    def seeds(self, split: str) -> List[int]:
+        """The IC seeds of ``split``, in index order."""
+        return [int(s) for s in self.metadata["splits"].get(split, {}).get("seeds", [])]
+
+    # -- data ---------------------------------------------------------------------------------
+    def _file(self, split: str, index: int) -> Tuple[Path, str]:
+        n = self.num_sims(split)
+        if not 0 <= index < n:
+            raise IndexError(f"{split} index {index} out of range [0, {n})")
+        name = sim_filename(split, index)
+        return self.path / name, self.metadata["files"][name]
+
+    def _check(self, file: Path, expected: str) -> bytes:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise _error(f"cache file {file} cannot be read ({exc})", self.path) from exc
+        actual = _sha256_bytes(data)
+        if actual != expected:
+            raise _error(
+                f"integrity check failed for {file}: SHA-256 {actual[:12]}… does not match "
+                f"the metadata's {expected[:12]}… (corrupt or modified file)",
+                self.path,
+            )
+        return data
+
+    @staticmethod
+    def _stamp(file: Path, sha: str) -> tuple:
+        st = file.stat()
+        return (str(file), st.st_size, st.st_mtime_ns, sha)
+
+    def load(self, split: str, index: int) -> Dict[str, np.ndarray]:
+        """All arrays of one simulation; the file's SHA-256 is checked on its first load here."""
+        file, sha = self._file(split, index)
+        try:
+            stamp = self._stamp(file, sha)
+        except OSError as exc:
+            raise _error(f"cache file {file} is missing ({exc})", self.path) from exc
+        if stamp in _VERIFIED:
+            source: Any = file
+        else:
+            source = io.BytesIO(self._check(file, sha))
+        try:
+            with np.load(source, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except Exception as exc:  # zip / format errors of a file whose checksum matched the metadata
+            raise _error(f"cache file {file} cannot be decoded ({exc})", self.path) from exc
+        _VERIFIED.add(stamp)
+        for required in ("mask", "seed"):
+            if required not in arrays:
+                raise _error(f"cache file {file} lacks the array '{required}'", self.path)
+        return arrays
+
+    def verify(self) -> None:
+        """Check every listed file's SHA-256 now (whatever was checked before)."""
+        for name, sha in self.metadata["files"].items():
+            file = self.path / name
+            if not file.is_file():
+                raise _error(f"cache file {file} is missing", self.path)
+            self._check(file, sha)
+            _VERIFIED.add(self._stamp(file, sha))
+
+    def __repr__(self) -> str:
+        counts = {s: self.num_sims(s) for s in SPLITS}
+        return f"CacheReader({str(self.path)!r}, {counts}, frames={self.num_frames})"
+
+
+def temp_files(path: Path) -> List[Path]:
+    """Leftover temporary files of killed writers in an entry (never read as data)."""
+    return sorted(p for p in Path(path).glob(f"{TEMP_PREFIX}*") if p.is_file())
+

@@ -1,0 +1,238 @@
+"""Generate the ground-truth data set of a config, or find it in the cache.
+
+``generate_dataset(cfg)`` is what ``task=generate`` runs (and what training calls first): it
+computes the cache key, takes the key's lock, and either verifies and reuses a complete entry
+(a *hit*, no simulation) or simulates ``num_train + num_val + num_test`` trajectories with the
+true parameters, observes them and writes the entry (a *miss*).
+
+Reproducibility: simulation ``i`` of a split starts from IC seed ``data.seed + offset[split] + i``
+and its noise is seeded by ``observation.seed`` and that IC seed, so each simulation's arrays do
+not depend on ``data.generation_batch`` or on which other simulations share its batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from hyco.config import ConfigError
+from hyco.data.cache import (
+    SPLITS,
+    CacheError,
+    CacheReader,
+    CacheWriter,
+    cache_key,
+    cache_lock,
+    cache_root,
+    key_payload,
+    library_versions,
+    plain_config,
+    remove_entry,
+)
+from hyco.data.observation import ObservationOperator
+
+logger = logging.getLogger(__name__)
+
+# IC seeds of split s are data.seed + SEED_OFFSETS[s] + i: disjoint while a split has fewer sims
+SEED_OFFSETS: Dict[str, int] = {"train": 0, "val": 100_000, "test": 200_000}
+_MAX_PER_SPLIT = 100_000
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Outcome of :func:`generate_dataset`.
+
+    Attributes
+    ----------
+    path : Path
+        The cache entry directory (open it with ``CacheReader(path)``).
+    key : str
+        The cache key.
+    hit : bool
+        True when a complete, verified entry existed and nothing was simulated.
+    seconds : float
+        Wall time of the call (verification on a hit, generation on a miss).
+    """
+
+    path: Path
+    key: str
+    hit: bool
+    seconds: float
+
+
+def split_seeds(data_cfg: Any) -> Dict[str, List[int]]:
+    """The IC seeds of every split, in index order (disjoint across splits)."""
+    seeds: Dict[str, List[int]] = {}
+    for split in SPLITS:
+        count = int(getattr(data_cfg, f"num_{split}"))
+        if not 0 <= count < _MAX_PER_SPLIT:
+            raise ConfigError(f"data.num_{split}: must be in [0, {_MAX_PER_SPLIT}), got {count}")
+        base = int(data_cfg.seed) + SEED_OFFSETS[split]
+        seeds[split] = [base + i for i in range(count)]
+    return seeds
+
+
+# ------------------------------------------------------------------------------------------------
+# physics-dependent part: everything that touches PhiFlow is below, in three small functions
+# ------------------------------------------------------------------------------------------------
+def _build_model(cfg: Any) -> Any:
+    from hyco.physics import build_physics  # deferred: a cache hit never imports PhiFlow models
+
+    return build_physics(cfg.physics, cfg.data.ic)
+
+
+def _states_to_numpy(model: Any, state: Dict[str, Any]) -> Dict[str, np.ndarray]:
+    """One state of a batch -> ``{field: [B, C, *spatial]}`` float32 numpy arrays."""
+    arrays = model.converter.to_numpy(state)
+    return {name: np.asarray(arrays[name], dtype=np.float32) for name in model.field_names}
+
+
+def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frames: int) -> Dict[str, np.ndarray]:
+    """Roll out one batch of ICs: ``{field: [B, T, C, *spatial]}`` float32.
+
+    Entry ``i`` depends only on ``seeds[i]`` (the model's ``initial_state`` contract).
+    """
+    state = model.initial_state(len(seeds), list(seeds))
+    frames = model.rollout(state, params, num_frames - 1)
+    if len(frames) != num_frames:
+        raise RuntimeError(f"rollout returned {len(frames)} frames, expected {num_frames}")
+    per_frame = [_states_to_numpy(model, s) for s in frames]
+    return {name: np.stack([f[name] for f in per_frame], axis=1) for name in model.field_names}
+
+
+# ------------------------------------------------------------------------------------------------
+# orchestration
+# ------------------------------------------------------------------------------------------------
+def _jobs(seeds: Dict[str, List[int]]) -> List[Tuple[str, int, int]]:
+    return [(split, i, s) for split in SPLITS for i, s in enumerate(seeds[split])]
+
+
+def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
+    """Simulate, observe and write every simulation of ``cfg`` into ``path``; returns the count."""
+    model = _build_model(cfg)
+    params = model.true_params()
+    model.validate_params(params)  # before any compute or file: a bad truth stops here
+    param_names = list(params.keys())
+    unknown = [n for n in cfg.data.static_fields if n not in param_names]
+    if unknown:
+        raise ConfigError(f"data.static_fields: unknown {unknown}; the model's parameters are {param_names}")
+    resolution = list(model.resolution)
+    # a scalar parameter is stored as the constant field it acts as: [1, *resolution]
+    statics = {f"static_{n}": model.converter.static_to_numpy(params[n]) for n in param_names}
+
+    num_frames = int(cfg.data.num_frames)
+    seeds = split_seeds(cfg.data)
+    jobs = _jobs(seeds)
+    batch = max(1, int(cfg.data.generation_batch))
+    writer = CacheWriter(path, key)
+    operator: ObservationOperator | None = None
+    spatial_shape: Tuple[int, ...] = ()
+    logger.info(
+        "generating %d simulations (%s) x %d frames at %s into %s",
+        len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(resolution), path,
+    )
+    with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim", disable=not progress) as bar:
+        for start in range(0, len(jobs), batch):
+            chunk = jobs[start:start + batch]
+            trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames)
+            for b, (split, index, seed) in enumerate(chunk):
+                arrays: Dict[str, np.ndarray] = {}
+                for stream, name in enumerate(model.field_names):
+                    truth = trajectories[name][b]
+                    if operator is None:
+                        spatial_shape = tuple(truth.shape[2:])
+                        operator = ObservationOperator(cfg.observation, spatial_shape, num_frames)
+                    obs, mask = operator.apply(truth, seed, stream=stream)
+                    arrays[f"truth_{name}"] = truth
+                    arrays[f"obs_{name}"] = obs
+                    arrays["mask"] = mask
+                arrays.update(statics)
+                arrays["seed"] = np.asarray(seed, dtype=np.int64)
+                writer.write_sim(split, index, arrays)
+                bar.update(1)
+
+    assert operator is not None  # num_train >= 1 is validated by the config
+    metadata = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(full=True),
+        "config": {
+            "data": plain_config(cfg.data),
+            "physics": plain_config(cfg.physics),
+            "observation": plain_config(cfg.observation),
+        },
+        "key_payload": key_payload(cfg),
+        "splits": {
+            split: {"count": len(seeds[split]), "seed_offset": SEED_OFFSETS[split], "seeds": seeds[split]}
+            for split in SPLITS
+        },
+        "num_frames": num_frames,
+        "spatial_shape": list(spatial_shape),
+        "fields": {
+            name: {"channels": int(model.channels[name]), "kind": "dynamic", "grid": str(getattr(model.grid, "value", model.grid))}
+            for name in model.field_names
+        },
+        "static_fields": param_names,
+        "observation": operator.describe(),
+        "dt": float(model.dt),
+    }
+    writer.finalize(metadata)
+    return len(jobs)
+
+
+def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
+    """Make sure the data of ``cfg`` exist in the cache; simulate them only on a miss.
+
+    Parameters
+    ----------
+    cfg
+        The full HYCO config (``data``, ``physics``, ``observation`` are read).
+    progress
+        Show a tqdm bar counting simulations while generating.
+
+    Returns
+    -------
+    GenerationResult
+        ``path`` of the entry, its ``key``, ``hit`` and the wall ``seconds``.
+
+    Raises
+    ------
+    CacheError
+        An entry exists but is incomplete, corrupt or of another format version; the message
+        says to rerun with ``data.regenerate=true`` or delete the directory.
+    PhysicsParameterError
+        The true parameters are invalid for the model (before anything is simulated or written).
+    """
+    t0 = time.perf_counter()
+    key = cache_key(cfg)
+    root = cache_root(cfg)
+    path = root / key
+    with cache_lock(root, key):
+        if bool(cfg.data.regenerate):
+            remove_entry(path)
+        elif path.exists():
+            reader = CacheReader(path)  # refuses incomplete entries and other format versions
+            if reader.key != key:
+                raise CacheError(
+                    f"cache {path} records key {reader.key}, expected {key} — rerun with "
+                    f"data.regenerate=true or delete the directory {path}"
+                )
+            reader.verify()
+            seconds = time.perf_counter() - t0
+            logger.info("cache hit: %s", path)
+            return GenerationResult(path=path, key=key, hit=True, seconds=seconds)
+        try:
+            count = _write_entry(cfg, path, key, progress)
+        except BaseException:
+            # we hold the lock, so the partial entry is ours alone: leave nothing half-written
+            remove_entry(path)
+            raise
+    seconds = time.perf_counter() - t0
+    logger.info("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
+    return GenerationResult(path=path, key=key, hit=False, seconds=seconds)

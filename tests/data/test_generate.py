@@ -1,0 +1,125 @@
+"""generate_dataset: array contract, seeds and splits, batching independence, validation first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hyco.data.cache import FORMAT_VERSION, CacheReader, cache_key
+from hyco.data.generate import SEED_OFFSETS, generate_dataset, split_seeds
+from hyco.physics import PhysicsParameterError, build_physics
+
+
+def test_arrays_follow_the_contract_1d(data_cfg):
+    cfg = data_cfg()
+    result = generate_dataset(cfg, progress=False)
+    reader = CacheReader(result.path)
+    assert reader.num_frames == 5 and reader.spatial_shape == (16,)
+    arrays = reader.load("train", 0)
+    assert set(arrays) == {"truth_velocity", "obs_velocity", "mask", "static_nu", "seed"}
+    assert arrays["truth_velocity"].shape == (5, 1, 16) and arrays["truth_velocity"].dtype == np.float32
+    assert arrays["obs_velocity"].shape == (5, 1, 16) and arrays["obs_velocity"].dtype == np.float32
+    assert arrays["mask"].shape == (5, 1, 16) and arrays["mask"].dtype == np.uint8
+    assert arrays["seed"].shape == () and arrays["seed"].dtype == np.int64
+    # scalar nu stored as the constant field it acts as
+    assert arrays["static_nu"].shape == (1, 16) and arrays["static_nu"].dtype == np.float32
+    np.testing.assert_allclose(arrays["static_nu"], 0.01, rtol=1e-6)
+    truth = arrays["truth_velocity"]
+    assert np.all(np.isfinite(truth)) and np.abs(truth[0]).max() > 0.1
+    assert not np.allclose(truth[0], truth[-1])  # it evolves
+    # full, noise-free observation: obs == truth, mask all ones
+    np.testing.assert_array_equal(arrays["obs_velocity"], truth)
+    assert arrays["mask"].min() == 1
+
+
+def test_metadata_records_splits_seeds_versions_and_checksums(data_cfg):
+    cfg = data_cfg("data.seed=7")
+    result = generate_dataset(cfg, progress=False)
+    meta = CacheReader(result.path).metadata
+    assert meta["format_version"] == FORMAT_VERSION and meta["key"] == result.key == cache_key(cfg)
+    assert result.path.name == result.key
+    assert {"python", "torch", "phiflow", "phiml", "numpy", "hyco"} <= set(meta["versions"])
+    assert meta["splits"]["train"] == {"count": 2, "seed_offset": 0, "seeds": [7, 8]}
+    assert meta["splits"]["val"]["seeds"] == [7 + SEED_OFFSETS["val"]]
+    assert meta["splits"]["test"]["seeds"] == [7 + SEED_OFFSETS["test"]]
+    assert meta["num_frames"] == 5 and meta["spatial_shape"] == [16]
+    assert meta["fields"] == {"velocity": {"channels": 1, "kind": "dynamic", "grid": "centered"}}
+    assert meta["static_fields"] == ["nu"]
+    assert sorted(meta["files"]) == ["test_00000.npz", "train_00000.npz", "train_00001.npz", "val_00000.npz"]
+    assert all(len(sha) == 64 for sha in meta["files"].values())
+    assert meta["config"]["physics"]["name"] == "burgers"
+    reader = CacheReader(result.path)
+    for split in ("train", "val", "test"):
+        for i, seed in enumerate(reader.seeds(split)):
+            assert int(reader.load(split, i)["seed"]) == seed
+
+
+def test_split_seeds_are_disjoint(data_cfg):
+    seeds = split_seeds(data_cfg("data.num_train=50", "data.num_val=20", "data.num_test=20").data)
+    flat = seeds["train"] + seeds["val"] + seeds["test"]
+    assert len(set(flat)) == 90
+    assert seeds["train"][:3] == [0, 1, 2]
+
+
+def test_each_simulation_is_independent_of_the_generation_batch(tmp_path):
+    from conftest import compose_data_cfg
+
+    overrides = ("data.num_train=3", "data.num_val=1", "data.num_test=1", "observation=sensors",
+                 "observation.num_sensors=6", "observation.noise=0.05")
+    one = compose_data_cfg(tmp_path / "b1", *overrides, "data.generation_batch=1")
+    three = compose_data_cfg(tmp_path / "b3", *overrides, "data.generation_batch=3")
+    assert cache_key(one) == cache_key(three)  # the batch size is not part of the data's identity
+    r1 = CacheReader(generate_dataset(one, progress=False).path)
+    r3 = CacheReader(generate_dataset(three, progress=False).path)
+    for split in ("train", "val", "test"):
+        for i in range(r1.num_sims(split)):
+            a, b = r1.load(split, i), r3.load(split, i)
+            assert set(a) == set(b)
+            for name in a:
+                np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-7, err_msg=f"{split} {i} {name}")
+    # and different ICs give different trajectories
+    assert not np.allclose(r1.load("train", 0)["truth_velocity"], r1.load("train", 1)["truth_velocity"])
+
+
+def test_observation_is_applied_2d(data_cfg):
+    cfg = data_cfg("observation=quarter_noisy", "observation.noise=0.1", dim=2)
+    reader = CacheReader(generate_dataset(cfg, progress=False).path)
+    arrays = reader.load("train", 1)
+    truth, obs, mask = arrays["truth_velocity"], arrays["obs_velocity"], arrays["mask"]
+    assert truth.shape == (4, 2, 8, 8) and mask.shape == (4, 1, 8, 8)
+    assert mask[0].min() == 1
+    np.testing.assert_array_equal(obs[0], truth[0])
+    expected = np.zeros((8, 8), np.uint8)
+    expected[:4, :4] = 1
+    for t in range(1, 4):
+        np.testing.assert_array_equal(mask[t, 0], expected)
+    assert np.all(obs[1:, :, 4:, :] == 0) and np.all(obs[1:, :, :, 4:] == 0)
+    inside = (obs - truth)[1:, :, :4, :4]
+    rms = np.sqrt(np.mean(truth.astype(np.float64) ** 2))
+    assert 0.5 * 0.1 * rms < inside.std() < 1.5 * 0.1 * rms
+    assert reader.metadata["observation"]["observed_points"] == 16
+
+
+def test_invalid_truth_stops_before_any_file_is_written(data_cfg, tmp_path):
+    cfg = data_cfg("physics.params.nu.lower=-1.0", "physics.params.nu.true_value=-0.01")
+    with pytest.raises(PhysicsParameterError, match="nu"):
+        generate_dataset(cfg, progress=False)
+    entries = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    assert entries == []
+
+
+@pytest.mark.parametrize("grid", ["centered", "staggered"])
+def test_field_nu_is_stored_at_cell_centres_2d(data_cfg, grid):
+    cfg = data_cfg(
+        f"physics.grid={grid}", "physics.params.nu.kind=field", "physics.params.nu.true_profile=sine",
+        "physics.params.nu.profile_amplitude=0.5", dim=2,
+    )
+    reader = CacheReader(generate_dataset(cfg, progress=False).path)
+    arrays = reader.load("val", 0)
+    assert arrays["truth_velocity"].shape == (4, 2, 8, 8)
+    assert reader.metadata["fields"]["velocity"]["grid"] == grid
+    static = arrays["static_nu"]
+    assert static.shape == (1, 8, 8)
+    truth_nu = build_physics(cfg.physics, cfg.data.ic).true_params()["nu"].numpy(["x", "y"])
+    np.testing.assert_allclose(static[0], truth_nu, rtol=1e-6)
+    assert static.max() > 1.2 * static.min()  # a real profile, not a constant
