@@ -30,7 +30,14 @@ def _generate(cfg: DictConfig) -> None:
     print(f"cache directory: {result.path}")
 
 
-TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate}
+def _train(cfg: DictConfig) -> None:
+    from hyco.training.runs import train_run
+
+    outcome = train_run(cfg)
+    print(f"run id: {outcome.run_id}{' (resumed)' if outcome.resumed else ''}")
+
+
+TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train": _train}
 
 
 def run_tasks(cfg: DictConfig) -> None:

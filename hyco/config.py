@@ -173,6 +173,7 @@ class SyntheticConfig:
     kernel_size: int = 3
     activation: str = "gelu"
     padding: str = "circular"  # circular for periodic domains, zeros otherwise
+    downsample: str = "conv"  # conv (stride 2) | pool (average)
     residual: bool = True  # predict u_{t+1} = u_t + net(u_t)
 
 

@@ -1,0 +1,484 @@
+"""The one place that talks to MLflow: backend set-up, run lifecycle, loggers, and run look-ups.
+
+* Backend: SQLite at ``<root>/mlruns/mlflow.db`` and artifacts under ``<root>/mlruns/artifacts``
+  (root from :func:`hyco.paths.project_root`, never the cwd); ``TrackingConfig.tracking_uri`` /
+  ``artifact_location`` override both (any SQLAlchemy URL or an MLflow server URL).
+  :func:`ensure_backend` creates/migrates the database under a file lock, once per process.
+* Runs: :func:`tracked_run` yields a :class:`RunLogger`; the run ends FINISHED, FAILED (exception)
+  or KILLED (KeyboardInterrupt). Logging goes through ``MlflowClient`` with an explicit run id,
+  batched with ``log_batch``. Owner pid/host/start time are tags, so :func:`mark_stale_runs_killed`
+  can tell a crashed run from a live parallel worker.
+* Everything else sees plain Python (:class:`RunRecord`, ``[(step, value)]``), never mlflow types.
+
+``mlflow`` is imported lazily (it costs ~1.5 s): code that only needs :class:`MemoryRunLogger`
+or the :class:`RunLogger` interface does not pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from urllib.parse import unquote, urlparse
+
+# Before mlflow is ever imported (it reads these at import time).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
+from hyco.run_logger import (  # noqa: E402  (re-exported: one import point for callers)
+    MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, TAG_ERROR, TAG_GIT, TAG_HOST, TAG_PID,
+    MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, owner_is_alive, owner_tags, to_float, to_str,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow.tracking import MlflowClient
+
+    from hyco.config import TrackingConfig
+
+__all__ = [
+    "Backend", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord", "artifact_dir", "download_artifact",
+    "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
+    "get_or_create_experiment", "get_run", "git_commit", "latest_run", "mark_stale_runs_killed", "owner_tags",
+    "resolve_backend", "search_runs", "tracked_run",
+]
+
+log = logging.getLogger(__name__)
+
+Tracking = Union["TrackingConfig", "Backend", str, None]
+
+
+# ------------------------------------------------------------------------------------------------
+# backend
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Backend:
+    """A resolved tracking URI and artifact root URI."""
+
+    uri: str
+    artifact_root: str
+
+
+def _mlflow():
+    import mlflow  # the only import of mlflow in the project
+
+    return mlflow
+
+
+def _sqlite_path(uri: str) -> Optional[Path]:
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def resolve_backend(tracking: Tracking = None) -> Backend:
+    """Absolute tracking URI and artifact root from a ``TrackingConfig``, a URI string or None.
+
+    Empty/None: ``sqlite:///<root>/mlruns/mlflow.db`` and ``file://<root>/mlruns/artifacts``.
+    A relative SQLite path or a scheme-less path is taken from the project root.
+    """
+    if isinstance(tracking, Backend):
+        return tracking
+    uri = tracking if isinstance(tracking, str) else getattr(tracking, "tracking_uri", "") or ""
+    art = "" if isinstance(tracking, str) else getattr(tracking, "artifact_location", "") or ""
+    if not uri:
+        uri = f"sqlite:///{mlruns_dir() / 'mlflow.db'}"
+    elif "://" not in uri:
+        uri = f"sqlite:///{resolve_path(uri)}"
+    elif uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        rel, _, query = uri[len("sqlite:///"):].partition("?")
+        if rel and rel != ":memory:":
+            uri = f"sqlite:///{resolve_path(rel)}" + (f"?{query}" if query else "")
+    if not art:
+        art = (mlruns_dir() / "artifacts").as_uri()
+    elif "://" not in art and not art.startswith("file:"):
+        art = resolve_path(art).as_uri()
+    return Backend(uri=uri, artifact_root=art.rstrip("/"))
+
+
+_ENSURED: set = set()
+_ENSURE_LOCK = threading.Lock()
+
+
+def ensure_backend(tracking: Tracking = None) -> Backend:
+    """Create or migrate the tracking database, once per process; safe before parallel workers.
+
+    For SQLite the work happens under ``<db>.lock`` (a file lock), so concurrent first calls from
+    several processes serialise instead of corrupting the database; later calls return at once.
+    """
+    backend = resolve_backend(tracking)
+    with _ENSURE_LOCK:
+        if backend.uri in _ENSURED:
+            return backend
+        db_path = _sqlite_path(backend.uri)
+        if db_path is not None:
+            from filelock import FileLock  # a torch dependency, cross-platform
+
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(db_path) + ".lock", timeout=600):
+                _initialize_database(backend)
+        elif urlparse(backend.uri).scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+            _initialize_database(backend)  # MLflow serialises this with its own lock
+        # http(s)/databricks: the server owns its database
+        _ENSURED.add(backend.uri)
+    return backend
+
+
+def _initialize_database(backend: Backend) -> None:
+    from mlflow.store.db import utils as db_utils
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    started = time.perf_counter()
+    engine = SqlAlchemyStore._get_or_create_engine(backend.uri)
+    # SqlAlchemyStore creates a fresh schema itself but refuses an outdated one: migrate it here
+    # (the equivalent of `mlflow db upgrade`), under the caller's lock.
+    if db_utils._all_tables_exist(engine):
+        if db_utils._get_schema_version(engine) != db_utils._get_latest_schema_revision():
+            log.info("migrating MLflow database %s", backend.uri)
+            db_utils._upgrade_db(engine)
+    # Creates the tables if missing and the Default experiment with *our* artifact root.
+    SqlAlchemyStore(backend.uri, backend.artifact_root)
+    engine.dispose()  # no pooled connection may leak into forked workers
+    log.debug("MLflow backend %s ready in %.2f s", backend.uri, time.perf_counter() - started)
+
+
+def get_client(tracking: Tracking = None) -> "MlflowClient":
+    """An ``MlflowClient`` for the (ensured) backend; for callers that need raw MLflow access."""
+    backend = ensure_backend(tracking)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=backend.uri)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name) or "experiment"
+
+
+def get_or_create_experiment(name: str, tracking: Tracking = None) -> str:
+    """Experiment id for ``name``, created with artifacts under ``<artifact root>/<name>``."""
+    from mlflow.exceptions import MlflowException
+
+    backend = ensure_backend(tracking)
+    client = get_client(backend)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return client.create_experiment(name, artifact_location=f"{backend.artifact_root}/{_safe_name(name)}")
+        except MlflowException:  # a parallel worker created it first
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    if exp.lifecycle_stage == "deleted":
+        log.warning("restoring deleted MLflow experiment '%s'", name)
+        client.restore_experiment(exp.experiment_id)
+    return exp.experiment_id
+
+
+# ------------------------------------------------------------------------------------------------
+# logging and run lifecycle
+# ------------------------------------------------------------------------------------------------
+class MlflowRunLogger(RunLogger):
+    """Logs to one MLflow run through ``MlflowClient`` with the explicit run id (no global state)."""
+
+    def __init__(self, client: "MlflowClient", run_id: str) -> None:
+        self._client, self._run_id = client, run_id
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    def _log_batch(self, kind: str, items: list, size: int) -> None:
+        for i in range(0, len(items), size):  # MLflow caps the entries per log_batch call
+            self._client.log_batch(self._run_id, **{kind: items[i : i + size]})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten_config(params).items()]
+        self._log_batch("params", items, MAX_PARAMS_TAGS_PER_BATCH)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, to_float(k, v), now, int(step)) for k, v in metrics.items()]
+        self._log_batch("metrics", items, MAX_METRICS_PER_BATCH)
+
+    def log_artifact(self, path: Union[str, os.PathLike], artifact_path: Optional[str] = None) -> None:
+        if Path(path).is_dir():
+            self._client.log_artifacts(self._run_id, str(path), artifact_path)
+        else:
+            self._client.log_artifact(self._run_id, str(path), artifact_path)
+
+    def log_figure(self, fig: Any, name: str) -> None:
+        self._client.log_figure(self._run_id, fig, figure_name(name))
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._client.log_text(self._run_id, text, artifact_file)
+
+    def last_step(self, key: str) -> Optional[int]:
+        steps = [m.step for m in self._client.get_metric_history(self._run_id, key)]
+        return max(steps) if steps else None
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, to_str(v)[:MAX_TAG_VALUE_LENGTH]) for k, v in tags.items()]
+        self._log_batch("tags", items, MAX_PARAMS_TAGS_PER_BATCH)
+
+
+def mark_stale_runs_killed(experiment_name: Optional[str] = None, tracking: Tracking = None) -> List[str]:
+    """Mark RUNNING runs whose owner process on this host is gone as KILLED; return their ids.
+
+    Only runs tagged with ``hyco.host`` == this host and a ``hyco.pid`` that no longer exists (or
+    now belongs to a younger process) are touched, so live parallel workers and runs on other
+    machines are left alone. ``experiment_name=None`` checks every experiment.
+    """
+    client = get_client(tracking)
+    if experiment_name is None:
+        exp_ids = [e.experiment_id for e in client.search_experiments()]
+    else:
+        exp = client.get_experiment_by_name(experiment_name)
+        exp_ids = [] if exp is None else [exp.experiment_id]
+    if not exp_ids:
+        return []
+    host = socket.gethostname().replace("'", "")
+    filter_string = f"attributes.status = 'RUNNING' and tags.`{TAG_HOST}` = '{host}'"
+    killed = []
+    for run in _iter_runs(client, exp_ids, filter_string):
+        if not owner_is_alive(run.data.tags):
+            client.set_terminated(run.info.run_id, "KILLED")
+            killed.append(run.info.run_id)
+            log.warning("marked run %s (pid %s, dead) as KILLED", run.info.run_id, run.data.tags.get(TAG_PID))
+    return killed
+
+
+def _end_run(client: "MlflowClient", run_id: str, status: str) -> None:
+    mlflow = _mlflow()
+    open_ids = [r.info.run_id for r in _active_stack()]
+    if run_id not in open_ids:
+        client.set_terminated(run_id, status)  # ended elsewhere already: just fix its status
+        return
+    while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
+        log.warning("ending run %s, left open inside run %s", active.info.run_id, run_id)
+        mlflow.end_run("KILLED")
+    mlflow.end_run(status)
+
+
+def _active_stack() -> list:
+    """This thread's open fluent runs, innermost last (MLflow keeps them thread-local)."""
+    try:
+        from mlflow.tracking import fluent
+
+        return list(fluent._active_run_stack.get())
+    except (ImportError, AttributeError):  # private API moved: fall back to the innermost run
+        active = _mlflow().active_run()
+        return [] if active is None else [active]
+
+
+@contextmanager
+def tracked_run(
+    cfg_tracking: Optional["TrackingConfig"],
+    experiment_name: str,
+    run_name: Optional[str] = None,
+    tags: Optional[Mapping[str, Any]] = None,
+    params: Optional[Mapping[str, Any]] = None,
+    resume_run_id: Optional[str] = None,
+    parent_run_id: Optional[str] = None,
+    nested: bool = False,
+) -> Iterator[RunLogger]:
+    """Start (or resume) an MLflow run and yield its :class:`RunLogger`.
+
+    Parameters
+    ----------
+    cfg_tracking
+        ``TrackingConfig`` (None: defaults); ``enabled=False`` yields a :class:`MemoryRunLogger`
+        (nothing is written). A non-empty ``cfg_tracking.experiment_name`` overrides
+        ``experiment_name``; ``cfg_tracking.run_name`` is used when ``run_name`` is not given.
+    experiment_name
+        The experiment preset's name; one MLflow experiment per name.
+    tags, params
+        Set at start; nested params are flattened. On resume only new param keys are logged
+        (MLflow params are immutable; a changed value is reported in a warning).
+    resume_run_id
+        Continue this run (``mlflow.start_run(run_id=...)``: status back to RUNNING).
+    parent_run_id, nested
+        Child run of ``parent_run_id`` (may live in another process), or of this thread's
+        active run with ``nested=True``.
+
+    The run ends FINISHED on success, FAILED on an exception, KILLED on KeyboardInterrupt;
+    exceptions are re-raised. A failure's ``type: message`` is stored in tag ``hyco.error``.
+    Stale runs of dead processes in the experiment are marked KILLED first.
+    """
+    exp_name = getattr(cfg_tracking, "experiment_name", "") or experiment_name
+    run_name = run_name or getattr(cfg_tracking, "run_name", "") or None
+    if cfg_tracking is not None and not getattr(cfg_tracking, "enabled", True):
+        memory = MemoryRunLogger(tags={k: to_str(v) for k, v in (tags or {}).items()})
+        memory.log_params(params or {})
+        try:
+            yield memory
+        except KeyboardInterrupt:
+            memory.status = "KILLED"
+            raise
+        except BaseException:
+            memory.status = "FAILED"
+            raise
+        memory.status = "FINISHED"
+        return
+
+    mlflow = _mlflow()
+    backend = ensure_backend(cfg_tracking)
+    mlflow.set_tracking_uri(backend.uri)  # fluent start/end_run use the global URI
+    client = get_client(backend)
+    exp_id = get_or_create_experiment(exp_name, backend)
+    try:
+        mark_stale_runs_killed(exp_name, backend)
+    except Exception as exc:  # housekeeping must never stop a run
+        log.warning("could not check for stale runs: %s", exc)
+    start_tags = {k: to_str(v)[:MAX_TAG_VALUE_LENGTH] for k, v in (tags or {}).items()}
+    start_tags.update(owner_tags())
+    start_tags[TAG_GIT] = git_commit()
+    flat = flatten_config(params or {})
+    # A child started in the thread where its parent is the active run must be nested for MLflow.
+    nested = nested or (parent_run_id is not None and parent_run_id in [r.info.run_id for r in _active_stack()])
+    if resume_run_id:
+        previous = client.get_run(resume_run_id).data.params
+        changed = sorted(k for k in flat if k in previous and previous[k] != flat[k])
+        if changed:
+            log.warning("resuming run %s: params changed and kept at their first values: %s", resume_run_id, changed)
+        flat = {k: v for k, v in flat.items() if k not in previous}
+        active = mlflow.start_run(run_id=resume_run_id, run_name=run_name, nested=nested, tags=start_tags)
+    else:
+        active = mlflow.start_run(
+            experiment_id=exp_id, run_name=run_name, nested=nested, parent_run_id=parent_run_id, tags=start_tags
+        )
+    logger = MlflowRunLogger(client, active.info.run_id)
+    status = "FINISHED"
+    try:
+        logger.log_params(flat)
+        yield logger
+    except (KeyboardInterrupt, GeneratorExit):
+        status = "KILLED"
+        raise
+    except SystemExit as exc:
+        status = "FINISHED" if exc.code in (0, None) else "FAILED"
+        raise
+    except BaseException as exc:
+        status = "FAILED"
+        try:
+            logger.set_tags({TAG_ERROR: f"{type(exc).__name__}: {exc}"})
+        except Exception:  # never mask the original error
+            log.exception("could not record the error of run %s", logger.run_id)
+        raise
+    finally:
+        try:
+            _end_run(client, logger.run_id, status)
+        except Exception:
+            log.exception("could not end run %s as %s", logger.run_id, status)
+
+
+# ------------------------------------------------------------------------------------------------
+# look-ups (for evaluation, sweeps, notebooks)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class RunRecord:
+    """A run as plain Python: ids, status, times (ms since epoch), params, latest metrics, tags."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    start_time: Optional[int]
+    end_time: Optional[int]
+    artifact_uri: str
+    params: Dict[str, str]
+    metrics: Dict[str, float]
+    tags: Dict[str, str]
+
+
+def _record(run: Any) -> RunRecord:
+    info, data = run.info, run.data
+    return RunRecord(
+        info.run_id, info.run_name or "", info.experiment_id, info.status, info.start_time, info.end_time,
+        info.artifact_uri, dict(data.params), dict(data.metrics), dict(data.tags),
+    )
+
+
+def _iter_runs(client: "MlflowClient", exp_ids: List[str], filter_string: str = "", order_by=None) -> Iterator[Any]:
+    token = None
+    while True:
+        page = client.search_runs(exp_ids, filter_string, max_results=1000, order_by=order_by, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def search_runs(
+    experiment_name: str, filter_string: str = "", order_by: Optional[List[str]] = None, tracking: Tracking = None
+) -> List[RunRecord]:
+    """Runs of an experiment matching an MLflow filter (e.g. ``"tags.variant = 'mixed'"``), newest first."""
+    client = get_client(tracking)
+    exp = client.get_experiment_by_name(experiment_name)
+    if exp is None:
+        return []
+    order = order_by or ["attributes.start_time DESC"]
+    return [_record(r) for r in _iter_runs(client, [exp.experiment_id], filter_string, order)]
+
+
+def latest_run(experiment_name: str, filter_string: str = "", tracking: Tracking = None) -> Optional[RunRecord]:
+    """The most recently started run matching ``filter_string``, or None."""
+    client = get_client(tracking)
+    exp = client.get_experiment_by_name(experiment_name)
+    if exp is None:
+        return None
+    runs = client.search_runs([exp.experiment_id], filter_string, max_results=1, order_by=["attributes.start_time DESC"])
+    return _record(runs[0]) if runs else None
+
+
+def find_run_by_tag(experiment_name: str, key: str, value: str, tracking: Tracking = None) -> Optional[RunRecord]:
+    """The newest run whose tag ``key`` equals ``value``, or None."""
+    escaped = str(value).replace("'", "\\'")
+    return latest_run(experiment_name, f"tags.`{key}` = '{escaped}'", tracking)
+
+
+def get_run(run_id: str, tracking: Tracking = None) -> RunRecord:
+    """One run by id."""
+    return _record(get_client(tracking).get_run(run_id))
+
+
+def get_metric_history(run_id: str, key: str, tracking: Tracking = None) -> List[Tuple[int, float]]:
+    """``[(step, value)]`` of a metric, ordered by step then logging time."""
+    history = get_client(tracking).get_metric_history(run_id, key)
+    return [(m.step, m.value) for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
+
+
+def _local_artifacts(client: "MlflowClient", run_id: str) -> Optional[Path]:
+    uri = client.get_run(run_id).info.artifact_uri
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(uri) if parsed.scheme == "" else None
+
+
+def artifact_dir(run_id: str, tracking: Tracking = None) -> Path:
+    """Local directory of the run's artifacts (remote stores: downloaded to ``mlruns/downloads``)."""
+    return download_artifact(run_id, "", tracking)
+
+
+def download_artifact(run_id: str, artifact_path: str, tracking: Tracking = None) -> Path:
+    """Local path of one artifact (file or folder, ``""`` for all); no copy for a local store."""
+    client = get_client(tracking)
+    local = _local_artifacts(client, run_id)
+    if local is not None:
+        return local / artifact_path if artifact_path else local
+    dst = mlruns_dir() / "downloads" / run_id
+    dst.mkdir(parents=True, exist_ok=True)
+    return Path(client.download_artifacts(run_id, artifact_path, str(dst)))

@@ -1,0 +1,71 @@
+"""Builds the trainer for ``trainer.variant`` from the data and run context it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+from omegaconf import DictConfig
+
+from hyco.data.cache import CacheReader
+from hyco.data.dataset import WindowDataset
+from hyco.physics.base import PhysicalModel, build_physics
+from hyco.synthetic.registry import build_network
+from hyco.training.base import AbstractTrainer
+from hyco.training.context import RunContext
+from hyco.training.physical import PhysicalTrainer
+from hyco.training.synthetic import SyntheticTrainer
+
+
+@dataclass
+class TrainingData:
+    """The observed windows a run trains and validates on, opened from the data cache."""
+
+    reader: CacheReader
+    train: WindowDataset
+    val: Optional[WindowDataset]
+
+    @classmethod
+    def open(cls, cfg: DictConfig, reader: CacheReader) -> "TrainingData":
+        kwargs = dict(rollout_steps=int(cfg.trainer.rollout_steps), static_fields=list(cfg.data.static_fields),
+                      source="observed", max_cached_sims=int(cfg.data.max_cached_sims))
+        train = WindowDataset(reader, "train", **kwargs)
+        val = WindowDataset(reader, "val", **kwargs) if reader.num_sims("val") > 0 else None
+        return cls(reader, train, val)
+
+
+def input_channels(cfg: DictConfig, model: PhysicalModel) -> tuple[int, int]:
+    """(in, out) channels of the synthetic network: dynamic fields (+ static fields as inputs)."""
+    dynamic = sum(model.channels.values())
+    static = len(cfg.data.static_fields)
+    return dynamic + static, dynamic
+
+
+def build_synthetic_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
+                            context: RunContext) -> SyntheticTrainer:
+    c_in, c_out = input_channels(cfg, model)
+    network = build_network(cfg.synthetic, model.dim, c_in, c_out, seed=int(cfg.seed))
+    return SyntheticTrainer(cfg, network, data.train, data.val, context)
+
+
+def build_physical_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
+                           context: RunContext) -> PhysicalTrainer:
+    return PhysicalTrainer(cfg, model, data.train, data.val, context)
+
+
+Builder = Callable[[DictConfig, PhysicalModel, TrainingData, RunContext], AbstractTrainer]
+
+TRAINERS: Dict[str, Builder] = {
+    "synthetic_only": build_synthetic_trainer,
+    "physical_only": build_physical_trainer,
+}
+
+
+def build_trainer(cfg: DictConfig, data: TrainingData, context: RunContext,
+                  model: Optional[PhysicalModel] = None) -> AbstractTrainer:
+    """The trainer for ``cfg.trainer.variant``; a variant without a builder is a clear error."""
+    variant = getattr(cfg.trainer.variant, "value", cfg.trainer.variant)
+    if variant not in TRAINERS:
+        raise ValueError(f"trainer.variant: '{variant}' has no trainer here; available: {sorted(TRAINERS)}")
+    model = model or build_physics(cfg.physics, cfg.data.ic)
+    return TRAINERS[variant](cfg, model, data, context)

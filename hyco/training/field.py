@@ -1,0 +1,203 @@
+"""Fitting the physical model's parameters: L-BFGS-B via ``math.minimize`` or Adam.
+
+Parameters are optimised in an unconstrained space. A parameter bounded by ``[lower, upper]``
+is written ``p = lower + (upper - lower) * sigmoid(z)``: inside the bounds by construction (so the
+explicit solver stays inside its stability limit) and, for ``p`` well below ``upper``, close to a
+fit in ``log p`` — the parametrisation PhiFlow's notes recommend for viscosities (on raw ``nu`` the
+first L-BFGS-B trial step jumps to the upper end and the fit fails).
+"""
+
+from __future__ import annotations
+
+import logging
+import math as pymath
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from phiml import math
+from phiml.math import Diverged, NotConverged, Solve
+
+from hyco.physics.base import PhysicalModel
+from hyco.synthetic.rollout import masked_rollout_loss
+from hyco.training.base import AbstractTrainer, check_finite
+
+log = logging.getLogger(__name__)
+
+PHYSICAL_LOSS = "physical_rollout_mse"
+
+
+@dataclass
+class FitResult:
+    """Outcome of one :meth:`FieldTrainer.fit` call."""
+
+    loss: float
+    iterations: int
+    evaluations: int
+    seconds: float
+    params: Dict[str, np.ndarray]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
+class FieldTrainer(AbstractTrainer):
+    """Optimises the learnable parameters of a :class:`~hyco.physics.base.PhysicalModel`.
+
+    The data to fit is an argument of :meth:`fit` — tensors ``x0 [B,C,*s]``,
+    ``targets [B,K,C,*s]``, ``masks [B,K,1,*s]`` and optional per-point ``weights`` — so the same
+    trainer fits observations (``physical_only``) or the synthetic model's predictions (HYCO).
+    ``math.minimize`` with L-BFGS-B (``trainer.physical_optimizer``) runs at most
+    ``iterations`` iterations per call; the Adam alternative takes ``iterations`` Adam steps.
+    """
+
+    def __init__(self, cfg: DictConfig, model: PhysicalModel) -> None:
+        super().__init__(cfg)
+        self.model = model
+        self.learnable = [n for n, s in model.param_specs.items() if s.learnable]
+        if not self.learnable:
+            raise ValueError("physics.params: no learnable parameter to fit (set learnable: true)")
+        init = {name: np.asarray(_to_numpy(t), dtype=np.float64) for name, t in model.initial_params().items()}
+        self.fixed = {n: v for n, v in init.items() if n not in self.learnable}
+        # Leaf tensors updated in place, so an Adam optimiser keeps its moments across fits.
+        self.z: Dict[str, torch.Tensor] = {
+            name: torch.tensor(self._to_unconstrained(name, init[name]), dtype=torch.float32,
+                               requires_grad=True)
+            for name in self.learnable
+        }
+        self.evaluations = 0
+        self.step = 0  # loss evaluations over the trainer's life, the "optimisation step" of errors
+        self._adam: Optional[torch.optim.Optimizer] = None
+
+    # ------------------------------------------------------------------ parametrisation
+    def _to_unconstrained(self, name: str, value: np.ndarray) -> np.ndarray:
+        spec = self.model.param_specs[name]
+        return _logit((value - spec.lower) / (spec.upper - spec.lower))
+
+    def _to_physical(self, name: str, z: torch.Tensor) -> torch.Tensor:
+        spec = self.model.param_specs[name]
+        return spec.lower + (spec.upper - spec.lower) * torch.sigmoid(z)
+
+    def current_params(self) -> Dict[str, np.ndarray]:
+        """The current parameter values (physical space), as numpy arrays."""
+        out = {n: self._to_physical(n, z).detach().cpu().numpy() for n, z in self.z.items()}
+        out.update(self.fixed)
+        return out
+
+    def set_params(self, values: Dict[str, Any]) -> None:
+        """Set parameters from physical-space values (e.g. when resuming)."""
+        for name, value in values.items():
+            if name in self.z:
+                z = self._to_unconstrained(name, np.asarray(value, dtype=np.float64))
+                self._assign(name, torch.as_tensor(z))
+
+    def _assign(self, name: str, value: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.z[name].copy_(value.reshape(self.z[name].shape).to(self.z[name].dtype))
+
+    def physics_params(self, z: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+        values: Dict[str, Any] = {n: self._to_physical(n, t) for n, t in z.items()}
+        values.update({n: torch.tensor(v, dtype=torch.float32) for n, v in self.fixed.items()})
+        return self.model.params_from_values(values)
+
+    # ------------------------------------------------------------------ loss
+    def rollout_tensor(self, x0: torch.Tensor, steps: int, params: Dict[str, Any]) -> torch.Tensor:
+        """Roll the physical model out from ``x0 [B,C,*s]``: ``[B, steps, C, *s]`` (differentiable)."""
+        conv = self.model.converter
+        state = conv.tensor_to_state(x0)
+        frames: List[torch.Tensor] = []
+        for _ in range(steps):
+            state = self.model.step(state, params)
+            frames.append(conv.state_to_tensor(state))
+        return torch.stack(frames, dim=1)
+
+    def loss(self, z: Dict[str, torch.Tensor], x0, targets, masks, weights=None) -> torch.Tensor:
+        predictions = self.rollout_tensor(x0, targets.shape[1], self.physics_params(z))
+        loss = masked_rollout_loss(predictions, targets, masks, weights)
+        if self.step == self.cfg.trainer.inject_nan_at_step:
+            loss = loss * float("nan")  # test hook: simulate a diverging step
+        self.step += 1
+        self.evaluations += 1
+        return loss
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, x0: torch.Tensor, targets: torch.Tensor, masks: torch.Tensor,
+            iterations: int, weights: Optional[torch.Tensor] = None) -> FitResult:
+        """Fit the learnable parameters to ``targets`` for at most ``iterations`` iterations.
+
+        Raises :class:`~hyco.training.base.NonFiniteLossError` (naming the step) if the loss
+        becomes NaN/inf; the parameters then keep their values from before this call.
+        """
+        x0, targets, masks = (t.detach().float().cpu() for t in (x0, targets, masks))
+        weights = None if weights is None else weights.detach().float().cpu()
+        before = {n: t.detach().clone() for n, t in self.z.items()}
+        start, evals0 = time.perf_counter(), self.evaluations
+        method = getattr(self.cfg.trainer.physical_optimizer, "value", self.cfg.trainer.physical_optimizer)
+        if method == "L-BFGS-B":
+            iters = self._fit_lbfgsb(x0, targets, masks, weights, iterations)
+        else:
+            iters = self._fit_adam(x0, targets, masks, weights, iterations)
+        with torch.no_grad():
+            final = float(self.loss(self.z, x0, targets, masks, weights))
+        if not pymath.isfinite(final):
+            for name, value in before.items():
+                self._assign(name, value)
+        check_finite(final, term=PHYSICAL_LOSS, step=self.step - 1, where="physical fit")
+        return FitResult(final, iters, self.evaluations - evals0, time.perf_counter() - start,
+                         self.current_params())
+
+    def _fit_lbfgsb(self, x0, targets, masks, weights, iterations: int) -> int:
+        names = list(self.z)
+        shapes = [tuple(self.z[n].shape) for n in names]
+        sizes = [int(np.prod(s)) if s else 1 for s in shapes]
+        flat0 = torch.cat([self.z[n].detach().reshape(-1) for n in names])
+        bad = {"value": None}
+
+        def objective(flat):
+            native = flat.native("v") if isinstance(flat, math.Tensor) else flat
+            z, offset = {}, 0
+            for n, shape, size in zip(names, shapes, sizes):
+                z[n] = native[offset:offset + size].reshape(shape)
+                offset += size
+            loss = self.loss(z, x0, targets, masks, weights)
+            if not bool(torch.isfinite(loss)):
+                # Raising inside math.minimize blocks phiml's scipy thread; record and stop instead.
+                bad["value"] = float(loss.detach())
+                loss = torch.nan_to_num(loss.detach(), nan=1e30, posinf=1e30) + 0 * native.sum()
+            return math.tensor(loss)
+
+        solve = Solve("L-BFGS-B", 0, 1e-10, max_iterations=int(iterations),
+                      x0=math.tensor(flat0, math.channel("v")), suppress=[NotConverged, Diverged])
+        result = math.minimize(objective, solve)
+        best = result.native("v") if isinstance(result, math.Tensor) else result
+        offset = 0
+        for n, size in zip(names, sizes):
+            self._assign(n, torch.as_tensor(best[offset:offset + size]).detach())
+            offset += size
+        if bad["value"] is not None:
+            log.warning("non-finite physical loss seen during L-BFGS-B (value %s)", bad["value"])
+        return int(iterations)
+
+    def _fit_adam(self, x0, targets, masks, weights, iterations: int) -> int:
+        if self._adam is None:
+            self._adam = torch.optim.Adam(list(self.z.values()), lr=self.cfg.trainer.physical_lr)
+        for _ in range(int(iterations)):
+            loss = self.loss(self.z, x0, targets, masks, weights)
+            check_finite(float(loss.detach()), term=PHYSICAL_LOSS, step=self.step - 1, where="Adam")
+            self._adam.zero_grad(set_to_none=True)
+            loss.backward()
+            self._adam.step()
+        return int(iterations)
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if isinstance(value, math.Tensor):
+        return value.numpy(value.shape.names) if value.shape.rank else np.asarray(value.numpy())
+    if torch.is_tensor(value):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)

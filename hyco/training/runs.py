@@ -1,0 +1,123 @@
+"""``task=train``: one tracked, resumable training run of the configured variant.
+
+A run is identified by a fingerprint of everything that determines its result (the resolved
+config minus task, tracking, evaluation and sweep settings). Rerunning the same command after a
+crash finds the FAILED/KILLED run with that fingerprint and continues it, in the same MLflow
+run, from its last checkpoint; after a finished run, the same command starts a new run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from hyco import tracking
+from hyco.config import to_plain
+from hyco.data.cache import CacheReader
+from hyco.data.generate import generate_dataset
+from hyco.training.context import RunContext
+from hyco.training.factory import TrainingData, build_trainer
+from hyco.training.checkpoint import seed_everything
+
+log = logging.getLogger(__name__)
+
+# Settings that do not change what a run computes (or that name where it is stored).
+_NOT_IN_FINGERPRINT = ("task", "tracking", "evaluation", "sweep", "torch_threads")
+_TRAINER_NOT_IN_FINGERPRINT = ("resume",)
+
+
+def run_fingerprint(cfg: DictConfig) -> str:
+    """SHA-256 (16 hex) of the resolved config that determines a training run's result."""
+    plain = to_plain(cfg)
+    for key in _NOT_IN_FINGERPRINT:
+        plain.pop(key, None)
+    for key in _TRAINER_NOT_IN_FINGERPRINT:
+        plain.get("trainer", {}).pop(key, None)
+    plain.get("data", {}).pop("regenerate", None)
+    text = json.dumps(plain, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def experiment_name(cfg: DictConfig) -> str:
+    return cfg.tracking.experiment_name or cfg.experiment_name
+
+
+def variant_name(cfg: DictConfig) -> str:
+    return str(getattr(cfg.trainer.variant, "value", cfg.trainer.variant))
+
+
+def find_resumable_run(cfg: DictConfig, fingerprint: str) -> Optional[str]:
+    """The newest FAILED/KILLED run with this fingerprint, if resuming is enabled."""
+    if not cfg.trainer.resume or not cfg.tracking.enabled:
+        return None
+    tracking.ensure_backend(cfg.tracking)
+    tracking.mark_stale_runs_killed(experiment_name(cfg), cfg.tracking)
+    runs = tracking.search_runs(
+        experiment_name(cfg),
+        f"tags.`hyco.fingerprint` = '{fingerprint}'",
+        order_by=["attributes.start_time DESC"],
+        tracking=cfg.tracking,
+    )
+    for run in runs:
+        if run.status in ("FAILED", "KILLED"):
+            return run.run_id
+        if run.status == "FINISHED":
+            return None  # the newest attempt finished: the same command is a fresh repetition
+    return None
+
+
+@dataclass
+class TrainOutcome:
+    """What ``task=train`` produced: the MLflow run and the trainer's final results."""
+
+    run_id: str
+    results: Dict[str, Any]
+    resumed: bool
+
+
+def open_training_data(cfg: DictConfig) -> tuple[TrainingData, str]:
+    """Generate (or hit) the data cache and open its observed windows."""
+    generated = generate_dataset(cfg)
+    return TrainingData.open(cfg, CacheReader(generated.path)), generated.key
+
+
+def train_run(cfg: DictConfig) -> TrainOutcome:
+    """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one)."""
+    seed_everything(int(cfg.seed))
+    data, cache_key = open_training_data(cfg)
+    fingerprint = run_fingerprint(cfg)
+    resume_id = find_resumable_run(cfg, fingerprint)
+    if resume_id:
+        log.info("resuming run %s (same config, last attempt did not finish)", resume_id)
+    variant = variant_name(cfg)
+    tags = {
+        "hyco.variant": variant,
+        "hyco.physics": cfg.physics.name,
+        "hyco.data_key": cache_key,
+        "hyco.fingerprint": fingerprint,
+        "hyco.experiment_preset": cfg.experiment_name,
+    }
+    params = tracking.flatten_config(to_plain(cfg))
+    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
+                              tags=tags, params=params, resume_run_id=resume_id) as logger:
+        if not resume_id:
+            logger.log_text(OmegaConf.to_yaml(cfg), "config/resolved_config.yaml")
+        ckpt_dir = (tracking.artifact_dir(logger.run_id, cfg.tracking) if cfg.tracking.enabled
+                    else _scratch_dir(logger.run_id))
+        context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory)
+        trainer = build_trainer(cfg, data, context)
+        results = trainer.train()
+        log.info("run %s finished: %s", logger.run_id,
+                 {k: v for k, v in results.items() if isinstance(v, float)})
+        return TrainOutcome(logger.run_id, results, bool(resume_id))
+
+
+def _scratch_dir(run_id: str):
+    from hyco.paths import mlruns_dir
+
+    return mlruns_dir() / "untracked" / run_id
