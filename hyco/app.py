@@ -37,7 +37,22 @@ def _train(cfg: DictConfig) -> None:
     print(f"run id: {outcome.run_id}{' (resumed)' if outcome.resumed else ''}")
 
 
-TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train": _train}
+def _evaluate(cfg: DictConfig) -> None:
+    from hyco.evaluation import evaluate_run
+
+    result = evaluate_run(cfg)
+    print(f"evaluation of run {result.run_id} on held-out simulations:")
+    players = sorted(result.per_step, key=lambda p: p == "persistence")
+    print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13}")
+    for player in players:
+        print(f"  {player:<12} {result.metrics[f'eval_{player}_rel_l2_mean']:>12.4g} "
+              f"{result.metrics[f'eval_{player}_rel_l2_final']:>13.4g}")
+    for key, value in sorted(result.metrics.items()):
+        if key.startswith("eval_param_"):
+            print(f"  {key}: {value:.4g}")
+
+
+TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train": _train, "evaluate": _evaluate}
 
 
 def run_tasks(cfg: DictConfig) -> None:

@@ -1,0 +1,200 @@
+"""``task=evaluate``: roll each trained model out on held-out simulations and score it.
+
+For every player a run trained (the synthetic network, the physical model) and for the
+persistence forecast ``u_{t+1} = u_t`` as a reference, the rollout starts from the true initial
+state of each *test* simulation (IC seeds disjoint from training) and is compared to the clean
+truth. Reported per step ``t = 1..H`` (step 0, the given IC, is excluded): the relative L2 error
+``||u_pred(t) - u(t)||_2 / ||u(t)||_2`` averaged over test simulations; its mean over the horizon
+and its final value; and the relative error of each learned parameter. Everything is logged to
+the evaluated run (metrics, ``evaluation/metrics.json``, figures).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display needed (clusters, CI)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from hyco import tracking  # noqa: E402
+from hyco.config import HycoConfig  # noqa: E402
+from hyco.data.cache import CacheReader  # noqa: E402
+from hyco.data.generate import generate_dataset  # noqa: E402
+from hyco.physics.base import PhysicalModel, build_physics  # noqa: E402
+from hyco.synthetic.registry import build_network  # noqa: E402
+from hyco.synthetic.rollout import rollout  # noqa: E402
+from hyco.training.checkpoint import CheckpointError, load_checkpoint, load_json, save_json  # noqa: E402
+from hyco.training.factory import input_channels  # noqa: E402
+from hyco.training.physical import PhysicalTrainer, parameter_metrics  # noqa: E402
+from hyco.training.runs import experiment_name  # noqa: E402
+from hyco.training.synthetic import SyntheticTrainer  # noqa: E402
+from hyco.training.field import _to_numpy  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationResult:
+    """Per-step errors per player, summary metrics and the figures' file names."""
+
+    run_id: str
+    per_step: Dict[str, np.ndarray]
+    metrics: Dict[str, float]
+    figures: list = field(default_factory=list)
+
+
+def relative_l2_per_step(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Mean over simulations of ``||pred_t - truth_t|| / ||truth_t||``; arrays ``[N, H, C, *s]``."""
+    axes = tuple(range(2, pred.ndim))
+    err = np.sqrt(((pred - truth) ** 2).sum(axis=axes))
+    norm = np.sqrt((truth**2).sum(axis=axes))
+    return (err / np.maximum(norm, 1e-12)).mean(axis=0)
+
+
+def run_config(run_id: str, cfg: DictConfig) -> DictConfig:
+    """The evaluated run's own resolved config (falls back to ``cfg`` if it was not logged)."""
+    path = tracking.download_artifact(run_id, "config/resolved_config.yaml", cfg.tracking)
+    if not Path(path).is_file():
+        log.warning("run %s has no logged config; evaluating with the current config", run_id)
+        return cfg
+    loaded = OmegaConf.merge(OmegaConf.structured(HycoConfig), OmegaConf.load(path))
+    loaded.tracking = cfg.tracking  # where to log is the caller's choice
+    loaded.evaluation = cfg.evaluation
+    return loaded
+
+
+def resolve_run_id(cfg: DictConfig) -> str:
+    """``evaluation.run_id`` or the latest FINISHED run of the experiment."""
+    if cfg.evaluation.run_id:
+        return str(cfg.evaluation.run_id)
+    tracking.ensure_backend(cfg.tracking)
+    run = tracking.latest_run(experiment_name(cfg), "attributes.status = 'FINISHED'", cfg.tracking)
+    if run is None:
+        raise CheckpointError(
+            f"no finished run in experiment '{experiment_name(cfg)}' to evaluate; train first "
+            "(task=[train,evaluate]) or pass evaluation.run_id=<id>"
+        )
+    return run.run_id
+
+
+def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int) -> Dict[str, np.ndarray]:
+    """Clean test trajectories ``[N, H+1, C, *s]`` and their static inputs ``[N, C_s, *s]``."""
+    count = reader.num_sims("test")
+    if count == 0:
+        raise ValueError("data.num_test is 0: there are no held-out simulations to evaluate on")
+    sims = [reader.load("test", i) for i in range(count)]
+    truth = np.stack([s["truth_velocity"][: horizon + 1] for s in sims]).astype(np.float32)
+    static = [np.concatenate([s[f"static_{n}"] for n in cfg.data.static_fields]) for s in sims] \
+        if cfg.data.static_fields else None
+    return {"truth": truth, "static": None if static is None else np.stack(static).astype(np.float32)}
+
+
+def synthetic_rollout(cfg: DictConfig, model: PhysicalModel, ckpt_dir: Path, test: Dict[str, np.ndarray]) -> Optional[np.ndarray]:
+    """The trained network's rollout (best checkpoint, else last), or None if none was trained."""
+    for name in (SyntheticTrainer.BEST, SyntheticTrainer.LAST):
+        path = ckpt_dir / name
+        if path.is_file():
+            break
+    else:
+        return None
+    c_in, c_out = input_channels(cfg, model)
+    network = build_network(cfg.synthetic, model.dim, c_in, c_out, seed=int(cfg.seed))
+    network.load_state_dict(load_checkpoint(path)["model"])
+    network.eval()
+    x0 = torch.from_numpy(test["truth"][:, 0])
+    static = None if test["static"] is None else torch.from_numpy(test["static"])
+    with torch.no_grad():
+        pred = rollout(network, x0, test["truth"].shape[1] - 1, static=static)
+    return pred.numpy()
+
+
+def physical_rollout(model: PhysicalModel, params_file: Path, test: Dict[str, np.ndarray]) -> Optional[tuple]:
+    """The fitted physical model's rollout and its learned parameters, or None if not trained."""
+    if not params_file.is_file():
+        return None
+    learned = {n: np.asarray(v, dtype=np.float32) for n, v in load_json(params_file)["params"].items()}
+    params = model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
+    conv = model.converter
+    state = conv.tensor_to_state(torch.from_numpy(test["truth"][:, 0]))
+    frames = []
+    with torch.no_grad():
+        for _ in range(test["truth"].shape[1] - 1):
+            state = model.step(state, params)
+            frames.append(conv.state_to_tensor(state).cpu())
+    return torch.stack(frames, dim=1).numpy(), learned
+
+
+def evaluate_run(cfg: DictConfig) -> EvaluationResult:
+    """Evaluate a run's players on the held-out test simulations and log the results to it."""
+    if not cfg.tracking.enabled:
+        raise ValueError("tracking.enabled=false: evaluation reads the run's checkpoints from MLflow")
+    run_id = resolve_run_id(cfg)
+    rcfg = run_config(run_id, cfg)
+    reader = CacheReader(generate_dataset(rcfg).path)
+    horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
+    horizon = min(horizon, reader.num_frames - 1)
+    test = load_test_set(rcfg, reader, horizon)
+    truth = test["truth"][:, 1:]
+    model = build_physics(rcfg.physics, rcfg.data.ic)
+    ckpt_dir = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints"
+
+    predictions: Dict[str, np.ndarray] = {"persistence": np.repeat(test["truth"][:, :1], horizon, axis=1)}
+    metrics: Dict[str, float] = {}
+    synthetic = synthetic_rollout(rcfg, model, ckpt_dir, test)
+    if synthetic is not None:
+        predictions["synthetic"] = synthetic
+    physical = physical_rollout(model, ckpt_dir / PhysicalTrainer.PARAMS_FILE, test)
+    if physical is not None:
+        predictions["physical"] = physical[0]
+        truth_params = {n: _to_numpy(t) for n, t in model.true_params().items()}
+        for key, value in parameter_metrics(physical[1], truth_params).items():
+            metrics[f"eval_{key}"] = value
+    if len(predictions) == 1:
+        raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
+
+    per_step = {p: relative_l2_per_step(pred, truth) for p, pred in predictions.items()}
+    for player, errors in per_step.items():
+        metrics[f"eval_{player}_rel_l2_mean"] = float(errors.mean())
+        metrics[f"eval_{player}_rel_l2_final"] = float(errors[-1])
+    result = EvaluationResult(run_id, per_step, metrics)
+    _log_results(rcfg, result, predictions, test["truth"])
+    return result
+
+
+def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],
+                 truth: np.ndarray) -> None:
+    from hyco.evaluation_figures import error_vs_time, parameter_history, snapshots
+
+    logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
+    logger.log_metrics(result.metrics, step=0)
+    for player, errors in result.per_step.items():
+        for t, value in enumerate(errors, start=1):
+            logger.log_metrics({f"eval_{player}_rel_l2": float(value)}, step=t)
+    out = tracking.artifact_dir(result.run_id, cfg.tracking) / "evaluation"
+    save_json(out / "metrics.json", {"metrics": result.metrics,
+                                     "per_step": {p: e.tolist() for p, e in result.per_step.items()}})
+    if not cfg.evaluation.figures:
+        return
+    figures = {"eval_error_vs_time": error_vs_time(result.per_step),
+               "eval_snapshots": snapshots(truth, predictions, int(cfg.evaluation.num_snapshots))}
+    history = {}
+    for name in cfg.physics.params:
+        for key in (f"param_{name}", f"param_{name}_mean"):
+            points = tracking.get_metric_history(result.run_id, key, cfg.tracking)
+            if points:
+                history[key] = points
+    if history:
+        truth_means = {f"param_{n}": float(s.true_value) for n, s in cfg.physics.params.items()}
+        figures["param_vs_epoch"] = parameter_history(history, truth_means)
+    for name, fig in figures.items():
+        logger.log_figure(fig, f"evaluation/{name}.png")
+        plt.close(fig)
+        result.figures.append(f"evaluation/{name}.png")
