@@ -197,17 +197,20 @@ class FieldTensorConverter:
         """float32 copies: a Field -> ``[B, C, *spatial]``; a state -> ``{name: [B, C, *spatial]}``."""
         if isinstance(x, Mapping):
             return {n: self.to_numpy(x[n]) for n in self.fields}
-        return self.to_tensor(x).detach().to("cpu", torch.float32).numpy()
+        return self.to_tensor(x).detach().to("cpu", torch.float32, copy=True).numpy()
 
     def from_numpy(self, arrays: Union[np.ndarray, Mapping[str, np.ndarray]], batch_shape: Optional[Shape] = None,
                    device: Optional[str] = None) -> Dict[str, Field]:
         """A state from one ``[B, sum C, *spatial]`` array or ``{name: [B, C, *spatial]}``, as
         float32 on ``device`` (default: PhiFlow's default torch device)."""
         dev = device or TORCH.get_default_device().ref
+
+        def as_torch(a: np.ndarray) -> torch.Tensor:  # a copy: the state never aliases the caller's array
+            return torch.tensor(np.asarray(a), dtype=torch.float32, device=dev)
+
         if isinstance(arrays, Mapping):
-            return {n: self.to_field(torch.as_tensor(np.asarray(arrays[n]), dtype=torch.float32, device=dev), n,
-                                     batch_shape) for n in self.fields}
-        return self.tensor_to_state(torch.as_tensor(np.asarray(arrays), dtype=torch.float32, device=dev), batch_shape)
+            return {n: self.to_field(as_torch(arrays[n]), n, batch_shape) for n in self.fields}
+        return self.tensor_to_state(as_torch(arrays), batch_shape)
 
     def static_to_numpy(self, value: Any) -> np.ndarray:
         """A cell-centre scalar (0-d or spatial phiml Tensor, e.g. a true ``nu``) as float32

@@ -9,7 +9,6 @@ step) does not retrace. New PDEs are one module with a ``@register_physics("name
 from __future__ import annotations
 
 import dataclasses
-import math as pymath
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
@@ -23,12 +22,11 @@ from phiml.math import Tensor, spatial
 
 from hyco.config import ConfigError
 from hyco.convert import FieldTensorConverter
+from hyco.physics.profiles import PROFILES, profile_values
 
 math.use(TORCH)
 
 State = Dict[str, Any]  # field name -> phi.field.Field
-PROFILES = ("constant", "sine", "bump")
-_BUMP_SHARPNESS = 4.0  # von Mises bump exp(k (cos(.) - 1)): 1 at the centre, exp(-2k) opposite
 
 
 class PhysicsParameterError(ValueError):
@@ -97,9 +95,11 @@ class ParamSpec:
         for f in dataclasses.fields(cls)[1:]:
             if f.name not in cfg:
                 continue
-            raw = cfg[f.name]
+            raw, kind = cfg[f.name], type(f.default)
             try:
-                values[f.name] = type(f.default)(raw) if f.name not in ("kind", "true_profile") else str(raw)
+                if kind is bool and not isinstance(raw, bool):
+                    raise TypeError  # bool("false") would be True
+                values[f.name] = kind(raw)
             except (TypeError, ValueError):
                 raise ConfigError(f"physics.params.{name}.{f.name}: invalid value {raw!r}") from None
         return cls(**values)
@@ -113,74 +113,13 @@ class ParamSpec:
         if not np.all(np.isfinite(arr)):
             raise PhysicsParameterError(f"physics parameter '{self.name}': non-finite value(s) {arr.ravel()[:4]}")
         lo, hi = float(arr.min()), float(arr.max())
-        # float32 round-off: a bound stored as float32 (0.1 -> 0.10000000149) is still inside
-        slack = 1e-6 * max(abs(self.lower), abs(self.upper), 1e-12)
-        if lo < self.lower - slack or hi > self.upper + slack:
+        # relative slack for float32 round-off: 0.1 stored as float32 (0.10000000149) is inside
+        if lo < self.lower - 1e-6 * abs(self.lower) or hi > self.upper + 1e-6 * abs(self.upper):
             got = f"{lo:g}" if arr.size == 1 else f"values in [{lo:g}, {hi:g}]"
             raise PhysicsParameterError(
                 f"physics parameter '{self.name}': {got} outside its bounds [{self.lower:g}, {self.upper:g}]; "
                 f"pass a value inside them or widen physics.params.{self.name}.lower/upper"
             )
-
-
-def profile_values(profile: str, centres: Sequence[np.ndarray], domain_size: float) -> np.ndarray:
-    """A profile in [-1, 1] at the given cell-centre coordinates (one array per axis).
-
-    ``constant``: 0 (the field equals ``true_value``); ``sine``: ``prod_d sin(2 pi x_d / L)``;
-    ``bump``: periodic (von Mises) bump ``prod_d exp(k (cos(2 pi (x_d - L/2) / L) - 1))`` with
-    ``k = 4`` — 1 at the domain centre, ``exp(-8)`` at the corners, smooth across the boundary.
-    """
-    out = np.ones(np.broadcast(*centres).shape)
-    if profile == "constant":
-        return 0.0 * out
-    for x in centres:
-        phase = 2 * np.pi * x / domain_size
-        out = out * (np.sin(phase) if profile == "sine" else np.exp(_BUMP_SHARPNESS * (np.cos(phase - np.pi) - 1)))
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# smooth random initial conditions
-# ------------------------------------------------------------------------------------------------
-def fourier_modes(dim: int, max_wavenumber: int) -> np.ndarray:
-    """Integer wave vectors ``k != 0`` with ``|k_i| <= max_wavenumber`` in a half space (``k`` and
-    ``-k`` give the same real mode, so one of each pair): ``[M, dim]``."""
-    axes = [np.arange(-max_wavenumber, max_wavenumber + 1)] * dim
-    ks = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, dim)
-    first = np.array([next((c for c in k if c != 0), 0) for k in ks])
-    return ks[first > 0]
-
-
-def smooth_random_components(
-    seed: int,
-    points: Sequence[np.ndarray],
-    centres: np.ndarray,
-    domain_size: float,
-    max_wavenumber: int,
-    decay: float,
-    amplitude: float,
-) -> List[np.ndarray]:
-    """One random smooth vector field, sampled per component at its own points.
-
-    ``u_c(x) = s * sum_k a_ck |k|^-decay cos(2 pi k.x / L + phi_ck)`` with ``a ~ N(0, 1)``,
-    ``phi ~ U[0, 2 pi)`` drawn from ``numpy.random.default_rng(seed)`` and ``s`` such that
-    ``max |u| = amplitude`` over the cell centres (``|u|`` the vector norm). ``points[c]`` are the
-    ``[..., dim]`` coordinates where component ``c`` lives (cell centres or faces); because ``s``
-    always comes from ``centres``, centered and staggered samples are the same function.
-    """
-    dim = centres.shape[-1]
-    modes = fourier_modes(dim, max_wavenumber).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    coef = rng.standard_normal((dim, len(modes))) * np.linalg.norm(modes, axis=1) ** (-decay)
-    phase = rng.uniform(0.0, 2 * np.pi, (dim, len(modes)))
-
-    def evaluate(c: int, x: np.ndarray) -> np.ndarray:
-        arg = 2 * np.pi * (x @ modes.T) / domain_size + phase[c]  # [..., M]
-        return np.cos(arg) @ coef[c]
-
-    norm = np.sqrt(sum(evaluate(c, centres) ** 2 for c in range(dim)))
-    scale = amplitude / max(float(norm.max()), 1e-30)
-    return [scale * evaluate(c, points[c]) for c in range(dim)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -230,7 +169,7 @@ class PhysicalModel(ABC):
             raise ConfigError(f"physics.resolution: 1D or 2D only, got {list(self.resolution)}")
         self.domain_size = float(domain_size)
         self.dt = float(dt)
-        self.grid = str(grid)
+        self.grid = str(getattr(grid, "value", grid))
         if self.grid not in ("centered", "staggered"):
             raise ConfigError(f"physics.grid: must be 'centered' or 'staggered', got '{self.grid}'")
         self.substeps = int(substeps)
@@ -426,11 +365,3 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True) -> Phy
         ic=_plain(ic_cfg) if ic_cfg is not None else None,
         jit=jit,
     )
-
-
-def stable_substeps(upper: float, dt: float, dx: Sequence[float], minimum: int = 1, safety: float = 0.9) -> int:
-    """Sub-steps ``n`` so that explicit diffusion with diffusivity ``upper`` is stable:
-    ``upper * (dt / n) * sum_d 1 / dx_d^2 <= safety * 0.5`` (i.e. ``<= safety * 0.5 / dim``
-    in ``nu dt / dx^2`` units on a uniform grid), and at least ``minimum``."""
-    rate = upper * dt * sum(1.0 / h ** 2 for h in dx)
-    return max(int(minimum), int(pymath.ceil(rate / (0.5 * safety) - 1e-12)), 1)

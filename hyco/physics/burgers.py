@@ -41,19 +41,19 @@ from phiml import math
 from phiml.math import Tensor, dual
 
 from hyco.config import ConfigError
-from hyco.physics.base import (
-    PhysicalModel,
-    PhysicsParameterError,
-    State,
-    _host_values,
-    profile_values,
-    register_physics,
-    smooth_random_components,
-    stable_substeps,
-)
+from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values, register_physics
+from hyco.physics.profiles import smooth_random_components
 
 MAX_SUBSTEPS = 1000  # beyond this the explicit scheme is the wrong tool (lower nu.upper or dt)
 CFL_1D = 1.0  # Godunov's stability limit for max|u| dt / dx
+
+
+def stable_substeps(upper: float, dt: float, dx: Sequence[float], minimum: int = 1, safety: float = 0.9) -> int:
+    """Sub-steps ``n`` so that explicit diffusion with diffusivity ``upper`` is stable:
+    ``upper * (dt / n) * sum_d 1 / dx_d^2 <= safety * 0.5`` (i.e. ``nu dt / dx^2 <= safety * 0.5 / dim``
+    on a uniform grid), and at least ``minimum``."""
+    rate = upper * dt * sum(1.0 / h ** 2 for h in dx)
+    return max(int(minimum), int(pymath.ceil(rate / (0.5 * safety) - 1e-12)), 1)
 
 
 def _roll(x: Tensor, shift: int, dim: str) -> Tensor:
@@ -136,7 +136,7 @@ class Burgers(PhysicalModel):
 
     # ---------------------------------------------------------------- initial conditions
     def initial_state(self, batch: int, seed: Union[int, Sequence[int]]) -> State:
-        """Smooth random velocities (see :func:`~hyco.physics.base.smooth_random_components`),
+        """Smooth random velocities (see :func:`~hyco.physics.profiles.smooth_random_components`),
         ``max |u| = data.ic.amplitude`` at the cell centres. An int ``seed`` gives entry ``i``
         the seed ``seed + i``. Staggered grids sample the same series at their faces."""
         seeds = [int(seed) + i for i in range(batch)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
@@ -165,7 +165,7 @@ class Burgers(PhysicalModel):
         comps = {c: 0.5 * (nu + _roll(nu, 1, c)) for c in self.spatial_names}
         return math.stack(comps, dual("vector"))
 
-    def diffuse(self, u: Any, nu: Tensor) -> Any:
+    def diffusion(self, u: Any, nu: Tensor) -> Any:
         """Explicit conservative diffusion ``div(nu grad u)`` over one ``dt`` (all sub-steps)."""
         nu_s = self._nu_at_samples(nu)
         dt_sub = self.dt / self.diffusion_substeps
@@ -179,7 +179,7 @@ class Burgers(PhysicalModel):
             v = v + sum(cp * (_roll(v, -1, d) - v) - cm * (v - _roll(v, 1, d)) for d, cp, cm in terms)
         return u.with_values(v)
 
-    def advect(self, u: Any) -> Any:
+    def advection(self, u: Any) -> Any:
         """Self-advection ``-(u . grad) u`` over one ``dt`` (2D semi-Lagrangian, 1D Godunov)."""
         if self.dim > 1:
             return advect.semi_lagrangian(u, u, self.dt)
@@ -188,5 +188,5 @@ class Burgers(PhysicalModel):
         return u.with_values(v - (self.dt / self.dx[0]) * (flux - _roll(flux, 1, "x")))
 
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
-        u = self.advect(self.diffuse(state["velocity"], params["nu"]))
+        u = self.advection(self.diffusion(state["velocity"], params["nu"]))
         return {"velocity": self.converter.standardize(u)}

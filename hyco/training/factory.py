@@ -13,6 +13,8 @@ from hyco.physics.base import PhysicalModel, build_physics
 from hyco.synthetic.registry import build_network
 from hyco.training.base import AbstractTrainer
 from hyco.training.context import RunContext
+from hyco.training.hybrid import ObservedWindows
+from hyco.training.hyco import HYCOTrainer
 from hyco.training.physical import PhysicalTrainer
 from hyco.training.synthetic import SyntheticTrainer
 
@@ -41,11 +43,25 @@ def input_channels(cfg: DictConfig, model: PhysicalModel) -> tuple[int, int]:
     return dynamic + static, dynamic
 
 
+def synthetic_epochs(cfg: DictConfig) -> int:
+    """Synthetic epochs a run plans for (the scheduler's horizon): hybrid rounds count
+    ``synthetic_epochs_per_round`` each after the warm start."""
+    tr = cfg.trainer
+    if variant_of(cfg) not in HYBRID_VARIANTS:
+        return int(tr.epochs)
+    warm = min(int(tr.warmstart_epochs), int(tr.epochs))
+    return warm + (int(tr.epochs) - warm) * int(tr.synthetic_epochs_per_round)
+
+
+def variant_of(cfg: DictConfig) -> str:
+    return str(getattr(cfg.trainer.variant, "value", cfg.trainer.variant))
+
+
 def build_synthetic_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
                             context: RunContext) -> SyntheticTrainer:
     c_in, c_out = input_channels(cfg, model)
     network = build_network(cfg.synthetic, model.dim, c_in, c_out, seed=int(cfg.seed))
-    return SyntheticTrainer(cfg, network, data.train, data.val, context)
+    return SyntheticTrainer(cfg, network, data.train, data.val, context, total_epochs=synthetic_epochs(cfg))
 
 
 def build_physical_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
@@ -53,11 +69,21 @@ def build_physical_trainer(cfg: DictConfig, model: PhysicalModel, data: Training
     return PhysicalTrainer(cfg, model, data.train, data.val, context)
 
 
+def build_hyco_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
+                       context: RunContext) -> HYCOTrainer:
+    """Both players (built exactly as for the baselines) and the observed windows."""
+    return HYCOTrainer(cfg, build_physical_trainer(cfg, model, data, context),
+                       build_synthetic_trainer(cfg, model, data, context),
+                       ObservedWindows(data.train), data.val, context)
+
+
 Builder = Callable[[DictConfig, PhysicalModel, TrainingData, RunContext], AbstractTrainer]
 
+HYBRID_VARIANTS = ("full", "warmstart", "mixed", "cooperative")
 TRAINERS: Dict[str, Builder] = {
     "synthetic_only": build_synthetic_trainer,
     "physical_only": build_physical_trainer,
+    **{variant: build_hyco_trainer for variant in HYBRID_VARIANTS},
 }
 
 

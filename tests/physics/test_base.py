@@ -20,7 +20,8 @@ from hyco.physics import (
     register_physics,
 )
 from hyco.physics import base
-from hyco.physics.base import fourier_modes, profile_values, smooth_random_components, stable_substeps
+from hyco.physics.burgers import stable_substeps
+from hyco.physics.profiles import fourier_modes, profile_values, smooth_random_components
 
 
 def physics_cfg(**kw) -> PhysicsConfig:
@@ -42,6 +43,10 @@ def test_param_spec_validate_names_the_parameter_and_bounds():
         spec.validate(np.array([0.0005, 0.02]))
     with pytest.raises(PhysicsParameterError, match="non-finite"):
         spec.validate(float("nan"))
+    unbounded = ParamSpec("nu", lower=0.001, upper=float("inf"))
+    unbounded.validate(1e6)
+    with pytest.raises(PhysicsParameterError, match="outside its bounds"):
+        unbounded.validate(0.0005)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,184 @@
+"""HYCO co-training: alternating rounds in which each player trains on the other's predictions.
+
+One round (after an optional warm start of the synthetic player on observations):
+
+1. the synthetic model predicts ``K`` steps from ground-truth ICs (and ghost ICs);
+2. the physical trainer fits its parameters on targets built from those predictions
+   (``trainer.physical_iterations_per_epoch`` solver iterations);
+3. the physical model predicts from the same kinds of ICs with its new parameters;
+4. the synthetic trainer trains ``trainer.synthetic_epochs_per_round`` epochs on targets built
+   from those predictions.
+
+How targets are built is the variant (``full``, ``warmstart``, ``mixed``, ``cooperative``; see
+:mod:`hyco.training.targets`); all variants are presets of the same knobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+from tqdm.auto import tqdm
+
+from hyco.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from hyco.training.hybrid import HybridTrainer
+from hyco.training.physical import parameter_metrics
+from hyco.training.targets import (
+    Targets,
+    alpha_at,
+    cooperative_targets,
+    full_targets,
+    ghost_targets,
+    mixed_targets,
+)
+
+log = logging.getLogger(__name__)
+
+PHASES = {"warmstart": 0.0, "exchange": 1.0}
+
+
+class HYCOTrainer(HybridTrainer):
+    """The HYCO strategy; ``trainer.variant`` picks how targets are built (module docstring)."""
+
+    CHECKPOINT = "hybrid_last.pt"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tr = self.cfg.trainer
+        self.variant = str(getattr(tr.variant, "value", tr.variant))
+        self.rounds = int(tr.epochs)
+        self.warmstart = min(int(tr.warmstart_epochs), self.rounds)
+        self.steps = int(tr.rollout_steps)
+        self.round = 0
+
+    # ------------------------------------------------------------------ targets per variant
+    def alpha(self, round_index: int) -> float:
+        tr = self.cfg.trainer
+        schedule = str(getattr(tr.alpha_schedule, "value", tr.alpha_schedule))
+        return alpha_at(round_index - self.warmstart, self.rounds - self.warmstart, tr.alpha, tr.alpha_end, schedule)
+
+    def _targets(self, x0: torch.Tensor, prediction: torch.Tensor, indices: np.ndarray, alpha: float,
+                 lambda_data: float, lambda_int: float) -> Targets:
+        if self.variant in ("full", "warmstart"):
+            return full_targets(x0, prediction)
+        observed, mask = self.data.observations(indices)
+        if self.variant == "mixed":
+            return mixed_targets(x0, prediction, observed, mask, alpha)
+        if self.variant == "cooperative":
+            return cooperative_targets(x0, prediction, observed, mask, lambda_data, lambda_int)
+        raise ValueError(f"trainer.variant: '{self.variant}' is not a HYCO variant")
+
+    def _with_ghosts(self, targets: Targets, ghosts: torch.Tensor, predict, lambda_int: float) -> Targets:
+        if ghosts.shape[0] == 0:
+            return targets
+        return targets.cat(ghost_targets(ghosts, predict(ghosts, self.steps), lambda_int))
+
+    # ------------------------------------------------------------------ one round
+    def warmstart_round(self) -> Dict[str, float]:
+        """Synthetic player on observations only (the physical player waits)."""
+        start = time.perf_counter()
+        loss = self.synthetic.train_epoch(self.data.dataset)
+        return {"synthetic_total_loss": loss, "synthetic_time_s": time.perf_counter() - start}
+
+    def exchange_round(self, round_index: int) -> Dict[str, float]:
+        tr = self.cfg.trainer
+        alpha = self.alpha(round_index)
+        rng = np.random.default_rng(int(self.cfg.seed) * 7919 + round_index)
+        count = min(int(tr.physical_sims_per_fit), len(self.data))
+        fit_idx = np.sort(rng.choice(len(self.data), size=count, replace=False))
+        all_idx = np.arange(len(self.data))
+        metrics: Dict[str, float] = {"alpha": alpha}
+
+        t0 = time.perf_counter()
+        x0_fit = self.data.initial_states(fit_idx)
+        ghosts = self.ghost_initial_states(round_index, int(tr.ghost_ics), x0_fit)
+        s_pred = self.synthetic_predictions(x0_fit, self.steps)
+        p_data = self._with_ghosts(self._targets(x0_fit, s_pred, fit_idx, alpha, tr.lambda_p_data, tr.lambda_p_int),
+                                   ghosts, self.synthetic_predictions, tr.lambda_p_int)
+        t1 = time.perf_counter()
+        fit = self.physical.fit(*p_data.as_tuple()[:3], iterations=int(tr.physical_iterations_per_epoch),
+                                weights=p_data.weights)
+        t2 = time.perf_counter()
+        x0_all = self.data.initial_states(all_idx)
+        p_pred = self.physical_predictions(x0_all, self.steps)
+        s_data = self._with_ghosts(self._targets(x0_all, p_pred, all_idx, alpha, tr.lambda_s_data, tr.lambda_s_int),
+                                   ghosts, self.physical_predictions, tr.lambda_s_int)
+        t3 = time.perf_counter()
+        dataset = TensorDataset(*s_data.as_tuple())
+        s_losses = [self.synthetic.train_epoch(dataset) for _ in range(int(tr.synthetic_epochs_per_round))]
+        t4 = time.perf_counter()
+
+        interaction_p = float(((self.physical_predictions(x0_fit, self.steps) - s_pred) ** 2).mean())
+        interaction_s = float(((self.synthetic_predictions(x0_fit, self.steps) - p_pred[fit_idx]) ** 2).mean())
+        metrics.update({
+            "physical_total_loss": fit.loss,
+            "physical_interaction_loss": interaction_p,
+            "synthetic_total_loss": float(np.mean(s_losses)),
+            "synthetic_interaction_loss": interaction_s,
+            "predict_time_s": (t1 - t0) + (t3 - t2),
+            "physical_time_s": t2 - t1,
+            "synthetic_time_s": t4 - t3,
+            **parameter_metrics(fit.params, self.physical.truth),
+        })
+        return metrics
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> Dict[str, Any]:
+        return {"round": self.round, "synthetic": self.synthetic.state_dict(),
+                "physical": self.physical.state(), "rng": capture_rng_state()}
+
+    def save(self, extra: Dict[str, Any]) -> None:
+        assert self.context is not None
+        save_checkpoint(self.context.path(self.CHECKPOINT), {**self.state(), **extra})
+        # The players' own files, for evaluation (same names as the baselines).
+        self.synthetic.save(self.context.path(self.synthetic.LAST))
+        self.physical.save()
+
+    def resume(self) -> bool:
+        if self.context is None or not self.cfg.trainer.resume:
+            return False
+        path = self.context.path(self.CHECKPOINT)
+        if not path.is_file():
+            return False
+        state = load_checkpoint(path)
+        self.synthetic.load_state_dict(state["synthetic"])
+        self.physical.load_state(state["physical"])
+        self.round = int(state["round"])
+        restore_rng_state(state["rng"])
+        self.context.replay_pending(state)
+        log.info("resumed HYCO training from %s at round %d", path, self.round)
+        return True
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> Dict[str, Any]:
+        """Run ``trainer.epochs`` rounds (the first ``warmstart_epochs`` as warm start)."""
+        if self.context is None:
+            raise ValueError("HYCOTrainer.train needs a RunContext")
+        self.resume()
+        every = max(1, int(self.cfg.trainer.checkpoint_every))
+        metrics: Dict[str, float] = {}
+        bar = tqdm(range(self.round, self.rounds), desc=f"HYCO {self.variant} rounds", initial=self.round,
+                   total=self.rounds, leave=False, dynamic_ncols=True)
+        for r in bar:
+            start = time.perf_counter()
+            phase = "warmstart" if r < self.warmstart else "exchange"
+            metrics = self.warmstart_round() if phase == "warmstart" else self.exchange_round(r)
+            if self.val_data is not None:
+                metrics["synthetic_data_loss"] = self.synthetic.validation_loss(self.val_data)
+                if phase == "exchange":
+                    metrics["physical_data_loss"] = self.physical.validation_loss(self.val_data)
+            metrics.update({"phase": PHASES[phase], "round_time_s": time.perf_counter() - start,
+                            "lr": self.synthetic.lr})
+            self.round = r + 1
+            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("total_loss")})
+            log.info("round %d/%d (%s) %s", self.round, self.rounds, phase,
+                     " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            if self.round % every == 0 or self.round == self.rounds:
+                self.context.report(self.round, metrics, self.save)
+            else:
+                self.context.log(metrics, self.round)
+        return {**metrics, "rounds": self.round, "params": self.physical.current_params()}

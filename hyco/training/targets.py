@@ -1,0 +1,101 @@
+"""What each player trains on in a HYCO round: targets, masks and per-point weights.
+
+All variants reduce to one weighted, masked rollout loss
+``L(f) = sum(w * m * (f - t)^2) / sum(m)`` (see :func:`hyco.synthetic.rollout.masked_rollout_loss`)
+with a different ``(t, m, w)``:
+
+* ``full``: ``t = p`` (the other player's detached prediction) everywhere, ``w = 1``.
+  Observations are never read: ground truth enters only through the initial conditions.
+* ``mixed``: ``t = alpha * y + (1 - alpha) * p`` at observed points, ``t = p`` elsewhere.
+  For a fixed ``p``, ``|f - (alpha y + (1-alpha) p)|^2 = alpha |f - y|^2 + (1-alpha) |f - p|^2
+  - alpha (1-alpha) |y - p|^2``: at observed points ``mixed`` is the papers' two-term loss with
+  ``lambda_data = alpha`` and ``lambda_int = 1 - alpha`` up to a constant, so it has the same
+  gradients (``tests/training/test_targets.py`` checks this identity).
+* ``cooperative`` (the papers' form): ``t = y, w = lambda_data`` at observed points and
+  ``t = p, w = lambda_int`` at unobserved points; on ghost trajectories ``t = p, w = lambda_int``.
+
+Every target built from a prediction is detached: one player's prediction is data for the
+other, never a path for gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+
+@dataclass
+class Targets:
+    """A batch of rollout supervision: ``x0 [B,C,*s]``, ``targets``/``masks``/``weights`` ``[B,K,·,*s]``."""
+
+    x0: torch.Tensor
+    targets: torch.Tensor
+    masks: torch.Tensor
+    weights: Optional[torch.Tensor] = None
+
+    def cat(self, other: "Targets") -> "Targets":
+        """Concatenate two batches (weights default to ones where one side has none)."""
+        def w(t: Targets) -> torch.Tensor:
+            return t.weights if t.weights is not None else torch.ones_like(t.targets)
+        weights = None if self.weights is None and other.weights is None else torch.cat([w(self), w(other)])
+        return Targets(torch.cat([self.x0, other.x0]), torch.cat([self.targets, other.targets]),
+                       torch.cat([self.masks, other.masks]), weights)
+
+    def as_tuple(self) -> tuple:
+        base = (self.x0, self.targets, self.masks)
+        return base if self.weights is None else base + (self.weights,)
+
+
+def _ones_mask(prediction: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(prediction[:, :, :1])
+
+
+def full_targets(x0: torch.Tensor, prediction: torch.Tensor) -> Targets:
+    """``full``: the other player's prediction everywhere."""
+    p = prediction.detach()
+    return Targets(x0, p, _ones_mask(p))
+
+
+def mixed_targets(x0: torch.Tensor, prediction: torch.Tensor, observed: torch.Tensor,
+                  mask: torch.Tensor, alpha: float) -> Targets:
+    """``mixed``: ``alpha * observed + (1 - alpha) * prediction`` where observed, prediction elsewhere."""
+    p = prediction.detach()
+    m = mask.to(p.dtype).expand_as(p)
+    blended = m * (alpha * observed + (1.0 - alpha) * p) + (1.0 - m) * p
+    return Targets(x0, blended, _ones_mask(p))
+
+
+def cooperative_targets(x0: torch.Tensor, prediction: torch.Tensor, observed: torch.Tensor,
+                        mask: torch.Tensor, lambda_data: float, lambda_int: float) -> Targets:
+    """The papers' cost: data misfit (weight ``lambda_data``) at observed points, interaction with
+    the other player (weight ``lambda_int``) at unobserved points."""
+    p = prediction.detach()
+    m = mask.to(p.dtype).expand_as(p)
+    targets = m * observed + (1.0 - m) * p
+    weights = m * lambda_data + (1.0 - m) * lambda_int
+    return Targets(x0, targets, _ones_mask(p), weights)
+
+
+def ghost_targets(x0: torch.Tensor, prediction: torch.Tensor, lambda_int: float = 1.0) -> Targets:
+    """Interaction on ghost trajectories: no data exist there, only the other player's prediction."""
+    p = prediction.detach()
+    return Targets(x0, p, _ones_mask(p), torch.full_like(p, float(lambda_int)))
+
+
+def observation_targets(x0: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> Targets:
+    """Plain data fit (warm start, baselines)."""
+    return Targets(x0, observed, mask)
+
+
+def alpha_at(round_index: int, rounds: int, alpha: float, alpha_end: float, schedule: str) -> float:
+    """``alpha`` in effect at exchange round ``round_index`` (0-based) of ``rounds``.
+
+    ``constant``: ``alpha``; ``linear``: from ``alpha`` at the first exchange round to
+    ``alpha_end`` at the last.
+    """
+    if schedule == "constant" or rounds <= 1:
+        return float(alpha)
+    frac = min(max(round_index / (rounds - 1), 0.0), 1.0)
+    return float(alpha + (alpha_end - alpha) * frac)

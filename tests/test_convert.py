@@ -1,0 +1,176 @@
+"""FieldTensorConverter: layout, exact round trips, batching, gradients, numpy helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from phi.field import CenteredGrid, StaggeredGrid
+from phi.geom import Box
+from phi.physics import advect
+from phiml import math
+from phiml.math import batch, channel, extrapolation, spatial
+
+from hyco.convert import FieldTensorConverter
+
+
+def conv2d(grid: str = "centered", **fields) -> FieldTensorConverter:
+    return FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), grid, fields or {"velocity": 2})
+
+
+def centered_vector(b: int = 3) -> CenteredGrid:
+    values = math.random_normal(batch(b=b), spatial(x=6, y=5), channel(vector="x,y"))
+    return CenteredGrid(values, extrapolation.PERIODIC, bounds=Box(x=1, y=2))
+
+
+def staggered(b: int = 3) -> StaggeredGrid:
+    return StaggeredGrid(math.random_normal(batch(b=b), spatial(x=6, y=5), channel(vector="x,y")),
+                         extrapolation.PERIODIC, x=6, y=5, bounds=Box(x=1, y=2))
+
+
+# ------------------------------------------------------------------------------------------------
+# layout
+# ------------------------------------------------------------------------------------------------
+def test_centered_vector_layout_and_round_trip():
+    conv = conv2d()
+    f = centered_vector()
+    t = conv.to_tensor(f)
+    assert t.shape == (3, 2, 6, 5)
+    # channel c, index (i, j) is component c at the cell centre (x_i, y_j)
+    assert float(t[1, 1, 4, 2]) == float(f.values.b[1].vector["y"].x[4].y[2])
+    g = conv.to_field(t)
+    assert g.is_centered and g.resolution == f.resolution and g.bounds == f.bounds
+    assert torch.equal(conv.to_tensor(g), t)
+    assert torch.equal(g.values.native("b,vector,x,y"), f.values.native("b,vector,x,y"))
+
+
+def test_scalar_centered_round_trip():
+    conv = conv2d(density=1)
+    f = CenteredGrid(math.random_normal(batch(b=2), spatial(x=6, y=5)), extrapolation.PERIODIC, bounds=Box(x=1, y=2))
+    t = conv.to_tensor(f)
+    assert t.shape == (2, 1, 6, 5)
+    g = conv.to_field(t)
+    assert "vector" not in g.shape and g.is_centered
+    assert torch.equal(g.values.native("b,x,y"), f.values.native("b,x,y"))
+    assert torch.equal(conv.to_tensor(g), t)
+
+
+def test_periodic_staggered_layout_and_round_trip():
+    conv = conv2d("staggered")
+    f = staggered()
+    t = conv.to_tensor(f)
+    assert t.shape == (3, 2, 6, 5)
+    # channel c = component c on the faces normal to axis c: PhiFlow's uniform face values
+    assert torch.equal(t, f.values.native("b,~vector,x,y"))
+    x_faces = f.points[{"~vector": "x"}].numpy("x,y,vector")
+    np.testing.assert_allclose(x_faces[:, 0, 0], np.arange(6) / 6, atol=1e-6)  # x-faces at i dx
+    g = conv.to_field(t)
+    assert g.is_staggered and g.extrapolation == extrapolation.PERIODIC
+    assert torch.equal(conv.to_tensor(g), t)
+    # a PhiFlow operation accepts the rebuilt field and agrees with the original
+    a = conv.to_tensor(advect.semi_lagrangian(f, f, 0.05))
+    b = conv.to_tensor(advect.semi_lagrangian(g, g, 0.05))
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("grid", ["centered", "staggered"])
+def test_1d_vector_and_scalar_fields(grid):
+    conv = FieldTensorConverter(("x",), (8,), 1.0, grid, {"velocity": 1, "nu": 1}, scalar_fields=("nu",))
+    assert conv.is_vector("velocity") and not conv.is_vector("nu")
+    t = torch.randn(4, 2, 8)
+    state = conv.tensor_to_state(t)
+    assert state["velocity"].is_staggered == (grid == "staggered")
+    assert state["velocity"].shape.get_item_names("vector") == ("x",) and "vector" not in state["nu"].shape
+    assert torch.equal(conv.state_to_tensor(state), t)
+
+
+def test_tensor_round_trip_is_exact_and_a_view():
+    conv = conv2d()
+    t = torch.randn(4, 2, 6, 5)
+    back = conv.to_tensor(conv.to_field(t))
+    assert torch.equal(back, t)
+    assert back.data_ptr() == t.data_ptr()  # no copy on the way there and back
+
+
+def test_state_channels_follow_field_order():
+    conv = conv2d(velocity=2, density=1)
+    t = torch.randn(2, 3, 6, 5)
+    state = conv.tensor_to_state(t)
+    assert list(state) == ["velocity", "density"]
+    assert torch.equal(state["density"].values.native("b,x,y"), t[:, 2])
+    assert torch.equal(conv.state_to_tensor({"density": state["density"], "velocity": state["velocity"]}), t)
+    assert torch.equal(conv.to_tensor(state), t)
+    with pytest.raises(KeyError, match="density"):
+        conv.state_to_tensor({"velocity": state["velocity"]})
+    with pytest.raises(ValueError, match="name required"):
+        conv.to_field(t[:, :2])
+
+
+def test_extra_batch_dim_is_flattened_outside_b():
+    conv = conv2d()
+    frames = [centered_vector(3) for _ in range(2)]
+    f = frames[0].with_values(math.stack([fr.values for fr in frames], batch("time")))
+    t = conv.to_tensor(f)
+    assert t.shape == (6, 2, 6, 5)
+    for time in range(2):
+        for b in range(3):  # row time * B + b
+            assert torch.equal(t[time * 3 + b], conv.to_tensor(frames[time])[b])
+    g = conv.to_field(t, batch_shape=batch(time=2, b=3))
+    assert g.shape.batch == batch(time=2, b=3)
+    assert torch.equal(conv.to_tensor(g), t)
+    assert conv.to_tensor(CenteredGrid(math.zeros(spatial(x=6, y=5), channel(vector="x,y")), extrapolation.PERIODIC,
+                                       bounds=Box(x=1, y=2))).shape == (1, 2, 6, 5)
+
+
+def test_shape_errors_and_closed_staggered():
+    conv = conv2d()
+    with pytest.raises(ValueError, match=r"\[B, 2, 6, 5\]"):
+        conv.to_field(torch.zeros(2, 3, 6, 5))
+    with pytest.raises(ValueError, match="batch_shape"):
+        conv.to_field(torch.zeros(4, 2, 6, 5), batch_shape=batch(time=3, b=1))
+    with pytest.raises(NotImplementedError):
+        FieldTensorConverter(("x", "y"), (6, 5), 1.0, "staggered", boundary=extrapolation.ZERO)
+    with pytest.raises(ValueError, match="channels"):
+        conv2d(stress=3)
+
+
+# ------------------------------------------------------------------------------------------------
+# gradients and devices
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("grid", ["centered", "staggered"])
+def test_gradients_flow_through_phiflow_ops(grid):
+    conv = conv2d(grid)
+    t = torch.randn(2, 2, 6, 5, requires_grad=True)
+    (3.0 * conv.to_tensor(conv.to_field(t) * 1.5)).sum().backward()  # linear: d/dt = 4.5
+    assert torch.allclose(t.grad, torch.full_like(t, 4.5))
+    t.grad = None
+    f = conv.to_field(t)
+    out = conv.to_tensor(advect.semi_lagrangian(f, f, 0.05))
+    (out ** 2).sum().backward()
+    assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
+
+
+def test_device_is_preserved():
+    conv = conv2d()
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for dev in devices:
+        t = torch.randn(2, 2, 6, 5, device=dev)
+        assert conv.to_tensor(conv.to_field(t)).device.type == dev
+
+
+# ------------------------------------------------------------------------------------------------
+# numpy helpers (data generation / cache)
+# ------------------------------------------------------------------------------------------------
+def test_numpy_helpers():
+    conv = conv2d("staggered", velocity=2, density=1)
+    arr = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
+    state = conv.from_numpy(arr)
+    out = conv.to_numpy(state)
+    assert set(out) == {"velocity", "density"} and out["velocity"].dtype == np.float32
+    np.testing.assert_array_equal(out["velocity"], arr[:, :2].astype(np.float32))
+    np.testing.assert_array_equal(out["density"], arr[:, 2:].astype(np.float32))
+    again = conv.from_numpy(out)  # the per-field dict form round-trips too
+    np.testing.assert_array_equal(conv.to_numpy(again["velocity"]), out["velocity"])
+    nu = math.tensor(np.arange(30.0).reshape(6, 5), spatial("x,y"))
+    np.testing.assert_array_equal(conv.static_to_numpy(nu), np.arange(30.0, dtype=np.float32).reshape(1, 6, 5))
+    np.testing.assert_array_equal(conv.static_to_numpy(math.tensor(0.5)), np.full((1, 6, 5), 0.5, np.float32))
