@@ -48,8 +48,13 @@ class ObservedWindows:
         return torch.stack([self.dataset[int(i)][0] for i in indices])
 
     def observations(self, indices: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Observed targets and masks ``[B, K, ·, *s]`` of the given windows."""
         items = [self.dataset[int(i)] for i in indices]
         return torch.stack([it[1] for it in items]), torch.stack([it[2] for it in items])
+
+    def observed_dataset(self) -> Dataset:
+        """All observed windows, for training on observations (warm start)."""
+        return self.dataset
 
 
 class HybridTrainer(AbstractTrainer):

@@ -81,7 +81,7 @@ class HYCOTrainer(HybridTrainer):
     def warmstart_round(self) -> Dict[str, float]:
         """Synthetic player on observations only (the physical player waits)."""
         start = time.perf_counter()
-        loss = self.synthetic.train_epoch(self.data.dataset)
+        loss = self.synthetic.train_epoch(self.data.observed_dataset())
         return {"synthetic_total_loss": loss, "synthetic_time_s": time.perf_counter() - start}
 
     def exchange_round(self, round_index: int) -> Dict[str, float]:
