@@ -86,8 +86,12 @@ def open_training_data(cfg: DictConfig) -> tuple[TrainingData, str]:
     return TrainingData.open(cfg, CacheReader(generated.path)), generated.key
 
 
-def train_run(cfg: DictConfig) -> TrainOutcome:
-    """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one)."""
+def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
+              extra_tags: Optional[Dict[str, str]] = None) -> TrainOutcome:
+    """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one).
+
+    ``parent_run_id`` makes the run a child (comparisons, sweeps); ``extra_tags`` are added to it.
+    """
     seed_everything(int(cfg.seed))
     data, cache_key = open_training_data(cfg)
     fingerprint = run_fingerprint(cfg)
@@ -101,10 +105,12 @@ def train_run(cfg: DictConfig) -> TrainOutcome:
         "hyco.data_key": cache_key,
         "hyco.fingerprint": fingerprint,
         "hyco.experiment_preset": cfg.experiment_name,
+        **(extra_tags or {}),
     }
     params = tracking.flatten_config(to_plain(cfg))
     with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
-                              tags=tags, params=params, resume_run_id=resume_id) as logger:
+                              tags=tags, params=params, resume_run_id=resume_id,
+                              parent_run_id=parent_run_id) as logger:
         if not resume_id:
             logger.log_text(OmegaConf.to_yaml(cfg), "config/resolved_config.yaml")
         ckpt_dir = (tracking.artifact_dir(logger.run_id, cfg.tracking) if cfg.tracking.enabled

@@ -1,0 +1,35 @@
+"""Compare all six arms on one problem with equal budgets and print a Markdown table.
+
+    python experiments/compare.py --experiment compare_quarter_scalar
+    python experiments/compare.py --experiment compare_field_partial --arms physical_only cooperative
+    python experiments/compare.py --experiment compare_quarter_scalar trainer.epochs=10   # Hydra overrides
+"""
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from hyco.compare import ARMS, compare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiment", default="compare_quarter_scalar", help="experiment preset (conf/experiment)")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/comparisons/<experiment>.md)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every arm")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    overrides = list(args.overrides)
+    if not any(o.startswith("torch_threads=") for o in overrides):
+        torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    table = compare(args.experiment, args.arms, overrides, Path(args.output) if args.output else None)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Evidence: every arm (two baselines, four HYCO variants) on one seeded problem, equal budgets.
+
+Each arm trains with the same ``trainer.epochs`` (epochs for the baselines, rounds for HYCO:
+every player gets at most that many synthetic epochs / physical fits of
+``physical_iterations_per_epoch`` iterations), then is evaluated on the held-out test
+simulations. The arms are child runs of one parent MLflow run, which receives the table as a
+Markdown artifact and the per-arm numbers as metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from hyco import tracking
+from hyco.config import validate
+from hyco.evaluation import evaluate_run
+from hyco.paths import conf_dir, mlruns_dir
+from hyco.training.runs import train_run
+
+log = logging.getLogger(__name__)
+
+ARMS = ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative")
+
+
+@dataclass
+class ArmResult:
+    """One row of the comparison."""
+
+    arm: str
+    run_id: str
+    synthetic_mean: float = math.nan
+    synthetic_final: float = math.nan
+    physical_mean: float = math.nan
+    physical_final: float = math.nan
+    param_error: float = math.nan
+    seconds: float = math.nan
+
+
+def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="config",
+                      overrides=[f"experiment={experiment}", f"trainer={arm}", *overrides])
+    validate(cfg)
+    return cfg
+
+
+def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str]) -> ArmResult:
+    start = time.perf_counter()
+    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm})
+    seconds = time.perf_counter() - start
+    cfg.evaluation.run_id = outcome.run_id
+    m = evaluate_run(cfg).metrics
+    param_keys = [k for k in m if k.startswith("eval_param_") and k.endswith("_rel_error")]
+    return ArmResult(
+        arm, outcome.run_id,
+        m.get("eval_synthetic_rel_l2_mean", math.nan), m.get("eval_synthetic_rel_l2_final", math.nan),
+        m.get("eval_physical_rel_l2_mean", math.nan), m.get("eval_physical_rel_l2_final", math.nan),
+        m[param_keys[0]] if param_keys else math.nan, seconds,
+    )
+
+
+def _fmt(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.4f}"
+
+
+def markdown_table(title: str, rows: List[ArmResult], persistence: float) -> str:
+    lines = [
+        f"**{title}** (held-out rollout relative L2; persistence forecast: mean {persistence:.4f})",
+        "",
+        "| arm | synthetic mean | synthetic final | physical mean | physical final | nu rel. error | wall time [s] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r.arm} | {_fmt(r.synthetic_mean)} | {_fmt(r.synthetic_final)} | {_fmt(r.physical_mean)} "
+                     f"| {_fmt(r.physical_final)} | {_fmt(r.param_error)} | {r.seconds:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(experiment: str, arms: Sequence[str] = ARMS, overrides: Sequence[str] = (),
+            output: Optional[Path] = None) -> str:
+    """Run ``arms`` on ``experiment`` and return (and write) the Markdown table."""
+    base = compose_arm(experiment, arms[0], overrides)
+    tracking.ensure_backend(base.tracking)
+    rows: List[ArmResult] = []
+    persistence = math.nan
+    with tracking.tracked_run(base.tracking, base.tracking.experiment_name or base.experiment_name,
+                              run_name=f"compare-{experiment}", tags={"hyco.compare": experiment},
+                              params={"arms": ",".join(arms), "overrides": " ".join(overrides)}) as parent:
+        for arm in arms:
+            log.info("comparison %s: arm %s", experiment, arm)
+            cfg = compose_arm(experiment, arm, overrides)
+            row = run_arm(cfg, arm, parent.run_id)
+            rows.append(row)
+            persistence = tracking.get_run(row.run_id, cfg.tracking).metrics.get(
+                "eval_persistence_rel_l2_mean", persistence)
+            parent.log_metrics(nan_safe({f"{arm}_synthetic_rel_l2_mean": row.synthetic_mean,
+                                         f"{arm}_physical_rel_l2_mean": row.physical_mean,
+                                         f"{arm}_param_rel_error": row.param_error,
+                                         f"{arm}_wall_time_s": row.seconds}), step=0)
+        table = markdown_table(experiment, rows, persistence)
+        parent.log_text(table, f"comparison_{experiment}.md")
+    target = output or mlruns_dir() / "comparisons" / f"{experiment}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(table)
+    log.info("comparison table written to %s", target)
+    return table
+
+
+def nan_safe(metrics: Dict[str, float]) -> Dict[str, float]:
+    return {k: v for k, v in metrics.items() if not math.isnan(v)}
