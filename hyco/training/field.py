@@ -23,7 +23,7 @@ from phiml.math import Diverged, NotConverged, Solve
 
 from hyco.physics.base import PhysicalModel
 from hyco.synthetic.rollout import masked_rollout_loss
-from hyco.training.base import AbstractTrainer, check_finite
+from hyco.training.base import AbstractTrainer, NonFiniteLossError, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,15 @@ class FieldTrainer(AbstractTrainer):
         before = {n: t.detach().clone() for n, t in self.z.items()}
         start, evals0 = time.perf_counter(), self.evaluations
         method = getattr(self.cfg.trainer.physical_optimizer, "value", self.cfg.trainer.physical_optimizer)
-        if method == "L-BFGS-B":
-            iters = self._fit_lbfgsb(x0, targets, masks, weights, iterations)
-        else:
-            iters = self._fit_adam(x0, targets, masks, weights, iterations)
+        try:
+            if method == "L-BFGS-B":
+                iters = self._fit_lbfgsb(x0, targets, masks, weights, iterations)
+            else:
+                iters = self._fit_adam(x0, targets, masks, weights, iterations)
+        except NonFiniteLossError:
+            for name, value in before.items():
+                self._assign(name, value)
+            raise
         with torch.no_grad():
             final = float(self.loss(self.z, x0, targets, masks, weights))
         if not pymath.isfinite(final):
@@ -156,7 +161,7 @@ class FieldTrainer(AbstractTrainer):
         shapes = [tuple(self.z[n].shape) for n in names]
         sizes = [int(np.prod(s)) if s else 1 for s in shapes]
         flat0 = torch.cat([self.z[n].detach().reshape(-1) for n in names])
-        bad = {"value": None}
+        bad: Dict[str, Any] = {"value": None, "step": None}
 
         def objective(flat):
             native = flat.native("v") if isinstance(flat, math.Tensor) else flat
@@ -166,8 +171,10 @@ class FieldTrainer(AbstractTrainer):
                 offset += size
             loss = self.loss(z, x0, targets, masks, weights)
             if not bool(torch.isfinite(loss)):
-                # Raising inside math.minimize blocks phiml's scipy thread; record and stop instead.
-                bad["value"] = float(loss.detach())
+                # Raising inside math.minimize blocks phiml's scipy thread; record it (the first
+                # one) and raise once the solver has returned.
+                if bad["value"] is None:
+                    bad["value"], bad["step"] = float(loss.detach()), self.step - 1
                 loss = torch.nan_to_num(loss.detach(), nan=1e30, posinf=1e30) + 0 * native.sum()
             return math.tensor(loss)
 
@@ -179,13 +186,36 @@ class FieldTrainer(AbstractTrainer):
         for n, size in zip(names, sizes):
             self._assign(n, torch.as_tensor(best[offset:offset + size]).detach())
             offset += size
-        if bad["value"] is not None:
-            log.warning("non-finite physical loss seen during L-BFGS-B (value %s)", bad["value"])
+        if bad["value"] is not None:  # fit() restores the parameters from before the call
+            check_finite(bad["value"], term=PHYSICAL_LOSS, step=bad["step"], where="L-BFGS-B")
         return int(iterations)
 
-    def _fit_adam(self, x0, targets, masks, weights, iterations: int) -> int:
+    def _adam_optimizer(self) -> torch.optim.Optimizer:
         if self._adam is None:
             self._adam = torch.optim.Adam(list(self.z.values()), lr=self.cfg.trainer.physical_lr)
+        return self._adam
+
+    def optimizer_state(self) -> Dict[str, Any]:
+        """Adam's moments as plain lists (JSON, weights_only), so a resumed fit continues exactly;
+        ``{}`` while Adam has not run (L-BFGS-B keeps nothing between fits)."""
+        if self._adam is None:
+            return {}
+        return {str(i): {k: v.tolist() if torch.is_tensor(v) else v for k, v in s.items()}
+                for i, s in self._adam.state_dict()["state"].items()}
+
+    def load_optimizer_state(self, state: Dict[str, Any]) -> None:
+        """Inverse of :meth:`optimizer_state`."""
+        if not state:
+            return
+        adam = self._adam_optimizer()
+        adam.load_state_dict({
+            "state": {int(i): {k: torch.tensor(v, dtype=torch.float32) for k, v in s.items()}
+                      for i, s in state.items()},
+            "param_groups": adam.state_dict()["param_groups"],
+        })
+
+    def _fit_adam(self, x0, targets, masks, weights, iterations: int) -> int:
+        self._adam_optimizer()
         for _ in range(int(iterations)):
             loss = self.loss(self.z, x0, targets, masks, weights)
             check_finite(float(loss.detach()), term=PHYSICAL_LOSS, step=self.step - 1, where="Adam")

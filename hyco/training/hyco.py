@@ -30,6 +30,7 @@ from hyco.training.physical import parameter_metrics
 from hyco.training.targets import (
     Targets,
     alpha_at,
+    balance_terms,
     cooperative_targets,
     full_targets,
     ghost_targets,
@@ -54,6 +55,22 @@ class HYCOTrainer(HybridTrainer):
         self.warmstart = min(int(tr.warmstart_epochs), self.rounds)
         self.steps = int(tr.rollout_steps)
         self.round = 0
+        self._x0_all: torch.Tensor | None = None
+        self._observed: tuple | None = None
+
+    # ------------------------------------------------------------------ static data, read once
+    def initial_states_all(self) -> torch.Tensor:
+        """ICs of every training window (they never change, so they are read once)."""
+        if self._x0_all is None:
+            self._x0_all = self.data.initial_states(np.arange(len(self.data)))
+        return self._x0_all
+
+    def observations_at(self, indices: np.ndarray) -> tuple:
+        """Observed targets and masks of the given windows (read once, only by data-term variants)."""
+        if self._observed is None:
+            self._observed = self.data.observations(np.arange(len(self.data)))
+        observed, mask = self._observed
+        return observed[indices], mask[indices]
 
     # ------------------------------------------------------------------ targets per variant
     def alpha(self, round_index: int) -> float:
@@ -65,17 +82,20 @@ class HYCOTrainer(HybridTrainer):
                  lambda_data: float, lambda_int: float) -> Targets:
         if self.variant in ("full", "warmstart"):
             return full_targets(x0, prediction)
-        observed, mask = self.data.observations(indices)
+        observed, mask = self.observations_at(indices)
         if self.variant == "mixed":
             return mixed_targets(x0, prediction, observed, mask, alpha)
         if self.variant == "cooperative":
             return cooperative_targets(x0, prediction, observed, mask, lambda_data, lambda_int)
         raise ValueError(f"trainer.variant: '{self.variant}' is not a HYCO variant")
 
-    def _with_ghosts(self, targets: Targets, ghosts: torch.Tensor, predict, lambda_int: float) -> Targets:
+    def _with_ghosts(self, targets: Targets, ghosts: torch.Tensor, predict, lambda_data: float,
+                     lambda_int: float) -> Targets:
         if ghosts.shape[0] == 0:
             return targets
-        return targets.cat(ghost_targets(ghosts, predict(ghosts, self.steps), lambda_int))
+        both = targets.cat(ghost_targets(ghosts, predict(ghosts, self.steps), lambda_int))
+        # the interaction term now also averages the ghost points
+        return balance_terms(both, lambda_data, lambda_int) if self.variant == "cooperative" else both
 
     # ------------------------------------------------------------------ one round
     def warmstart_round(self) -> Dict[str, float]:
@@ -94,25 +114,27 @@ class HYCOTrainer(HybridTrainer):
         metrics: Dict[str, float] = {"alpha": alpha}
 
         t0 = time.perf_counter()
-        x0_fit = self.data.initial_states(fit_idx)
+        x0_all = self.initial_states_all()
+        x0_fit = x0_all[fit_idx]
         ghosts = self.ghost_initial_states(round_index, int(tr.ghost_ics), x0_fit)
         s_pred = self.synthetic_predictions(x0_fit, self.steps)
         p_data = self._with_ghosts(self._targets(x0_fit, s_pred, fit_idx, alpha, tr.lambda_p_data, tr.lambda_p_int),
-                                   ghosts, self.synthetic_predictions, tr.lambda_p_int)
+                                   ghosts, self.synthetic_predictions, tr.lambda_p_data, tr.lambda_p_int)
         t1 = time.perf_counter()
         fit = self.physical.fit(*p_data.as_tuple()[:3], iterations=int(tr.physical_iterations_per_epoch),
                                 weights=p_data.weights)
         t2 = time.perf_counter()
-        x0_all = self.data.initial_states(all_idx)
         p_pred = self.physical_predictions(x0_all, self.steps)
         s_data = self._with_ghosts(self._targets(x0_all, p_pred, all_idx, alpha, tr.lambda_s_data, tr.lambda_s_int),
-                                   ghosts, self.physical_predictions, tr.lambda_s_int)
+                                   ghosts, self.physical_predictions, tr.lambda_s_data, tr.lambda_s_int)
         t3 = time.perf_counter()
         dataset = TensorDataset(*s_data.as_tuple())
         s_losses = [self.synthetic.train_epoch(dataset) for _ in range(int(tr.synthetic_epochs_per_round))]
         t4 = time.perf_counter()
 
-        interaction_p = float(((self.physical_predictions(x0_fit, self.steps) - s_pred) ** 2).mean())
+        # disagreement of the players on the fit windows after each one's update (the physical
+        # prediction there is part of p_pred already)
+        interaction_p = float(((p_pred[fit_idx] - s_pred) ** 2).mean())
         interaction_s = float(((self.synthetic_predictions(x0_fit, self.steps) - p_pred[fit_idx]) ** 2).mean())
         metrics.update({
             "physical_total_loss": fit.loss,

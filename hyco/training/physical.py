@@ -7,6 +7,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -73,6 +74,9 @@ class PhysicalTrainer(FieldTrainer):
             "evaluations": self.evaluations,
             "params": {n: np.asarray(v).tolist() for n, v in self.current_params().items()},
             "history": self.history,
+            # the optimised variables themselves: p -> logit(p) does not give back z's last bit
+            "unconstrained": {n: z.detach().cpu().tolist() for n, z in self.z.items()},
+            "adam": self.optimizer_state(),
             **(extra or {}),
         }
 
@@ -82,10 +86,14 @@ class PhysicalTrainer(FieldTrainer):
 
     def load_state(self, state: Dict[str, Any]) -> None:
         self.set_params({n: np.asarray(v) for n, v in state["params"].items()})
+        for name, value in state.get("unconstrained", {}).items():
+            if name in self.z:
+                self._assign(name, torch.tensor(value, dtype=torch.float32))
         self.epoch = int(state["epoch"])
         self.step = int(state["step"])
         self.evaluations = int(state["evaluations"])
         self.history = list(state["history"])
+        self.load_optimizer_state(state.get("adam", {}))
 
     def resume(self) -> bool:
         if self.context is None or not self.cfg.trainer.resume:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Settings that do not change what a run computes (or that name where it is stored).
 _NOT_IN_FINGERPRINT = ("task", "tracking", "evaluation", "sweep", "torch_threads")
 _TRAINER_NOT_IN_FINGERPRINT = ("resume",)
+_DATA_NOT_IN_FINGERPRINT = ("regenerate", "cache_dir", "max_cached_sims")
 
 
 def run_fingerprint(cfg: DictConfig) -> str:
@@ -38,7 +39,8 @@ def run_fingerprint(cfg: DictConfig) -> str:
         plain.pop(key, None)
     for key in _TRAINER_NOT_IN_FINGERPRINT:
         plain.get("trainer", {}).pop(key, None)
-    plain.get("data", {}).pop("regenerate", None)
+    for key in _DATA_NOT_IN_FINGERPRINT:
+        plain.get("data", {}).pop(key, None)
     text = json.dumps(plain, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from omegaconf import DictConfig
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Loss term names, used in metrics and in non-finite-loss errors.
 SYNTHETIC_LOSS = "synthetic_rollout_mse"
+_MAX_LOADERS = 4  # DataLoaders kept for reuse (train and validation data, shuffled or not)
 
 
 class SyntheticTrainer(TensorTrainer):
@@ -47,19 +48,21 @@ class SyntheticTrainer(TensorTrainer):
         self.train_data = train_data
         self.val_data = val_data
         self.context = context
-        self._loaders: Dict[int, DataLoader] = {}
+        self._loaders: Dict[Tuple[int, bool], DataLoader] = {}
 
     # ------------------------------------------------------------------ data
     def _loader(self, data: Dataset | DataLoader, shuffle: bool) -> DataLoader:
         if isinstance(data, DataLoader):
             return data
-        key = id(data)
-        loader = self._loaders.get(key)
+        key = (id(data), bool(shuffle))  # a dataset used for training and validation gets two loaders
+        loader = self._loaders.pop(key, None)
         if loader is None or loader.dataset is not data:
             tr = self.cfg.trainer
             loader = make_loader(data, batch_size=tr.batch_size, shuffle=shuffle, seed=self.cfg.seed,
                                  num_workers=tr.num_workers)
-            self._loaders = {key: loader, **{k: v for k, v in self._loaders.items() if k != key}}
+        # Most recent first, and only a few: a loader keeps its dataset alive, and HYCO hands a
+        # new dataset of targets to every round.
+        self._loaders = dict([(key, loader), *list(self._loaders.items())[: _MAX_LOADERS - 1]])
         if loader.generator is not None:
             # The shuffle order depends on (seed, epoch) only, so a resumed run replays it exactly.
             loader.generator.manual_seed(int(self.cfg.seed) * 1_000_003 + self.epoch)
@@ -87,6 +90,9 @@ class SyntheticTrainer(TensorTrainer):
         """
         self.model.train()
         tr = self.cfg.trainer
+        if not isinstance(data, DataLoader) and len(data) == 0:  # type: ignore[arg-type]
+            # (a shuffling DataLoader would fail first with a message about num_samples)
+            raise ValueError("synthetic training data is empty: no rollout windows to train on")
         total, batches = 0.0, 0
         for batch in self._loader(data, shuffle=True):
             x0, targets, masks, weights = self._unpack(batch)

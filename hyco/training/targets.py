@@ -11,8 +11,12 @@ with a different ``(t, m, w)``:
   - alpha (1-alpha) |y - p|^2``: at observed points ``mixed`` is the papers' two-term loss with
   ``lambda_data = alpha`` and ``lambda_int = 1 - alpha`` up to a constant, so it has the same
   gradients (``tests/training/test_targets.py`` checks this identity).
-* ``cooperative`` (the papers' form): ``t = y, w = lambda_data`` at observed points and
-  ``t = p, w = lambda_int`` at unobserved points; on ghost trajectories ``t = p, w = lambda_int``.
+* ``cooperative`` (the papers' form ``J = lambda_data * L_data + lambda_int * I``): ``t = y`` at
+  observed points, ``t = p`` at unobserved points and on ghost trajectories, and the weights make
+  each term a *mean over its own points* (:func:`balance_terms`): ``L_data`` averages the observed
+  points, ``I`` the unobserved and ghost points. Without this, a term's weight would scale with
+  its share of points (three quarters of the domain unobserved would give the interaction three
+  times the data term's say whatever ``lambda`` is).
 
 Every target built from a prediction is detached: one player's prediction is data for the
 other, never a path for gradients.
@@ -34,14 +38,18 @@ class Targets:
     targets: torch.Tensor
     masks: torch.Tensor
     weights: Optional[torch.Tensor] = None
+    data_points: Optional[torch.Tensor] = None  # 1 where the target is an observation (cooperative)
 
     def cat(self, other: "Targets") -> "Targets":
         """Concatenate two batches (weights default to ones where one side has none)."""
         def w(t: Targets) -> torch.Tensor:
             return t.weights if t.weights is not None else torch.ones_like(t.targets)
+        def d(t: Targets) -> torch.Tensor:
+            return t.data_points if t.data_points is not None else torch.zeros_like(t.targets)
         weights = None if self.weights is None and other.weights is None else torch.cat([w(self), w(other)])
+        data = None if self.data_points is None and other.data_points is None else torch.cat([d(self), d(other)])
         return Targets(torch.cat([self.x0, other.x0]), torch.cat([self.targets, other.targets]),
-                       torch.cat([self.masks, other.masks]), weights)
+                       torch.cat([self.masks, other.masks]), weights, data)
 
     def as_tuple(self) -> tuple:
         base = (self.x0, self.targets, self.masks)
@@ -74,8 +82,19 @@ def cooperative_targets(x0: torch.Tensor, prediction: torch.Tensor, observed: to
     p = prediction.detach()
     m = mask.to(p.dtype).expand_as(p)
     targets = m * observed + (1.0 - m) * p
-    weights = m * lambda_data + (1.0 - m) * lambda_int
-    return Targets(x0, targets, _ones_mask(p), weights)
+    return balance_terms(Targets(x0, targets, _ones_mask(p), None, m), lambda_data, lambda_int)
+
+
+def balance_terms(t: Targets, lambda_data: float, lambda_int: float) -> Targets:
+    """Weights such that the masked loss equals ``lambda_data * mean over data points +
+    lambda_int * mean over interaction points`` (call again after concatenating ghosts)."""
+    data = t.data_points if t.data_points is not None else torch.zeros_like(t.targets)
+    total = float(data.numel())
+    n_data = float(data.sum())
+    n_int = total - n_data
+    w_data = lambda_data * total / n_data if n_data > 0 else 0.0
+    w_int = lambda_int * total / n_int if n_int > 0 else 0.0
+    return Targets(t.x0, t.targets, t.masks, data * w_data + (1.0 - data) * w_int, data)
 
 
 def ghost_targets(x0: torch.Tensor, prediction: torch.Tensor, lambda_int: float = 1.0) -> Targets:

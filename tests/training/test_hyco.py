@@ -108,7 +108,7 @@ def test_warmstart_reads_observations_only_during_the_warm_start(tmp_path):
 def test_data_term_variants_read_observations(tmp_path, variant):
     trainer, windows, logger = _hyco(tmp_path, f"trainer={variant}", "trainer.warmstart_epochs=0")
     trainer.train()
-    assert windows.calls["observations"] >= 2 * 3  # each round: physical and synthetic targets
+    assert windows.calls["observations"] >= 1  # read once, reused by both players every round
 
 
 def test_alpha_in_effect_is_logged_per_round(tmp_path):

@@ -8,6 +8,7 @@ import torch
 from hyco.synthetic.rollout import masked_rollout_loss
 from hyco.training.targets import (
     alpha_at,
+    balance_terms,
     cooperative_targets,
     full_targets,
     ghost_targets,
@@ -53,13 +54,28 @@ def test_mixed_with_alpha_one_is_data_at_observed_points_and_prediction_elsewher
     assert torch.equal(t.targets[~m], p[~m])
 
 
-def test_cooperative_weights_data_and_interaction_terms():
+def test_cooperative_loss_is_weighted_sum_of_per_term_means():
+    """J = lambda_data * mean over observed points + lambda_int * mean over the other points."""
     f, y, p, mask = _batch(2)
     t = cooperative_targets(torch.zeros(3, 2, 8, 8), p, y, mask, lambda_data=2.0, lambda_int=0.25)
     loss = masked_rollout_loss(f, t.targets, t.masks, t.weights)
-    m = mask.expand_as(f)
-    expected = (2.0 * m * (f - y) ** 2 + 0.25 * (1 - m) * (f - p) ** 2).sum() / f.numel()
+    m = mask.expand_as(f).bool()
+    expected = 2.0 * ((f - y) ** 2)[m].mean() + 0.25 * ((f - p) ** 2)[~m].mean()
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_cooperative_with_ghosts_averages_ghost_points_into_the_interaction():
+    f, y, p, mask = _batch(3)
+    x0 = torch.zeros(3, 2, 8, 8)
+    g_pred = torch.randn(2, 2, 2, 8, 8)
+    t = balance_terms(cooperative_targets(x0, p, y, mask, 1.0, 0.5).cat(ghost_targets(x0[:2], g_pred, 0.5)),
+                      1.0, 0.5)
+    f_all = torch.cat([f.detach(), torch.randn(2, 2, 2, 8, 8)])
+    loss = masked_rollout_loss(f_all, t.targets, t.masks, t.weights)
+    m = torch.cat([mask.expand_as(f), torch.zeros_like(g_pred)]).bool()
+    target = torch.cat([torch.where(mask.expand_as(p).bool(), y, p), g_pred])
+    sq = (f_all - target) ** 2
+    torch.testing.assert_close(loss, 1.0 * sq[m].mean() + 0.5 * sq[~m].mean(), rtol=1e-5, atol=1e-7)
 
 
 def test_predictions_used_as_targets_are_detached():
