@@ -85,12 +85,12 @@ def resolve_run_id(cfg: DictConfig) -> str:
     return run.run_id
 
 
-def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int) -> Dict[str, np.ndarray]:
-    """Clean test trajectories ``[N, H+1, C, *s]`` and their static inputs ``[N, C_s, *s]``."""
-    count = reader.num_sims("test")
+def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test") -> Dict[str, np.ndarray]:
+    """Clean held-out trajectories ``[N, H+1, C, *s]`` of ``split`` and their static inputs ``[N, C_s, *s]``."""
+    count = reader.num_sims(split)
     if count == 0:
-        raise ValueError("data.num_test is 0: there are no held-out simulations to evaluate on")
-    sims = [reader.load("test", i) for i in range(count)]
+        raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; there is nothing held out to evaluate on")
+    sims = [reader.load(split, i) for i in range(count)]
     truth = np.stack([s["truth_velocity"][: horizon + 1] for s in sims]).astype(np.float32)
     static = [np.concatenate([s[f"static_{n}"] for n in cfg.data.static_fields]) for s in sims] \
         if cfg.data.static_fields else None
@@ -132,8 +132,13 @@ def physical_rollout(model: PhysicalModel, params_file: Path, test: Dict[str, np
     return torch.stack(frames, dim=1).numpy(), learned
 
 
-def evaluate_run(cfg: DictConfig) -> EvaluationResult:
-    """Evaluate a run's players on the held-out test simulations and log the results to it."""
+def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
+    """Evaluate a run's players on held-out simulations and log the results to it.
+
+    ``split="test"`` (the default) reports ``eval_*`` metrics and figures; ``split="val"`` is for
+    model selection (sweeps), reported as ``val_*`` metrics without figures, so hyperparameters
+    are never chosen on the test simulations.
+    """
     if not cfg.tracking.enabled:
         raise ValueError("tracking.enabled=false: evaluation reads the run's checkpoints from MLflow")
     run_id = resolve_run_id(cfg)
@@ -141,7 +146,8 @@ def evaluate_run(cfg: DictConfig) -> EvaluationResult:
     reader = CacheReader(generate_dataset(rcfg).path)
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
-    test = load_test_set(rcfg, reader, horizon)
+    test = load_test_set(rcfg, reader, horizon, split)
+    prefix = "eval" if split == "test" else split
     truth = test["truth"][:, 1:]
     model = build_physics(rcfg.physics, rcfg.data.ic)
     ckpt_dir = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints"
@@ -156,16 +162,19 @@ def evaluate_run(cfg: DictConfig) -> EvaluationResult:
         predictions["physical"] = physical[0]
         truth_params = {n: _to_numpy(t) for n, t in model.true_params().items()}
         for key, value in parameter_metrics(physical[1], truth_params).items():
-            metrics[f"eval_{key}"] = value
+            metrics[f"{prefix}_{key}"] = value
     if len(predictions) == 1:
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 
     per_step = {p: relative_l2_per_step(pred, truth) for p, pred in predictions.items()}
     for player, errors in per_step.items():
-        metrics[f"eval_{player}_rel_l2_mean"] = float(errors.mean())
-        metrics[f"eval_{player}_rel_l2_final"] = float(errors[-1])
+        metrics[f"{prefix}_{player}_rel_l2_mean"] = float(errors.mean())
+        metrics[f"{prefix}_{player}_rel_l2_final"] = float(errors[-1])
     result = EvaluationResult(run_id, per_step, metrics)
-    _log_results(rcfg, result, predictions, test["truth"])
+    if split == "test":
+        _log_results(rcfg, result, predictions, test["truth"])
+    else:
+        tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id).log_metrics(metrics, step=0)
     return result
 
 

@@ -84,6 +84,13 @@ def flatten_config(cfg: Any, prefix: str = "", max_length: int = MAX_PARAM_VALUE
     return out
 
 
+class RunStopped(Exception):
+    """Training was stopped on purpose before its end (e.g. pruned by a sweep's pruner).
+
+    A tracked run ending with it is KILLED (not FAILED) and tagged ``hyco.stopped`` with the reason.
+    """
+
+
 # ------------------------------------------------------------------------------------------------
 # loggers
 # ------------------------------------------------------------------------------------------------

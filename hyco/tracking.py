@@ -33,6 +33,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
 from hyco.run_logger import (  # noqa: E402  (re-exported: one import point for callers)
+    RunStopped,
     MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, TAG_ERROR, TAG_GIT, TAG_HOST, TAG_PID,
     MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, owner_is_alive, owner_tags, to_float, to_str,
 )
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hyco.config import TrackingConfig
 
 __all__ = [
-    "Backend", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord", "artifact_dir", "download_artifact",
+    "Backend", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord", "RunStopped", "artifact_dir", "download_artifact",
     "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
     "get_or_create_experiment", "get_run", "git_commit", "latest_run", "mark_stale_runs_killed", "owner_tags",
     "resolve_backend", "search_runs", "tracked_run",
@@ -324,7 +325,7 @@ def tracked_run(
         memory.log_params(params or {})
         try:
             yield memory
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RunStopped):
             memory.status = "KILLED"
             raise
         except BaseException:
@@ -366,6 +367,13 @@ def tracked_run(
         yield logger
     except (KeyboardInterrupt, GeneratorExit):
         status = "KILLED"
+        raise
+    except RunStopped as exc:
+        status = "KILLED"
+        try:
+            logger.set_tags({"hyco.stopped": str(exc)[:MAX_TAG_VALUE_LENGTH]})
+        except Exception:
+            log.exception("could not record why run %s stopped", logger.run_id)
         raise
     except SystemExit as exc:
         status = "FINISHED" if exc.code in (0, None) else "FAILED"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Protocol
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
 
 from hyco.memory import MemoryMonitor
 
@@ -46,6 +46,9 @@ class RunContext:
     checkpoint_dir: Path
     log_memory: bool = True
     monitor: MemoryMonitor = field(default_factory=MemoryMonitor)
+    # Called with (step, metrics) after each epoch/round is recorded, e.g. a sweep's pruner;
+    # an observer may raise hyco.run_logger.RunStopped to end training early.
+    observers: List[Callable[[int, Dict[str, float]], None]] = field(default_factory=list)
     _logged_up_to: Dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,6 +78,12 @@ class RunContext:
             metrics = {**metrics, **self.monitor.snapshot()}
         save({"pending_metrics": dict(metrics), "pending_step": int(step)})
         self.log(metrics, step)
+        self.notify(step, metrics)
+
+    def notify(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Hand an epoch's metrics to the observers (after they are safely recorded)."""
+        for observer in self.observers:
+            observer(step, dict(metrics))
 
     def replay_pending(self, state: Mapping[str, Any]) -> None:
         """After loading a checkpoint: log its epoch's metrics if the tracker never got them."""

@@ -203,4 +203,5 @@ class HYCOTrainer(HybridTrainer):
                 self.context.report(self.round, metrics, self.save)
             else:
                 self.context.log(metrics, self.round)
+                self.context.notify(self.round, metrics)
         return {**metrics, "rounds": self.round, "params": self.physical.current_params()}

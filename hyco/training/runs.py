@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -89,10 +89,14 @@ def open_training_data(cfg: DictConfig) -> tuple[TrainingData, str]:
 
 
 def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
-              extra_tags: Optional[Dict[str, str]] = None) -> TrainOutcome:
+              extra_tags: Optional[Dict[str, str]] = None,
+              observers: Sequence[Callable[[int, Dict[str, float]], None]] = (),
+              on_start: Optional[Callable[[str], None]] = None) -> TrainOutcome:
     """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one).
 
-    ``parent_run_id`` makes the run a child (comparisons, sweeps); ``extra_tags`` are added to it.
+    ``parent_run_id`` makes the run a child (comparisons, sweeps); ``extra_tags`` are added to it;
+    ``observers`` receive every epoch's metrics (pruning); ``on_start(run_id)`` is called once
+    the run exists.
     """
     seed_everything(int(cfg.seed))
     data, cache_key = open_training_data(cfg)
@@ -117,7 +121,10 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
             logger.log_text(OmegaConf.to_yaml(cfg), "config/resolved_config.yaml")
         ckpt_dir = (tracking.artifact_dir(logger.run_id, cfg.tracking) if cfg.tracking.enabled
                     else _scratch_dir(logger.run_id))
-        context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory)
+        if on_start is not None:
+            on_start(logger.run_id)
+        context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory,
+                             observers=list(observers))
         trainer = build_trainer(cfg, data, context)
         results = trainer.train()
         log.info("run %s finished: %s", logger.run_id,
