@@ -242,20 +242,31 @@ class EvaluationConfig:
 
 @dataclass
 class SweepConfig:
-    """Optuna study settings (used by ``experiments/sweep.py``)."""
+    """The Optuna layer (``experiments/sweep.py``): study, storage, budget, search space.
+
+    Every Hydra override on the sweep's command line that is not under ``sweep.`` is applied to
+    every trial (e.g. ``experiment=burgers_1d_quick trainer.epochs=4``), then
+    ``trial_overrides``, then the sampled values.
+    """
 
     study_name: str = "hyco"
-    storage: str = ""  # empty: sqlite:///<root>/mlruns/optuna.db
-    n_trials: int = 12
-    workers: int = 1
-    arms: List[str] = field(
-        default_factory=lambda: [v.value for v in Variant]
-    )
+    storage: str = ""  # empty: sqlite:///<root>/mlruns/optuna.db (any SQLAlchemy URL works)
+    n_trials: int = 12  # total budget across restarts: trials that end COMPLETE, PRUNED or FAIL
+    workers: int = 1  # processes on this machine against the one study
+    arms: List[str] = field(default_factory=lambda: [v.value for v in Variant])
     objective: str = "synthetic_error"  # synthetic_error | param_error | both
-    pruner: str = "median"
+    pruner: str = "median"  # median | none
+    pruner_startup_trials: int = 2
+    pruner_warmup_steps: int = 2
+    divergence_factor: float = 100.0  # validation loss above factor x its first value = diverged
     sampler_seed: int = 0
     heartbeat_interval: int = 10
+    grace_period: int = 30
+    max_retry: int = 1
+    enqueue_arms: bool = True  # a first trial per arm at its defaults, so every arm is covered
+    trial_overrides: List[str] = field(default_factory=list)
     search_space: Dict[str, Any] = field(default_factory=dict)
+    summary_only: bool = False
 
 
 @dataclass
@@ -404,6 +415,16 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"observation.every_k: must be >= 1, got {obs.every_k}")
     if obs.temporal in (TemporalMaskKind.first, TemporalMaskKind.last) and not 0.0 < obs.fraction <= 1.0:
         raise ConfigError(f"observation.fraction: must be in (0, 1], got {obs.fraction}")
+    sweep = cfg.sweep
+    if sweep.objective not in ("synthetic_error", "param_error", "both"):
+        raise ConfigError(f"sweep.objective: '{sweep.objective}'; choose synthetic_error, param_error or both")
+    if sweep.pruner not in ("median", "none"):
+        raise ConfigError(f"sweep.pruner: '{sweep.pruner}'; choose median or none")
+    for arm in sweep.arms:
+        if arm not in [v.value for v in Variant]:
+            raise ConfigError(f"sweep.arms: unknown arm '{arm}'; choose from {[v.value for v in Variant]}")
+    if sweep.n_trials < 1 or sweep.workers < 1:
+        raise ConfigError(f"sweep.n_trials/workers: must be >= 1, got {sweep.n_trials}/{sweep.workers}")
     tr = cfg.trainer
     if tr.rollout_steps < 1 or tr.rollout_steps >= data.num_frames:
         raise ConfigError(
