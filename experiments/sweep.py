@@ -1,0 +1,45 @@
+"""The platform's main job: an Optuna study over the HYCO variants and baselines.
+
+    python experiments/sweep.py                                  # embedded defaults
+    python experiments/sweep.py sweep.n_trials=24 sweep.workers=2
+    python experiments/sweep.py sweep.storage=postgresql://user@host/db   # several machines
+    python experiments/sweep.py sweep.summary_only=true          # summary of an existing study
+    python experiments/sweep.py experiment=burgers_1d_quick trainer.epochs=4   # applied to every trial
+
+Rerunning the same command resumes the study. Overrides outside ``sweep.`` apply to every trial.
+"""
+
+import logging
+import os
+import sys
+
+from hydra import compose, initialize_config_dir
+
+import hyco.config  # noqa: F401  (registers the schema)
+from hyco.config import ConfigError, validate
+from hyco.paths import conf_dir
+
+
+def main(argv=None) -> int:
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+        validate(cfg)
+    except ConfigError as err:
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # Hydra's override/type errors name the key
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
+    from hyco.sweep.runner import run_sweep
+
+    trial_overrides = [o for o in overrides if not o.lstrip("+~").startswith("sweep.")]
+    run_sweep(cfg, trial_overrides)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Optuna layer: conditional search space, trial objective, study life cycle, summary."""

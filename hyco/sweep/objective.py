@@ -1,0 +1,126 @@
+"""One Optuna trial: compose its config, train as an MLflow child run, score it on validation data.
+
+Objectives (``sweep.objective``), all minimised and all measured on the *validation*
+simulations (the test simulations stay untouched for the final report):
+
+* ``synthetic_error``: mean held-out rollout relative L2 of the arm's forecaster — the synthetic
+  player, or the physical model for ``physical_only``, which has no network;
+* ``param_error``: relative error of the learned parameter (arms without one are left out);
+* ``both``: the two above, a multi-objective study whose result is a Pareto front.
+
+Each epoch's validation loss is reported to the trial for pruning; a non-finite or diverged
+loss ends the trial FAIL with the reason in its ``fail_reason`` user attribute, and a pruned
+trial's MLflow run ends KILLED with tag ``hyco.stopped``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Dict, List, Optional, Sequence
+
+import optuna
+from hydra import compose
+from omegaconf import DictConfig
+
+from hyco.config import validate
+from hyco.evaluation import evaluate_run
+from hyco.run_logger import RunStopped
+from hyco.sweep.space import sample_overrides
+from hyco.training.base import NonFiniteLossError
+from hyco.training.runs import train_run
+
+log = logging.getLogger(__name__)
+
+# the per-epoch validation metric each kind of arm reports, in order of preference
+VALIDATION_KEYS = ("synthetic_val_loss", "synthetic_data_loss", "physical_val_loss")
+OBJECTIVE_NAMES = {"synthetic_error": ["forecast_error"], "param_error": ["param_error"],
+                   "both": ["forecast_error", "param_error"]}
+
+
+class DivergedError(FloatingPointError):
+    """The validation loss grew past ``sweep.divergence_factor`` times its first value."""
+
+
+def arms_for(objective: str, arms: Sequence[str]) -> List[str]:
+    """Arms that have the quantity the objective needs (``synthetic_only`` learns no parameter)."""
+    if objective == "synthetic_error":
+        return list(arms)
+    return [a for a in arms if a != "synthetic_only"]
+
+
+class PruningObserver:
+    """Reports each epoch's validation loss to the trial; stops diverged or pruned training."""
+
+    def __init__(self, trial: optuna.Trial, divergence_factor: float, multi_objective: bool) -> None:
+        self.trial = trial
+        self.factor = divergence_factor
+        self.multi = multi_objective
+        self.first: Optional[float] = None
+
+    def __call__(self, step: int, metrics: Dict[str, float]) -> None:
+        key = next((k for k in VALIDATION_KEYS if k in metrics), None)
+        if key is None:
+            return
+        value = float(metrics[key])
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"validation loss '{key}' = {value} at epoch {step}")
+        self.first = value if self.first is None else self.first
+        if self.first > 0 and value > self.factor * self.first:
+            raise DivergedError(f"validation loss '{key}' = {value:.3g} at epoch {step} exceeds "
+                                f"{self.factor:g} x its first value {self.first:.3g}")
+        if self.multi:  # Optuna's pruners do not support multi-objective studies
+            return
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            raise RunStopped(f"pruned by the sweep's pruner at epoch {step} ({key}={value:.4g})")
+
+
+def trial_config(base_overrides: Sequence[str], overrides: Sequence[str]) -> DictConfig:
+    """Compose a trial's config (Hydra must be initialised by the caller, once per process)."""
+    cfg = compose(config_name="config", overrides=[*base_overrides, *overrides])
+    validate(cfg)
+    return cfg
+
+
+def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
+              parent_run_id: str, study_name: str) -> float | List[float]:
+    """The objective: train the sampled arm, then score it on the validation simulations."""
+    arms = arms_for(sweep.objective, list(sweep.arms))
+    arm, sampled = sample_overrides(trial, sweep.search_space, arms)
+    cfg = trial_config(base_overrides, [*sweep.trial_overrides, f"trainer={arm}", *sampled,
+                                        "trainer.resume=false", f"seed={trial.number}"])
+    names = OBJECTIVE_NAMES[sweep.objective]
+    observer = PruningObserver(trial, float(sweep.divergence_factor), len(names) > 1)
+    tags = {"hyco.study": study_name, "hyco.trial": str(trial.number), "hyco.arm": arm}
+    start = time.perf_counter()
+    try:
+        outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags=tags, observers=[observer],
+                            on_start=lambda run_id: trial.set_user_attr("mlflow_run_id", run_id))
+    except RunStopped as stop:
+        trial.set_user_attr("pruned_reason", str(stop))
+        raise optuna.TrialPruned(str(stop)) from stop
+    except (NonFiniteLossError, DivergedError) as err:
+        trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}")
+        log.warning("trial %d failed: %s", trial.number, err)
+        return [math.nan] * len(names) if len(names) > 1 else math.nan  # NaN marks the trial FAIL
+    trial.set_user_attr("train_seconds", time.perf_counter() - start)
+    cfg.evaluation.run_id = outcome.run_id
+    val = evaluate_run(cfg, split="val").metrics
+    test = evaluate_run(cfg, split="test").metrics  # recorded for the report, never optimised
+    player = "physical" if arm == "physical_only" else "synthetic"
+    values = {
+        "forecast_error": val.get(f"val_{player}_rel_l2_mean", math.nan),
+        "param_error": next((v for k, v in val.items() if k.startswith("val_param_") and k.endswith("_rel_error")),
+                            math.nan),
+    }
+    trial.set_user_attr("test_forecast_error", test.get(f"eval_{player}_rel_l2_mean", math.nan))
+    trial.set_user_attr("test_param_error", next(
+        (v for k, v in test.items() if k.startswith("eval_param_") and k.endswith("_rel_error")), math.nan))
+    result = [float(values[n]) for n in names]
+    if not all(math.isfinite(v) for v in result):
+        trial.set_user_attr("fail_reason", f"non-finite objective {dict(zip(names, result))}")
+        # Optuna would count an inf as COMPLETE; NaN makes the trial FAIL and never best
+        result = [math.nan] * len(result)
+    return result if len(result) > 1 else result[0]

@@ -1,0 +1,66 @@
+"""The conditional search space: an ``arm`` choice, then the parameters of that arm.
+
+``sweep.search_space`` maps ``common`` and each arm to ``{config.path: spec}`` with
+``spec = {type: float|int|categorical, low, high, log, step, choices}``. A parameter is named by
+its config path (``trainer.alpha``), so the same name must keep the same distribution across
+arms; the sampled value becomes the Hydra override ``path=value``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+import optuna
+
+from hyco.config import ConfigError
+
+
+def _spec_dict(spec: Any) -> Dict[str, Any]:
+    return dict(spec) if spec is not None else {}
+
+
+def arm_space(search_space: Mapping[str, Any], arm: str) -> Dict[str, Dict[str, Any]]:
+    """``common`` plus the arm's own entries (the arm's win on a shared name)."""
+    space: Dict[str, Dict[str, Any]] = {}
+    for group in ("common", arm):
+        for path, spec in _spec_dict(search_space.get(group)).items():
+            space[str(path)] = _spec_dict(spec)
+    return space
+
+
+def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
+    """Fail early, naming the entry, if a spec is malformed."""
+    for group, entries in search_space.items():
+        if group != "common" and group not in arms:
+            continue
+        for path, spec in _spec_dict(entries).items():
+            spec = _spec_dict(spec)
+            kind = spec.get("type")
+            where = f"sweep.search_space.{group}.{path}"
+            if kind in ("float", "int"):
+                if "low" not in spec or "high" not in spec or spec["low"] > spec["high"]:
+                    raise ConfigError(f"{where}: needs low <= high, got {spec}")
+                if spec.get("log") and spec["low"] <= 0:
+                    raise ConfigError(f"{where}: log scale needs low > 0, got {spec['low']}")
+            elif kind == "categorical":
+                if not spec.get("choices"):
+                    raise ConfigError(f"{where}: categorical needs a non-empty choices list")
+            else:
+                raise ConfigError(f"{where}: type must be float, int or categorical, got {kind!r}")
+
+
+def suggest(trial: optuna.Trial, path: str, spec: Mapping[str, Any]) -> Any:
+    kind = spec["type"]
+    if kind == "float":
+        return trial.suggest_float(path, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False)))
+    if kind == "int":
+        return trial.suggest_int(path, int(spec["low"]), int(spec["high"]), step=int(spec.get("step", 1)),
+                                 log=bool(spec.get("log", False)))
+    return trial.suggest_categorical(path, list(spec["choices"]))
+
+
+def sample_overrides(trial: optuna.Trial, search_space: Mapping[str, Any], arms: Sequence[str]) -> Tuple[str, List[str]]:
+    """Sample the arm and its parameters; returns ``(arm, ["path=value", ...])``."""
+    arm = trial.suggest_categorical("arm", list(arms))
+    overrides = [f"{path}={suggest(trial, path, spec)}" for path, spec in arm_space(search_space, arm).items()]
+    return arm, overrides

@@ -1,0 +1,187 @@
+"""Study life cycle: storage, creation, budget across restarts, dead workers, parallel workers.
+
+* Storage: SQLite under ``mlruns/`` by default (30 s lock timeout; the 5 s default left trials
+  RUNNING when another process held the file), or any SQLAlchemy URL (``sweep.storage``, e.g.
+  PostgreSQL for several machines). The study is created once by the launching process, before
+  any worker starts; workers only load it.
+* Budget: ``sweep.n_trials`` counts trials that *ended* (COMPLETE, PRUNED or FAIL) across
+  restarts, except trials failed because their worker died: those are retried
+  (``RetryHeartbeatStaleTrialCallback``). Rerunning the same command resumes the study.
+* Dead workers: a worker's heartbeat marks its trials; trials of a dead worker are failed once
+  their heartbeat is stale (other machines), or at once when the owning process on this host no
+  longer exists (a ``kill -9`` followed by a rerun).
+* Sampler: TPE seeded with ``sweep.sampler_seed`` plus the worker index and the number of trials
+  already in the study, so a resumed or parallel study continues deterministically instead of
+  replaying its first suggestions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Iterable, List, Optional
+
+import numpy as np
+import optuna
+import warnings
+
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+from omegaconf import DictConfig
+
+from hyco.paths import mlruns_dir
+from hyco.run_logger import owner_is_alive
+
+log = logging.getLogger(__name__)
+
+OWNER_PID, OWNER_HOST, OWNER_START = "hyco_pid", "hyco_host", "hyco_pid_start"
+ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def storage_url(sweep: DictConfig) -> str:
+    if sweep.storage:
+        return str(sweep.storage)
+    mlruns_dir().mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{mlruns_dir() / 'optuna.db'}"
+
+
+def retry_callback(sweep: DictConfig) -> RetryHeartbeatStaleTrialCallback:
+    """Re-queues a trial whose worker died (same params), at most ``sweep.max_retry`` times."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=int(sweep.max_retry))
+
+
+def make_storage(sweep: DictConfig) -> RDBStorage:
+    url = storage_url(sweep)
+    engine_kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(sweep.heartbeat_interval),
+                          grace_period=int(sweep.grace_period),
+                          heartbeat_stale_trial_callback=retry_callback(sweep))
+
+
+def directions(sweep: DictConfig) -> List[str]:
+    return ["minimize", "minimize"] if sweep.objective == "both" else ["minimize"]
+
+
+class ArmMedianPruner(optuna.pruners.BasePruner):
+    """Median pruning *within an arm*: a trial stops if its best validation loss so far is worse
+    than the median of the other trials of the same arm at the same epoch. Arms are not compared
+    with each other (a physical model's loss is not a network's), so no arm is pruned for being
+    a different kind of model."""
+
+    def __init__(self, n_startup_trials: int = 2, n_warmup_steps: int = 2) -> None:
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        arm = trial.params.get("arm")
+        others = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+                  if t.params.get("arm") == arm and step in t.intermediate_values]
+        if len(others) < self.n_startup_trials:
+            return False
+        best_so_far = min(v for s, v in trial.intermediate_values.items() if s <= step)
+        median = float(np.median([t.intermediate_values[step] for t in others]))
+        return best_so_far > median
+
+
+def make_pruner(sweep: DictConfig) -> optuna.pruners.BasePruner:
+    if sweep.pruner == "none" or sweep.objective == "both":
+        return optuna.pruners.NopPruner()
+    return ArmMedianPruner(int(sweep.pruner_startup_trials), int(sweep.pruner_warmup_steps))
+
+
+def make_sampler(sweep: DictConfig, worker: int, existing: int) -> optuna.samplers.BaseSampler:
+    seed = int(sweep.sampler_seed) + 1_000 * worker + existing
+    if sweep.objective == "both":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=len(sweep.arms), constant_liar=True)
+
+
+def create_study(sweep: DictConfig, arms: Iterable[str]) -> optuna.Study:
+    """Create the study if new (enqueuing a first trial per arm), else load it."""
+    storage = make_storage(sweep)
+    is_new = sweep.study_name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    study = optuna.create_study(storage=storage, study_name=sweep.study_name, directions=directions(sweep),
+                                load_if_exists=True, sampler=make_sampler(sweep, 0, 0), pruner=make_pruner(sweep))
+    if is_new:
+        study.set_user_attr("objective", str(sweep.objective))
+        if sweep.enqueue_arms:
+            for arm in arms:
+                study.enqueue_trial({"arm": arm})
+    elif study.user_attrs.get("objective", sweep.objective) != sweep.objective:
+        raise ValueError(f"study '{sweep.study_name}' optimises {study.user_attrs['objective']}, not "
+                         f"{sweep.objective}; use another sweep.study_name")
+    return study
+
+
+def load_study(sweep: DictConfig, worker: int) -> optuna.Study:
+    storage = make_storage(sweep)
+    existing = len(storage.get_all_trials(storage.get_study_id_from_name(sweep.study_name), deepcopy=False))
+    return optuna.load_study(study_name=sweep.study_name, storage=storage,
+                             sampler=make_sampler(sweep, worker, existing), pruner=make_pruner(sweep))
+
+
+def mark_owner(trial: optuna.Trial) -> None:
+    """Record which process runs the trial (for immediate dead-worker detection on this host)."""
+    from hyco.run_logger import owner_tags
+
+    tags = owner_tags()
+    trial.storage.set_trial_system_attr(trial._trial_id, OWNER_PID, tags.get("hyco.pid", str(os.getpid())))
+    trial.storage.set_trial_system_attr(trial._trial_id, OWNER_HOST, tags.get("hyco.host", socket.gethostname()))
+    if "hyco.pid_start" in tags:
+        trial.storage.set_trial_system_attr(trial._trial_id, OWNER_START, tags["hyco.pid_start"])
+
+
+def fail_dead_trials(study: optuna.Study, retry: RetryHeartbeatStaleTrialCallback) -> List[int]:
+    """Fail RUNNING trials whose owning process on this host is gone and queue their retries;
+    trials of other hosts are left to the heartbeat (``fail_stale_trials``), which does the same."""
+    failed = []
+    storage = study._storage
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.system_attrs
+        if OWNER_PID not in attrs or attrs.get(OWNER_HOST) != socket.gethostname():
+            continue
+        tags = {"hyco.pid": attrs[OWNER_PID], "hyco.host": attrs[OWNER_HOST], "hyco.pid_start": attrs.get(OWNER_START, "")}
+        if owner_is_alive(tags):
+            continue
+        if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            failed.append(trial.number)
+            retry(study, storage.get_trial(trial._trial_id))
+    optuna.storages.fail_stale_trials(study)
+    if failed:
+        log.warning("trials %s were left RUNNING by a dead worker: marked FAIL and queued for retry", failed)
+    return failed
+
+
+def retried_numbers(trials: Iterable[FrozenTrial]) -> set:
+    """Numbers of trials that failed with their worker and were retried (``retry_history``)."""
+    out: set = set()
+    for trial in trials:
+        out.update(trial.system_attrs.get("retry_history", []))
+    return out
+
+
+def remaining_budget(study: optuna.Study, n_trials: int) -> int:
+    """``n_trials`` minus the trials that ended, not counting those retried after a dead worker."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    used = sum(t.state in ENDED and t.number not in retried for t in trials)
+    return max(0, int(n_trials) - used)
+
+
+def split_budget(total: int, workers: int) -> List[int]:
+    """Trials per worker, as equal as possible, summing to ``total``."""
+    base, extra = divmod(int(total), int(workers))
+    return [base + (1 if i < extra else 0) for i in range(int(workers))]
+
+
+def parent_run_id(study: optuna.Study) -> Optional[str]:
+    return study.user_attrs.get("mlflow_parent_run_id")

@@ -1,0 +1,159 @@
+"""The end of a sweep: the best trial per arm, figures, and how to browse the study."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import optuna  # noqa: E402
+from optuna.trial import FrozenTrial, TrialState  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepSummary:
+    """Best trial per arm (finite, COMPLETE only), state counts and the Pareto front if any."""
+
+    study_name: str
+    objective_names: List[str]
+    rows: List[Dict[str, Any]]
+    counts: Dict[str, int]
+    pareto: List[int] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        head = ["arm", "trial", *self.objective_names, "test forecast error", "test param error", "params", "mlflow run"]
+        lines = [f"**Study `{self.study_name}`** — " + ", ".join(f"{k}: {v}" for k, v in self.counts.items()), "",
+                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            cells = [r["arm"], str(r["trial"]), *[_fmt(r[n]) for n in self.objective_names],
+                     _fmt(r["test_forecast_error"]), _fmt(r["test_param_error"]), r["params"], r["mlflow_run_id"]]
+            lines.append("| " + " | ".join(cells) + " |")
+        if self.pareto:
+            lines.append(f"\nPareto front (trials): {self.pareto}")
+        return "\n".join(lines) + "\n"
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        if self.rows:
+            writer = csv.DictWriter(buf, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return buf.getvalue()
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
+
+
+def _finite(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.COMPLETE and trial.values is not None and all(math.isfinite(v) for v in trial.values)
+
+
+def summarize(study: optuna.Study, objective_names: List[str]) -> SweepSummary:
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name: sum(t.state == state for t in trials) for state in
+              (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)}
+    best: Dict[str, FrozenTrial] = {}
+    for trial in filter(_finite, trials):
+        arm = trial.params.get("arm", "?")
+        if arm not in best or trial.values[0] < best[arm].values[0]:
+            best[arm] = trial
+    rows = []
+    for arm, trial in sorted(best.items(), key=lambda kv: kv[1].values[0]):
+        row: Dict[str, Any] = {"arm": arm, "trial": trial.number}
+        row.update({name: value for name, value in zip(objective_names, trial.values)})
+        row["test_forecast_error"] = trial.user_attrs.get("test_forecast_error", math.nan)
+        row["test_param_error"] = trial.user_attrs.get("test_param_error", math.nan)
+        row["params"] = ", ".join(f"{k}={_short(v)}" for k, v in sorted(trial.params.items()) if k != "arm")
+        row["mlflow_run_id"] = trial.user_attrs.get("mlflow_run_id", "")
+        rows.append(row)
+    pareto = [t.number for t in study.best_trials] if len(objective_names) > 1 and best else []
+    return SweepSummary(study.study_name, objective_names, rows, counts, pareto)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Figure]:
+    """Optimisation history and metric by arm (first objective), parameter importances if computable."""
+    done = [t for t in study.get_trials(deepcopy=False) if _finite(t)]
+    out: Dict[str, plt.Figure] = {}
+    if not done:
+        return out
+    arms = sorted({t.params.get("arm", "?") for t in done})
+    colors = {arm: plt.cm.tab10(i % 10) for i, arm in enumerate(arms)}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for arm in arms:
+        pts = [(t.number, t.values[0]) for t in done if t.params.get("arm") == arm]
+        ax.scatter(*zip(*pts), label=arm, color=colors[arm])
+    ordered = sorted(done, key=lambda t: t.number)
+    best, running = [], math.inf
+    for t in ordered:
+        running = min(running, t.values[0])
+        best.append(running)
+    ax.step([t.number for t in ordered], best, where="post", color="k", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective_names[0])
+    ax.set_yscale("log")
+    ax.set_title("optimisation history")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out["optimization_history"] = fig
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, arm in enumerate(arms):
+        values = [t.values[0] for t in done if t.params.get("arm") == arm]
+        ax.scatter([i] * len(values), values, color=colors[arm])
+        ax.hlines(min(values), i - 0.3, i + 0.3, color="k")
+    ax.set_xticks(range(len(arms)), arms, rotation=20)
+    ax.set_ylabel(objective_names[0])
+    ax.set_yscale("log")
+    ax.set_title("objective by arm (bar: best)")
+    fig.tight_layout()
+    out["metric_by_arm"] = fig
+
+    if len(objective_names) == 1 and len(done) >= 3:
+        try:
+            importances = optuna.importance.get_param_importances(study)
+        except Exception as err:  # conditional spaces or too few trials: skip, say why
+            log.info("parameter importances not available: %s", err)
+        else:
+            if importances:
+                fig, ax = plt.subplots(figsize=(7, 0.4 * len(importances) + 1.5))
+                names = list(importances)[::-1]
+                ax.barh(names, [importances[n] for n in names])
+                ax.set_xlabel("importance (fANOVA)")
+                ax.set_title("parameter importances")
+                fig.tight_layout()
+                out["param_importances"] = fig
+    if len(objective_names) == 2:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for arm in arms:
+            pts = [t.values for t in done if t.params.get("arm") == arm]
+            ax.scatter(*zip(*pts), label=arm, color=colors[arm])
+        front = sorted((t.values for t in study.best_trials), key=lambda v: v[0])
+        if front:
+            ax.plot(*zip(*front), "k--", label="Pareto front")
+        ax.set_xlabel(objective_names[0])
+        ax.set_ylabel(objective_names[1])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out["pareto_front"] = fig
+    return out
+
+
+def browse_commands(tracking_uri: str, storage: str) -> str:
+    return (f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000\n"
+            f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080\n")
