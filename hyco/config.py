@@ -72,7 +72,7 @@ class Scheduler(str, Enum):
 
 
 class PhysicalOptimizer(str, Enum):
-    lbfgsb = "L-BFGS-B"
+    lbfgsb = "lbfgsb"  # L-BFGS-B through phiml's math.minimize
     adam = "adam"
 
 
@@ -213,7 +213,7 @@ class TrainerConfig:
     ghost_kind: GhostICKind = GhostICKind.prior
     ghost_perturbation: float = 0.1
     # bookkeeping
-    checkpoint_every: int = 1
+    checkpoint_every: int = 1  # HYCO rounds between checkpoints (baselines checkpoint every epoch)
     resume: bool = True
     inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
 

@@ -216,7 +216,10 @@ def _process_start(pid: int) -> Optional[float]:
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None  # killed but not yet reaped by its parent: as dead as it gets
+        return process.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 

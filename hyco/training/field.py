@@ -116,9 +116,13 @@ class FieldTrainer(AbstractTrainer):
             frames.append(conv.state_to_tensor(state))
         return torch.stack(frames, dim=1)
 
-    def loss(self, z: Dict[str, torch.Tensor], x0, targets, masks, weights=None) -> torch.Tensor:
+    def loss(self, z: Dict[str, torch.Tensor], x0, targets, masks, weights=None,
+             optimising: bool = True) -> torch.Tensor:
+        """Masked rollout MSE; ``optimising=False`` (validation) does not advance the step counter."""
         predictions = self.rollout_tensor(x0, targets.shape[1], self.physics_params(z))
         loss = masked_rollout_loss(predictions, targets, masks, weights)
+        if not optimising:
+            return loss
         if self.step == self.cfg.trainer.inject_nan_at_step:
             loss = loss * float("nan")  # test hook: simulate a diverging step
         self.step += 1
@@ -139,7 +143,7 @@ class FieldTrainer(AbstractTrainer):
         start, evals0 = time.perf_counter(), self.evaluations
         method = getattr(self.cfg.trainer.physical_optimizer, "value", self.cfg.trainer.physical_optimizer)
         try:
-            if method == "L-BFGS-B":
+            if method == "lbfgsb":
                 iters = self._fit_lbfgsb(x0, targets, masks, weights, iterations)
             else:
                 iters = self._fit_adam(x0, targets, masks, weights, iterations)

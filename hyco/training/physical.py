@@ -119,7 +119,7 @@ class PhysicalTrainer(FieldTrainer):
         # A fixed sample keeps the validation loss comparable across epochs and cheap.
         batch = sample_windows(data, 2 * self.cfg.trainer.physical_sims_per_fit, seed=int(self.cfg.seed))
         with torch.no_grad():
-            return float(self.loss(self.z, *batch))
+            return float(self.loss(self.z, *batch, optimising=False))
 
     def train_epoch(self, data: Dataset) -> Dict[str, float]:
         """One physical fit on this epoch's windows; returns the epoch's metrics."""

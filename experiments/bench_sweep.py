@@ -1,0 +1,189 @@
+"""Sweep throughput and tracking overhead, against the machine's own limits measured in the same run.
+
+1. Machine scaling: a CPU-bound reference job (1 torch thread) alone, then two copies at once;
+   ``S_ref`` = combined throughput of two / throughput of one (about 1.3 on 2-vCPU machines).
+2. Sweep scaling: the same quick study (one arm, fixed-cost trials, no pruning) with 1 and with 2
+   workers; trials per minute from the trials' own start/end times (process start-up excluded,
+   reported separately); ``S_sweep`` = trials/min (2 workers) / trials/min (1 worker).
+   Efficiency = ``S_sweep / S_ref`` (goal >= 0.9).
+3. Tracking overhead: one worker in this process with every MlflowClient/``mlflow.start_run``/
+   ``end_run`` and Optuna storage call timed (nested calls counted once); share of trial time
+   (goal <= 5 %).
+
+    python experiments/bench_sweep.py [--trials 6] [--arm cooperative] [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import List
+
+import torch
+
+
+# ----------------------------------------------------------------------------------- reference
+def _reference_job(seconds: float, out) -> None:
+    torch.set_num_threads(1)
+    a = torch.randn(192, 192)
+    count, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        a = torch.tanh(a @ a * 1e-2)
+        count += 1
+    out.put(count)
+
+
+def machine_scaling(seconds: float) -> float:
+    ctx = mp.get_context("spawn")
+    rates = []
+    for copies in (1, 2):
+        q = ctx.Queue()
+        procs = [ctx.Process(target=_reference_job, args=(seconds, q)) for _ in range(copies)]
+        for p in procs:
+            p.start()
+        total = sum(q.get() for _ in procs)
+        for p in procs:
+            p.join()
+        rates.append(total / seconds)
+    return rates[1] / rates[0]
+
+
+# ----------------------------------------------------------------------------------- sweeps
+def sweep_args(root: Path, study: str, trials: int, workers: int, arm: str, epochs: int) -> List[str]:
+    return [
+        f"sweep.study_name={study}", f"sweep.n_trials={trials}", f"sweep.workers={workers}",
+        f"sweep.storage=sqlite:///{root / 'optuna.db'}", "sweep.pruner=none", f"sweep.arms=[{arm}]",
+        "sweep.enqueue_arms=false", f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
+        f"tracking.artifact_location={root / 'artifacts'}", f"data.cache_dir={root.parent / 'cache'}",
+        f"trainer.epochs={epochs}", "torch_threads=1",
+    ]
+
+
+def run_sweep_cli(args: List[str]) -> float:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent / "sweep.py"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(script), *args], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def trials_per_minute(root: Path, study: str) -> tuple[float, int]:
+    import optuna
+
+    s = optuna.load_study(study_name=study, storage=f"sqlite:///{root / 'optuna.db'}")
+    done = [t for t in s.get_trials(deepcopy=False) if t.datetime_complete is not None]
+    span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+    return 60.0 * len(done) / span, len(done)
+
+
+# ----------------------------------------------------------------------------------- overhead
+class CallTimer:
+    """Wraps callables and adds their wall time to ``total`` (outermost call only, per thread)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.calls = 0
+        self._depth = threading.local()
+
+    def wrap(self, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            depth = getattr(self._depth, "d", 0)
+            self._depth.d = depth + 1
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._depth.d = depth
+                if depth == 0:
+                    self.total += time.perf_counter() - start
+                    self.calls += 1
+        return timed
+
+    def instrument_class(self, cls) -> None:
+        for name in dir(cls):
+            if name.startswith("_"):
+                continue
+            attr = getattr(cls, name)
+            if callable(attr) and not isinstance(attr, type):
+                setattr(cls, name, self.wrap(attr))
+
+
+def tracking_overhead(root: Path, trials: int, arm: str, epochs: int) -> tuple[float, float, int]:
+    import mlflow
+    from hydra import compose, initialize_config_dir
+    from mlflow.tracking import MlflowClient
+    from optuna.storages import RDBStorage
+
+    from hyco.config import validate
+    from hyco.paths import conf_dir
+    from hyco.sweep.runner import run_sweep
+
+    timer = CallTimer()
+    timer.instrument_class(MlflowClient)
+    timer.instrument_class(RDBStorage)
+    mlflow.start_run = timer.wrap(mlflow.start_run)
+    mlflow.end_run = timer.wrap(mlflow.end_run)
+    overrides = sweep_args(root, "overhead", trials, 1, arm, epochs)
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    validate(cfg)
+    run_sweep(cfg, [o for o in overrides if not o.startswith("sweep.")])
+    import optuna
+
+    study = optuna.load_study(study_name="overhead", storage=f"sqlite:///{root / 'optuna.db'}")
+    trial_time = sum((t.datetime_complete - t.datetime_start).total_seconds()
+                     for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None)
+    return timer.total, trial_time, timer.calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--arm", default="cooperative")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--reference-seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    torch.set_num_threads(1)
+    work = Path(tempfile.mkdtemp(prefix="hyco-bench-sweep-"))
+    try:
+        s_ref = machine_scaling(args.reference_seconds)
+        rows = {}
+        for workers in (1, 2):
+            root = work / f"w{workers}"
+            root.mkdir()
+            wall = run_sweep_cli(sweep_args(root, f"bench{workers}", args.trials, workers, args.arm, args.epochs))
+            tpm, n = trials_per_minute(root, f"bench{workers}")
+            rows[workers] = (tpm, n, wall)
+        s_sweep = rows[2][0] / rows[1][0]
+        root = work / "overhead"
+        root.mkdir()
+        tracked, trial_time, calls = tracking_overhead(root, max(2, args.trials // 2), args.arm, args.epochs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nSweep benchmark: arm {args.arm}, {args.trials} trials of {args.epochs} epochs, 1 torch thread per worker")
+    print("| workers | trials | trials/min | wall time of the command [s] |\n|---|---|---|---|")
+    for workers, (tpm, n, wall) in rows.items():
+        print(f"| {workers} | {n} | {tpm:.2f} | {wall:.1f} |")
+    efficiency = s_sweep / s_ref
+    print(f"\nmachine two-process scaling (reference job): {s_ref:.2f}x")
+    print(f"sweep two-worker scaling: {s_sweep:.2f}x  ->  efficiency {efficiency:.2f} of the machine limit "
+          f"(goal >= 0.9: {'MET' if efficiency >= 0.9 else 'NOT MET'})")
+    share = tracked / trial_time
+    print(f"tracking overhead: {tracked:.2f} s in {calls} MLflow/Optuna calls over {trial_time:.1f} s of trials "
+          f"= {100 * share:.1f} % (goal <= 5 %: {'MET' if share <= 0.05 else 'NOT MET'})")
+
+
+if __name__ == "__main__":
+    main()

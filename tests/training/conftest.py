@@ -1,0 +1,59 @@
+"""Fixtures of the trainer tests: tiny configs whose tracking and data cache live in tmp dirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+import pytest
+from omegaconf import DictConfig
+
+from hyco.config import TrackingConfig
+from training_helpers import TINY_SYNTHETIC, compose_cfg, tracking_overrides
+
+
+@pytest.fixture(scope="session")
+def data_cache_dir(tmp_path_factory) -> Path:
+    """One data cache per session (entries are keyed by their config, so tests share them)."""
+    return tmp_path_factory.mktemp("data_cache")
+
+
+@pytest.fixture
+def make_overrides(mlflow_tracking_cfg, data_cache_dir) -> Callable[..., List[str]]:
+    """``make_overrides(*overrides, base=TINY_SYNTHETIC, tracking=None)``: Hydra overrides of a
+    tiny config whose tracking is this test's fresh MLflow copy (or ``tracking``) and whose data
+    cache is the session's; for :func:`compose_cfg` or the command line."""
+
+    def make(*overrides: str, base: Sequence[str] = TINY_SYNTHETIC,
+             tracking: Optional[TrackingConfig] = None) -> List[str]:
+        return [*base, f"data.cache_dir='{data_cache_dir}'",
+                *tracking_overrides(tracking or mlflow_tracking_cfg), *overrides]
+
+    return make
+
+
+@pytest.fixture
+def make_cfg(make_overrides) -> Callable[..., DictConfig]:
+    """``make_cfg(*overrides, base=TINY_SYNTHETIC, tracking=None)``: the composed config."""
+
+    def make(*overrides: str, **kwargs) -> DictConfig:
+        return compose_cfg(*make_overrides(*overrides, **kwargs))
+
+    return make
+
+
+@pytest.fixture
+def fresh_tracking(tmp_path, mlflow_db_template) -> Callable[[str], TrackingConfig]:
+    """``fresh_tracking(name)``: another independent MLflow DB + artifact root under tmp_path."""
+    import shutil
+
+    def make(name: str) -> TrackingConfig:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mlflow_db_template, root / "mlflow.db")
+        return TrackingConfig(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+                              artifact_location=str(root / "artifacts"))
+
+    return make
+
+
