@@ -263,7 +263,6 @@ class SweepConfig:
     heartbeat_interval: int = 10
     grace_period: int = 30
     max_retry: int = 1
-    enqueue_arms: bool = True  # the first trials cover every arm once (their other params sampled)
     trial_overrides: List[str] = field(default_factory=list)
     search_space: Dict[str, Any] = field(default_factory=dict)
     summary_only: bool = False

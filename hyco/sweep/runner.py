@@ -93,7 +93,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
         raise ValueError(f"sweep.arms: no arm has what objective '{sweep.objective}' measures")
     check_space(sweep.search_space, arms)
     tracking.ensure_backend(cfg.tracking)  # created/migrated once, before any worker starts
-    study = create_study(sweep, arms)
+    study = create_study(sweep)
     fail_dead_trials(study, retry_callback(sweep))
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
     experiment = cfg.tracking.experiment_name or cfg.experiment_name

@@ -1,9 +1,11 @@
 """The conditional search space: an ``arm`` choice, then the parameters of that arm.
 
 ``sweep.search_space`` maps ``common`` and each arm to ``{config.path: spec}`` with
-``spec = {type: float|int|categorical, low, high, log, step, choices}``. A parameter is named by
-its config path (``trainer.alpha``), so the same name must keep the same distribution across
-arms; the sampled value becomes the Hydra override ``path=value``.
+``spec = {type: float|int|categorical, low, high, log, step, choices}``. A parameter is named
+``<arm>/<config.path>`` (``mixed/trainer.alpha``), so each arm's values are modelled from that
+arm's trials only; the sampled value becomes the Hydra override ``path=value``. The arm itself
+is chosen by :class:`ArmBalancedSampler`, not optimised: a study compares arms, so each arm gets
+an equal share of the budget and is tuned on its own.
 """
 
 from __future__ import annotations
@@ -62,5 +64,40 @@ def suggest(trial: optuna.Trial, path: str, spec: Mapping[str, Any]) -> Any:
 def sample_overrides(trial: optuna.Trial, search_space: Mapping[str, Any], arms: Sequence[str]) -> Tuple[str, List[str]]:
     """Sample the arm and its parameters; returns ``(arm, ["path=value", ...])``."""
     arm = trial.suggest_categorical("arm", list(arms))
-    overrides = [f"{path}={suggest(trial, path, spec)}" for path, spec in arm_space(search_space, arm).items()]
+    overrides = [f"{path}={suggest(trial, f'{arm}/{path}', spec)}"
+                 for path, spec in arm_space(search_space, arm).items()]
     return arm, overrides
+
+
+class ArmBalancedSampler(optuna.samplers.BaseSampler):
+    """Chooses ``arm`` as the least-used arm so far (ties in the configured order); every other
+    parameter comes from the wrapped sampler (TPE). Running trials count, so parallel workers
+    spread over the arms."""
+
+    def __init__(self, base: optuna.samplers.BaseSampler) -> None:
+        self.base = base
+
+    def infer_relative_search_space(self, study, trial):
+        return self.base.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self.base.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        if param_name != "arm":
+            return self.base.sample_independent(study, trial, param_name, param_distribution)
+        choices = list(param_distribution.choices)
+        used = {c: 0 for c in choices}
+        for other in study.get_trials(deepcopy=False):
+            if other.number != trial.number and other.params.get("arm") in used:
+                used[other.params["arm"]] += 1
+        return min(choices, key=lambda c: (used[c], choices.index(c)))
+
+    def before_trial(self, study, trial):
+        self.base.before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()

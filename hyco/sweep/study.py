@@ -33,6 +33,7 @@ from omegaconf import DictConfig
 
 from hyco.paths import mlruns_dir
 from hyco.run_logger import owner_is_alive
+from hyco.sweep.space import ArmBalancedSampler
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +102,20 @@ def make_pruner(sweep: DictConfig) -> optuna.pruners.BasePruner:
 def make_sampler(sweep: DictConfig, worker: int, existing: int) -> optuna.samplers.BaseSampler:
     seed = int(sweep.sampler_seed) + 1_000 * worker + existing
     if sweep.objective == "both":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=len(sweep.arms), constant_liar=True)
+        base: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=seed)
+    else:
+        base = optuna.samplers.TPESampler(seed=seed, n_startup_trials=2, constant_liar=True)
+    return ArmBalancedSampler(base)
 
 
-def create_study(sweep: DictConfig, arms: Iterable[str]) -> optuna.Study:
-    """Create the study if new (enqueuing a first trial per arm), else load it."""
+def create_study(sweep: DictConfig) -> optuna.Study:
+    """Create the study if new, else load it (refusing one made for another objective)."""
     storage = make_storage(sweep)
     is_new = sweep.study_name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]
     study = optuna.create_study(storage=storage, study_name=sweep.study_name, directions=directions(sweep),
                                 load_if_exists=True, sampler=make_sampler(sweep, 0, 0), pruner=make_pruner(sweep))
     if is_new:
         study.set_user_attr("objective", str(sweep.objective))
-        if sweep.enqueue_arms:
-            for arm in arms:
-                study.enqueue_trial({"arm": arm})
     elif study.user_attrs.get("objective", sweep.objective) != sweep.objective:
         raise ValueError(f"study '{sweep.study_name}' optimises {study.user_attrs['objective']}, not "
                          f"{sweep.objective}; use another sweep.study_name")
