@@ -11,11 +11,10 @@ before any task runs. Values that must be given are ``MISSING`` (``???``) and ar
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -299,139 +298,8 @@ def register_configs() -> None:
 register_configs()
 
 
-# --------------------------------------------------------------------------------------------
-# validation beyond types
-# --------------------------------------------------------------------------------------------
-def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
-    missing: List[str] = []
-    for key in cfg.keys():
-        path = f"{prefix}{key}"
-        if OmegaConf.is_missing(cfg, key):
-            missing.append(path)
-            continue
-        child = cfg[key]
-        if isinstance(child, DictConfig):
-            missing.extend(_missing_keys(child, path + "."))
-    return missing
-
-
-def _unknown_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
-    """Keys added with Hydra's ``+key=...`` inside a schema node (``+`` lifts struct mode)."""
-    unknown: List[str] = []
-    node_type = OmegaConf.get_type(cfg)
-    allowed = (
-        {f.name for f in dataclasses.fields(node_type)}
-        if node_type is not None and dataclasses.is_dataclass(node_type)
-        else None
-    )
-    for key in cfg.keys():
-        path = f"{prefix}{key}"
-        if allowed is not None and key not in allowed:
-            unknown.append(path)
-            continue
-        if OmegaConf.is_missing(cfg, key):
-            continue
-        child = cfg._get_node(key)
-        if isinstance(child, DictConfig):
-            unknown.extend(_unknown_keys(child, path + "."))
-    return unknown
-
-
-def validate(cfg: DictConfig) -> None:
-    """Check what the types cannot: required values and cross-field rules.
-
-    Raises
-    ------
-    ConfigError
-        naming the offending key and what to do. Called before any compute or file write.
-    """
-    unknown = _unknown_keys(cfg)
-    if unknown:
-        raise ConfigError(
-            "unknown config key(s): " + ", ".join(unknown)
-            + " — not part of the schema (hyco/config.py); check the spelling"
-        )
-    missing = _missing_keys(cfg)
-    if missing:
-        raise ConfigError(
-            "missing required config value(s): "
-            + ", ".join(missing)
-            + " — set them in the preset or on the command line (e.g. "
-            + f"{missing[0]}=...)"
-        )
-    for task in cfg.task:
-        if task not in KNOWN_TASKS:
-            raise ConfigError(f"task: unknown task '{task}'; choose from {list(KNOWN_TASKS)}")
-    phys = cfg.physics
-    if phys.dim not in (1, 2):
-        raise ConfigError(f"physics.dim: must be 1 or 2, got {phys.dim}")
-    if len(phys.resolution) != phys.dim:
-        raise ConfigError(
-            f"physics.resolution: needs {phys.dim} entries for dim={phys.dim}, "
-            f"got {list(phys.resolution)}"
-        )
-    if any(n < 4 for n in phys.resolution):
-        raise ConfigError(f"physics.resolution: every entry must be >= 4, got {list(phys.resolution)}")
-    if phys.dt <= 0:
-        raise ConfigError(f"physics.dt: must be positive, got {phys.dt}")
-    if phys.substeps < 1:
-        raise ConfigError(f"physics.substeps: must be >= 1, got {phys.substeps}")
-    for name, spec in phys.params.items():
-        if not spec.lower <= spec.true_value <= spec.upper:
-            raise ConfigError(
-                f"physics.params.{name}.true_value: {spec.true_value} outside "
-                f"[{spec.lower}, {spec.upper}] (physics.params.{name}.lower/upper)"
-            )
-        if not spec.lower <= spec.initial_guess <= spec.upper:
-            raise ConfigError(
-                f"physics.params.{name}.initial_guess: {spec.initial_guess} outside "
-                f"[{spec.lower}, {spec.upper}]"
-            )
-    data = cfg.data
-    for key in ("num_train", "num_val", "num_test"):
-        if data[key] < 0:
-            raise ConfigError(f"data.{key}: must be >= 0, got {data[key]}")
-    if data.num_train < 1:
-        raise ConfigError("data.num_train: at least one training simulation is needed")
-    if data.num_frames < 2:
-        raise ConfigError(f"data.num_frames: must be >= 2, got {data.num_frames}")
-    if data.max_cached_sims < 1:
-        raise ConfigError(f"data.max_cached_sims: must be >= 1, got {data.max_cached_sims}")
-    obs = cfg.observation
-    if not 0.0 <= obs.noise:
-        raise ConfigError(f"observation.noise: must be >= 0, got {obs.noise}")
-    if obs.spatial == SpatialMaskKind.box:
-        for key in ("box_lower", "box_upper"):
-            if len(obs[key]) != phys.dim:
-                raise ConfigError(f"observation.{key}: needs {phys.dim} fractions, got {list(obs[key])}")
-        for lo, hi in zip(obs.box_lower, obs.box_upper):
-            if not 0.0 <= lo < hi <= 1.0:
-                raise ConfigError(
-                    "observation.box_lower/box_upper: need 0 <= lower < upper <= 1 per axis, got "
-                    f"{list(obs.box_lower)} / {list(obs.box_upper)}"
-                )
-    if obs.temporal == TemporalMaskKind.every_k and obs.every_k < 1:
-        raise ConfigError(f"observation.every_k: must be >= 1, got {obs.every_k}")
-    if obs.temporal in (TemporalMaskKind.first, TemporalMaskKind.last) and not 0.0 < obs.fraction <= 1.0:
-        raise ConfigError(f"observation.fraction: must be in (0, 1], got {obs.fraction}")
-    sweep = cfg.sweep
-    if sweep.objective not in ("synthetic_error", "param_error", "both"):
-        raise ConfigError(f"sweep.objective: '{sweep.objective}'; choose synthetic_error, param_error or both")
-    if sweep.pruner not in ("median", "none"):
-        raise ConfigError(f"sweep.pruner: '{sweep.pruner}'; choose median or none")
-    for arm in sweep.arms:
-        if arm not in [v.value for v in Variant]:
-            raise ConfigError(f"sweep.arms: unknown arm '{arm}'; choose from {[v.value for v in Variant]}")
-    if sweep.n_trials < 1 or sweep.workers < 1:
-        raise ConfigError(f"sweep.n_trials/workers: must be >= 1, got {sweep.n_trials}/{sweep.workers}")
-    tr = cfg.trainer
-    if tr.rollout_steps < 1 or tr.rollout_steps >= data.num_frames:
-        raise ConfigError(
-            f"trainer.rollout_steps: must be in [1, data.num_frames-1={data.num_frames - 1}], "
-            f"got {tr.rollout_steps}"
-        )
-    if not 0.0 <= tr.alpha <= 1.0 or not 0.0 <= tr.alpha_end <= 1.0:
-        raise ConfigError(f"trainer.alpha/alpha_end: must be in [0, 1], got {tr.alpha}/{tr.alpha_end}")
+# Validation beyond types lives in its own module; re-exported here as the one entry point.
+from hyco.config_validation import validate  # noqa: E402,F401
 
 
 def default_torch_threads(workers: int = 1) -> int:

@@ -81,7 +81,7 @@ class FieldTensorConverter:
             raise ValueError(f"grid must be 'centered' or 'staggered', got '{self.grid}'")
         self.boundary = boundary
         if self.grid == "staggered" and boundary != extrapolation.PERIODIC:
-            raise NotImplementedError("only periodic StaggeredGrids have a uniform [B, dim, *N] layout")
+            raise ValueError("only periodic StaggeredGrids have a uniform [B, dim, *N] layout")
         self.fields: Dict[str, int] = dict(fields if fields is not None else {"velocity": self.dim})
         self._vector: Dict[str, bool] = {}
         for name, c in self.fields.items():
@@ -113,7 +113,7 @@ class FieldTensorConverter:
         values = x.values
         comp = "~vector" if x.is_staggered else "vector"
         if x.is_staggered and x.extrapolation != extrapolation.PERIODIC:
-            raise NotImplementedError("closed StaggeredGrids have uneven face counts; only periodic ones convert")
+            raise ValueError("closed StaggeredGrids have uneven face counts; only periodic ones convert")
         if comp in values.shape and values.shape.get_item_names(comp) != self.spatial_names:
             values = values[{comp: list(self.spatial_names)}]  # components in spatial-axis order
         outer = [d for d in values.shape.batch.names if d != "b"] + (["b"] if "b" in values.shape.batch else [])

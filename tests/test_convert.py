@@ -128,7 +128,7 @@ def test_shape_errors_and_closed_staggered():
         conv.to_field(torch.zeros(2, 3, 6, 5))
     with pytest.raises(ValueError, match="batch_shape"):
         conv.to_field(torch.zeros(4, 2, 6, 5), batch_shape=batch(time=3, b=1))
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError):
         FieldTensorConverter(("x", "y"), (6, 5), 1.0, "staggered", boundary=extrapolation.ZERO)
     with pytest.raises(ValueError, match="channels"):
         conv2d(stress=3)
