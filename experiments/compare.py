@@ -1,9 +1,13 @@
 """Compare all six arms on one problem with equal budgets and print a Markdown table.
 
     python experiments/compare.py --experiment compare_quarter_scalar
-    python experiments/compare.py --experiment compare_field_partial --arms physical_only cooperative
+    python experiments/compare.py --experiment compare_field_partial --arms physical_only,cooperative
     python experiments/compare.py --experiment compare_quarter_scalar trainer.epochs=10   # Hydra overrides
 """
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 
 import argparse
 import logging
@@ -18,16 +22,20 @@ from hyco.compare import ARMS, compare
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiment", default="compare_quarter_scalar", help="experiment preset (conf/experiment)")
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/comparisons/<experiment>.md)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every arm")
     args = parser.parse_args()
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        parser.error(f"--arms: unknown arm(s) {unknown}; choose from {list(ARMS)}")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     overrides = list(args.overrides)
     if not any(o.startswith("torch_threads=") for o in overrides):
         torch.set_num_threads(max(1, (os.cpu_count() or 1)))
-    table = compare(args.experiment, args.arms, overrides, Path(args.output) if args.output else None)
+    table = compare(args.experiment, arms, overrides, Path(args.output) if args.output else None)
     print(table)
 
 

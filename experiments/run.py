@@ -3,6 +3,10 @@
 The logic lives in :mod:`hyco.app`; this script only hands Hydra's composed config to it.
 """
 
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
+
 import hydra
 from omegaconf import DictConfig
 

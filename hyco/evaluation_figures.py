@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -9,12 +9,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-from optuna.trial import FrozenTrial, TrialState  # noqa: E402
+import matplotlib.pyplot as plt
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +101,7 @@ def figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Fi
     ax.step([t.number for t in ordered], best, where="post", color="k", label="best so far")
     ax.set_xlabel("trial")
     ax.set_ylabel(objective_names[0])
-    ax.set_yscale("log")
+    _log_if_positive(ax, [t.values[0] for t in done], "y")
     ax.set_title("optimisation history")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -116,8 +113,9 @@ def figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Fi
         ax.scatter([i] * len(values), values, color=colors[arm])
         ax.hlines(min(values), i - 0.3, i + 0.3, color="k")
     ax.set_xticks(range(len(arms)), arms, rotation=20)
+    ax.set_xlabel("arm")
     ax.set_ylabel(objective_names[0])
-    ax.set_yscale("log")
+    _log_if_positive(ax, [t.values[0] for t in done], "y")
     ax.set_title("objective by arm (bar: best)")
     fig.tight_layout()
     out["metric_by_arm"] = fig
@@ -132,7 +130,8 @@ def figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Fi
                 fig, ax = plt.subplots(figsize=(7, 0.4 * len(importances) + 1.5))
                 names = list(importances)[::-1]
                 ax.barh(names, [importances[n] for n in names])
-                ax.set_xlabel("importance (fANOVA)")
+                ax.set_xlabel("importance (Optuna's default evaluator)")
+                ax.set_ylabel("parameter")
                 ax.set_title("parameter importances")
                 fig.tight_layout()
                 out["param_importances"] = fig
@@ -146,12 +145,18 @@ def figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Fi
             ax.plot(*zip(*front), "k--", label="Pareto front")
         ax.set_xlabel(objective_names[0])
         ax.set_ylabel(objective_names[1])
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log_if_positive(ax, [t.values[0] for t in done], "x")
+        _log_if_positive(ax, [t.values[1] for t in done], "y")
         ax.legend(fontsize=8)
         fig.tight_layout()
         out["pareto_front"] = fig
     return out
+
+
+def _log_if_positive(ax, values: List[float], axis: str) -> None:
+    """Log scale when every value is positive (a log axis would silently drop zeros)."""
+    if values and min(values) > 0:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
 
 
 def browse_commands(tracking_uri: str, storage: str) -> str:

@@ -6,43 +6,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-from hyco.paths import conf_dir
-
-# 1D, 16 cells, 5 frames, 2+1+1 simulations: a few hundred ms to generate
-TINY_1D = [
-    "experiment=burgers_1d_quick",
-    "physics.resolution=[16]",
-    "data.num_train=2",
-    "data.num_val=1",
-    "data.num_test=1",
-    "data.num_frames=5",
-    "data.generation_batch=2",
-    "trainer.rollout_steps=1",
-]
-TINY_2D = [
-    "experiment=burgers_2d_quick",
-    "physics.resolution=[8,8]",
-    "data.num_train=2",
-    "data.num_val=1",
-    "data.num_test=1",
-    "data.num_frames=4",
-    "data.generation_batch=2",
-    "trainer.rollout_steps=1",
-]
-
-
-def compose_data_cfg(cache_dir: Path | str, *overrides: str, dim: int = 1) -> DictConfig:
-    """A full HYCO config for a tiny problem whose cache lives in ``cache_dir`` (absolute)."""
-    base = TINY_1D if dim == 1 else TINY_2D
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(
-            config_name="config",
-            overrides=[*base, f"data.cache_dir='{Path(cache_dir).resolve()}'", *overrides],
-        )
+from data_helpers import TINY_1D, TINY_2D, compose_data_cfg  # noqa: F401
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def test_split_seeds_are_disjoint(data_cfg):
 
 
 def test_each_simulation_is_independent_of_the_generation_batch(tmp_path):
-    from conftest import compose_data_cfg
+    from data_helpers import compose_data_cfg
 
     overrides = ("data.num_train=3", "data.num_val=1", "data.num_test=1", "observation=sensors",
                  "observation.num_sensors=6", "observation.noise=0.05")
