@@ -14,8 +14,6 @@ import logging
 import os
 from pathlib import Path
 
-import torch
-
 from hyco.compare import ARMS, compare
 
 
@@ -32,10 +30,7 @@ def main() -> None:
         parser.error(f"--arms: unknown arm(s) {unknown}; choose from {list(ARMS)}")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    overrides = list(args.overrides)
-    if not any(o.startswith("torch_threads=") for o in overrides):
-        torch.set_num_threads(max(1, (os.cpu_count() or 1)))
-    table = compare(args.experiment, arms, overrides, Path(args.output) if args.output else None)
+    table = compare(args.experiment, arms, list(args.overrides), Path(args.output) if args.output else None)
     print(table)
 
 

@@ -20,6 +20,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from hyco import tracking
+from hyco.app import configure_threads
 from hyco.config import validate
 from hyco.evaluation import evaluate_run
 from hyco.paths import conf_dir, mlruns_dir
@@ -53,6 +54,7 @@ def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConf
 
 
 def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str]) -> ArmResult:
+    configure_threads(cfg)
     start = time.perf_counter()
     outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm})
     seconds = time.perf_counter() - start
