@@ -13,12 +13,14 @@ import logging
 import os
 import sys
 
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
+
 from hydra import compose, initialize_config_dir
 
 import hyco.config  # noqa: F401  (registers the schema)
 from hyco.config import ConfigError, validate
 from hyco.paths import conf_dir
-
+from hyco.sweep.checks import check_sweep_config
 
 def main(argv=None) -> int:
     overrides = list(sys.argv[1:] if argv is None else argv)
@@ -27,14 +29,16 @@ def main(argv=None) -> int:
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)
-        validate(cfg)
+            validate(cfg)
+            check_sweep_config(cfg, overrides)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # Hydra's override/type errors name the key
-        print(f"configuration error: {err}", file=sys.stderr)
+    except Exception as err:  # Hydra's override/type errors name the key (the cause says why)
+        cause = f"\n{err.__cause__}" if err.__cause__ is not None else ""
+        print(f"configuration error: {err}{cause}", file=sys.stderr)
         return 2
-    from hyco.sweep.runner import run_sweep
+    from hyco.sweep.runner import run_sweep  # imports torch/PhiFlow: only after the checks
 
     trial_overrides = [o for o in overrides if not o.lstrip("+~").startswith("sweep.")]
     run_sweep(cfg, trial_overrides)

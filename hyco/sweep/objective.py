@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from hyco.config import validate
 from hyco.evaluation import evaluate_run
 from hyco.run_logger import RunStopped
-from hyco.sweep.space import sample_overrides
+from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
 from hyco.training.base import NonFiniteLossError
 from hyco.training.runs import train_run
 
@@ -35,19 +35,11 @@ log = logging.getLogger(__name__)
 
 # the per-epoch validation metric each kind of arm reports, in order of preference
 VALIDATION_KEYS = ("synthetic_val_loss", "synthetic_data_loss", "physical_val_loss")
-OBJECTIVE_NAMES = {"synthetic_error": ["forecast_error"], "param_error": ["param_error"],
-                   "both": ["forecast_error", "param_error"]}
+
 
 
 class DivergedError(FloatingPointError):
     """The validation loss grew past ``sweep.divergence_factor`` times its first value."""
-
-
-def arms_for(objective: str, arms: Sequence[str]) -> List[str]:
-    """Arms that have the quantity the objective needs (``synthetic_only`` learns no parameter)."""
-    if objective == "synthetic_error":
-        return list(arms)
-    return [a for a in arms if a != "synthetic_only"]
 
 
 class PruningObserver:

@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from hyco import tracking
 from hyco.config import default_torch_threads
 from hyco.paths import conf_dir
-from hyco.sweep.objective import OBJECTIVE_NAMES, arms_for, run_trial
+from hyco.sweep.objective import run_trial
+from hyco.sweep.space import OBJECTIVE_NAMES, arms_for
 from hyco.sweep.space import check_space
 from hyco.sweep.study import (
     create_study,

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import optuna
 
-from hyco.config import ConfigError
+from hyco.config import ConfigError, Variant
 
 
 def _spec_dict(spec: Any) -> Dict[str, Any]:
@@ -32,7 +32,10 @@ def arm_space(search_space: Mapping[str, Any], arm: str) -> Dict[str, Dict[str, 
 
 def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
     """Fail early, naming the entry, if a spec is malformed."""
+    known = ["common", *(v.value for v in Variant)]
     for group, entries in search_space.items():
+        if group not in known:  # a misspelt arm would silently leave that arm untuned
+            raise ConfigError(f"sweep.search_space.{group}: unknown group; use one of {known}")
         if group != "common" and group not in arms:
             continue
         for path, spec in _spec_dict(entries).items():
@@ -78,7 +81,10 @@ class ArmBalancedSampler(optuna.samplers.BaseSampler):
         self.base = base
 
     def infer_relative_search_space(self, study, trial):
-        return self.base.infer_relative_search_space(study, trial)
+        # the arm is never sampled relatively: a multivariate TPE (Optuna 5's default) or NSGA-II
+        # would otherwise pick it in sample_relative and bypass the balancing below
+        space = self.base.infer_relative_search_space(study, trial)
+        return {name: dist for name, dist in space.items() if name != "arm"}
 
     def sample_relative(self, study, trial, search_space):
         return self.base.sample_relative(study, trial, search_space)
@@ -101,3 +107,14 @@ class ArmBalancedSampler(optuna.samplers.BaseSampler):
 
     def reseed_rng(self) -> None:
         self.base.reseed_rng()
+
+
+OBJECTIVE_NAMES = {"synthetic_error": ["forecast_error"], "param_error": ["param_error"],
+                   "both": ["forecast_error", "param_error"]}
+
+
+def arms_for(objective: str, arms: Sequence[str]) -> List[str]:
+    """Arms that have the quantity the objective needs (``synthetic_only`` learns no parameter)."""
+    if objective == "synthetic_error":
+        return list(arms)
+    return [a for a in arms if a != "synthetic_only"]

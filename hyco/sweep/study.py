@@ -90,7 +90,8 @@ class ArmMedianPruner(optuna.pruners.BasePruner):
             return False
         best_so_far = min(v for s, v in trial.intermediate_values.items() if s <= step)
         median = float(np.median([t.intermediate_values[step] for t in others]))
-        return best_so_far > median
+        # a margin above round-off: losses of 1e-15 vs 1e-16 are equally converged
+        return best_so_far > median * (1.0 + 1e-3) + 1e-12
 
 
 def make_pruner(sweep: DictConfig) -> optuna.pruners.BasePruner:
@@ -155,7 +156,9 @@ def fail_dead_trials(study: optuna.Study, retry: RetryHeartbeatStaleTrialCallbac
         if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
             failed.append(trial.number)
             retry(study, storage.get_trial(trial._trial_id))
-    optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():  # "experimental", like the heartbeat it reads
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     if failed:
         log.warning("trials %s were left RUNNING by a dead worker: marked FAIL and queued for retry", failed)
     return failed
