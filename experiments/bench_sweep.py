@@ -60,7 +60,7 @@ def sweep_args(root: Path, study: str, trials: int, workers: int, arm: str, epoc
     return [
         f"sweep.study_name={study}", f"sweep.n_trials={trials}", f"sweep.workers={workers}",
         f"sweep.storage=sqlite:///{root / 'optuna.db'}", "sweep.pruner=none", f"sweep.arms=[{arm}]",
-        "sweep.enqueue_arms=false", f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
+        f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
         f"tracking.artifact_location={root / 'artifacts'}", f"data.cache_dir={root.parent / 'cache'}",
         f"trainer.epochs={epochs}", "torch_threads=1",
     ]

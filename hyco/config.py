@@ -243,9 +243,9 @@ class EvaluationConfig:
 class SweepConfig:
     """The Optuna layer (``experiments/sweep.py``): study, storage, budget, search space.
 
-    Every Hydra override on the sweep's command line that is not under ``sweep.`` is applied to
-    every trial (e.g. ``experiment=burgers_1d_quick trainer.epochs=4``), then
-    ``trial_overrides``, then the sampled values.
+    Every trial composes ``trial_overrides``, then the sweep command line's overrides that are
+    not under ``sweep.`` (e.g. ``experiment=burgers_1d_quick trainer.epochs=4``; they win over
+    ``trial_overrides``), then the sampled values.
     """
 
     study_name: str = "hyco"

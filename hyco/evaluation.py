@@ -181,9 +181,8 @@ def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[st
 
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
     logger.log_metrics(result.metrics, step=0)
-    for player, errors in result.per_step.items():
-        for t, value in enumerate(errors, start=1):
-            logger.log_metrics({f"eval_{player}_rel_l2": float(value)}, step=t)
+    logger.log_history([(f"eval_{player}_rel_l2", float(value), t)
+                        for player, errors in result.per_step.items() for t, value in enumerate(errors, start=1)])
     out = tracking.artifact_dir(result.run_id, cfg.tracking) / "evaluation"
     save_json(out / "metrics.json", {"metrics": result.metrics,
                                      "per_step": {p: e.tolist() for p, e in result.per_step.items()}})

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hyco.paths import project_root
 
@@ -108,6 +108,14 @@ class RunLogger(abc.ABC):
     @abc.abstractmethod
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Log several metrics at one step (e.g. ``step=epoch``) in one batch."""
+
+    def log_history(self, points: Sequence[Tuple[str, float, int]]) -> None:
+        """Log ``(key, value, step)`` points at many steps (e.g. an error per rollout step)."""
+        by_step: Dict[int, Dict[str, float]] = {}
+        for key, value, step in points:
+            by_step.setdefault(int(step), {})[key] = value
+        for step, metrics in sorted(by_step.items()):
+            self.log_metrics(metrics, step)
 
     @abc.abstractmethod
     def log_artifact(self, path: Union[str, os.PathLike], artifact_path: Optional[str] = None) -> None:

@@ -212,6 +212,13 @@ class MlflowRunLogger(RunLogger):
         items = [Metric(k, to_float(k, v), now, int(step)) for k, v in metrics.items()]
         self._log_batch("metrics", items, MAX_METRICS_PER_BATCH)
 
+    def log_history(self, points) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, to_float(k, v), now, int(step)) for k, v, step in points]
+        self._log_batch("metrics", items, MAX_METRICS_PER_BATCH)
+
     def log_artifact(self, path: Union[str, os.PathLike], artifact_path: Optional[str] = None) -> None:
         if Path(path).is_dir():
             self._client.log_artifacts(self._run_id, str(path), artifact_path)

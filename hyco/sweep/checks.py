@@ -21,7 +21,7 @@ def check_sweep_config(cfg: DictConfig, overrides: List[str]) -> None:
         raise ConfigError(f"sweep.arms: none of {list(cfg.sweep.arms)} has what objective "
                           f"'{cfg.sweep.objective}' measures (synthetic_only learns no parameter)")
     check_space(cfg.sweep.search_space, list(cfg.sweep.arms))
-    trial = compose(config_name="config", overrides=[*overrides, *cfg.sweep.trial_overrides])
+    trial = compose(config_name="config", overrides=[*cfg.sweep.trial_overrides, *overrides])
     try:
         validate(trial)
     except ConfigError as err:

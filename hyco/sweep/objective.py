@@ -81,8 +81,9 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
     """The objective: train the sampled arm, then score it on the validation simulations."""
     arms = arms_for(sweep.objective, list(sweep.arms))
     arm, sampled = sample_overrides(trial, sweep.search_space, arms)
-    cfg = trial_config(base_overrides, [*sweep.trial_overrides, f"trainer={arm}", *sampled,
-                                        "trainer.resume=false", f"seed={trial.number}"])
+    # the sweep preset's per-trial budget first, so that the command line can override it
+    cfg = trial_config([*sweep.trial_overrides, *base_overrides],
+                       [f"trainer={arm}", *sampled, "trainer.resume=false", f"seed={trial.number}"])
     names = OBJECTIVE_NAMES[sweep.objective]
     observer = PruningObserver(trial, float(sweep.divergence_factor), len(names) > 1)
     tags = {"hyco.study": study_name, "hyco.trial": str(trial.number), "hyco.arm": arm}

@@ -45,6 +45,7 @@ class RunContext:
     logger: MetricLogger
     checkpoint_dir: Path
     log_memory: bool = True
+    resumed: bool = False  # only a resumed run can already hold metrics (fresh runs skip the look-ups)
     monitor: MemoryMonitor = field(default_factory=MemoryMonitor)
     # Called with (step, metrics) after each epoch/round is recorded, e.g. a sweep's pruner;
     # an observer may raise hyco.run_logger.RunStopped to end training early.
@@ -59,6 +60,8 @@ class RunContext:
         return self.checkpoint_dir / name
 
     def _already_logged(self, key: str, step: int) -> bool:
+        if not self.resumed:
+            return step <= self._logged_up_to.get(key, -1)
         if key not in self._logged_up_to:
             last = self.logger.last_step(key)
             self._logged_up_to[key] = -1 if last is None else int(last)
@@ -86,7 +89,12 @@ class RunContext:
             observer(step, dict(metrics))
 
     def replay_pending(self, state: Mapping[str, Any]) -> None:
-        """After loading a checkpoint: log its epoch's metrics if the tracker never got them."""
+        """After loading a checkpoint: log its epoch's metrics if the tracker never got them.
+
+        Marks the context as resumed: from now on the tracker is asked what it already holds.
+        """
+        self.resumed = True
+        self._logged_up_to.clear()
         pending = state.get("pending_metrics")
         if pending:
             self.log(pending, int(state["pending_step"]))

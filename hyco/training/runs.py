@@ -124,7 +124,7 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         if on_start is not None:
             on_start(logger.run_id)
         context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory,
-                             observers=list(observers))
+                             resumed=bool(resume_id), observers=list(observers))
         trainer = build_trainer(cfg, data, context)
         results = trainer.train()
         log.info("run %s finished: %s", logger.run_id,
