@@ -475,8 +475,15 @@ def get_metric_history(run_id: str, key: str, tracking: Tracking = None) -> List
     return [(m.step, m.value) for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
 
 
+_ARTIFACT_URIS: Dict[Tuple[str, str], str] = {}
+
+
 def _local_artifacts(client: "MlflowClient", run_id: str) -> Optional[Path]:
-    uri = client.get_run(run_id).info.artifact_uri
+    # A run's artifact URI never changes: look it up once per process (it costs a query).
+    key = (str(client.tracking_uri), run_id)
+    if key not in _ARTIFACT_URIS:
+        _ARTIFACT_URIS[key] = client.get_run(run_id).info.artifact_uri
+    uri = _ARTIFACT_URIS[key]
     parsed = urlparse(uri)
     if parsed.scheme == "file":
         return Path(unquote(parsed.path))

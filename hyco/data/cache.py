@@ -179,21 +179,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def cache_lock(root: Path, key: str) -> Iterator[Path]:
-    """Hold an exclusive ``flock`` on ``<root>/<key>.lock`` (blocking; logged when waiting).
+def cache_lock(root: Path, key: str, shared: bool = False) -> Iterator[Path]:
+    """Hold an ``flock`` on ``<root>/<key>.lock`` (blocking; logged when waiting).
 
+    Exclusive for writing an entry; ``shared=True`` for reading one, so parallel readers (sweep
+    workers) never wait for each other, only for a writer.
     The lock file stays in place afterwards: deleting it would let a third process lock a fresh
     inode while a second one still waits on the old one.
     """
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     lock_path = root / f"{key}.lock"
     with open(lock_path, "a+b") as handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
         except BlockingIOError:
-            logger.info("waiting for another process generating cache %s (lock %s)", key, lock_path)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            logger.info("waiting for another process using cache %s (lock %s)", key, lock_path)
+            fcntl.flock(handle.fileno(), mode)
         try:
             yield lock_path
         finally:

@@ -27,6 +27,7 @@ from hyco.data.cache import (
     SPLITS,
     CacheError,
     CacheReader,
+    METADATA_FILE,
     CacheWriter,
     cache_key,
     cache_lock,
@@ -186,6 +187,28 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     return len(jobs)
 
 
+# Entries verified in full by this process, with the (name, mtime, size) of every file then:
+# a sweep calls generate_dataset several times per trial, and re-hashing unchanged files each
+# time would cost more than the trial's bookkeeping.
+_VERIFIED: Dict[Path, Tuple] = {}
+
+
+def _signature(path: Path) -> Tuple:
+    return tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(path.iterdir()) if f.is_file())
+
+
+def _check_hit(path: Path, key: str) -> None:
+    """Refuse an incomplete, foreign or corrupt entry (full checksums once per process)."""
+    reader = CacheReader(path)  # refuses incomplete entries and other format versions
+    if reader.key != key:
+        raise CacheError(f"cache {path} records key {reader.key}, expected {key} — rerun with "
+                         f"data.regenerate=true or delete the directory {path}")
+    signature = _signature(path)
+    if _VERIFIED.get(path) != signature:
+        reader.verify()
+        _VERIFIED[path] = signature
+
+
 def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     """Make sure the data of ``cfg`` exist in the cache; simulate them only on a miss.
 
@@ -213,17 +236,17 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     key = cache_key(cfg)
     root = cache_root(cfg)
     path = root / key
+    if not bool(cfg.data.regenerate) and (path / METADATA_FILE).is_file():
+        with cache_lock(root, key, shared=True):  # readers do not wait for each other
+            if (path / METADATA_FILE).is_file():
+                _check_hit(path, key)
+                logger.info("cache hit: %s", path)
+                return GenerationResult(path=path, key=key, hit=True, seconds=time.perf_counter() - t0)
     with cache_lock(root, key):
         if bool(cfg.data.regenerate):
             remove_entry(path)
         elif path.exists():
-            reader = CacheReader(path)  # refuses incomplete entries and other format versions
-            if reader.key != key:
-                raise CacheError(
-                    f"cache {path} records key {reader.key}, expected {key} — rerun with "
-                    f"data.regenerate=true or delete the directory {path}"
-                )
-            reader.verify()
+            _check_hit(path, key)
             seconds = time.perf_counter() - t0
             logger.info("cache hit: %s", path)
             return GenerationResult(path=path, key=key, hit=True, seconds=seconds)

@@ -65,7 +65,7 @@ def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_override
         return run_trial(trial, cfg, base_overrides, parent_id, cfg.study_name)
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):  # once per process
-        study.optimize(objective, n_trials=n_trials, gc_after_trial=True)
+        study.optimize(objective, n_trials=n_trials)
 
 
 def _run_workers(shares: Sequence[int], sweep: Dict[str, Any], base_overrides: List[str], parent_id: str,
