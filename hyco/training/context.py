@@ -59,6 +59,11 @@ class RunContext:
     def path(self, name: str) -> Path:
         return self.checkpoint_dir / name
 
+    def resume_from(self, name: str, enabled: bool) -> Optional[Path]:
+        """The checkpoint ``name`` to continue from: None if resuming is off or there is none."""
+        path = self.path(name)
+        return path if enabled and path.is_file() else None
+
     def _already_logged(self, key: str, step: int) -> bool:
         if not self.resumed:
             return step <= self._logged_up_to.get(key, -1)

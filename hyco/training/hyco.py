@@ -161,10 +161,8 @@ class HYCOTrainer(HybridTrainer):
         self.physical.save()
 
     def resume(self) -> bool:
-        if self.context is None or not self.cfg.trainer.resume:
-            return False
-        path = self.context.path(self.CHECKPOINT)
-        if not path.is_file():
+        path = self.context and self.context.resume_from(self.CHECKPOINT, self.cfg.trainer.resume)
+        if not path:
             return False
         state = load_checkpoint(path)
         self.synthetic.load_state_dict(state["synthetic"])

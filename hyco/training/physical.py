@@ -96,10 +96,8 @@ class PhysicalTrainer(FieldTrainer):
         self.load_optimizer_state(state.get("adam", {}))
 
     def resume(self) -> bool:
-        if self.context is None or not self.cfg.trainer.resume:
-            return False
-        path = self.context.path(self.PARAMS_FILE)
-        if not path.is_file():
+        path = self.context and self.context.resume_from(self.PARAMS_FILE, self.cfg.trainer.resume)
+        if not path:
             return False
         state = load_json(path)
         self.load_state(state)

@@ -138,10 +138,8 @@ class SyntheticTrainer(TensorTrainer):
 
     def resume(self) -> bool:
         """Continue from the context's last checkpoint if there is one (and ``trainer.resume``)."""
-        if self.context is None or not self.cfg.trainer.resume:
-            return False
-        last = self.context.path(self.LAST)
-        if not last.is_file():
+        last = self.context and self.context.resume_from(self.LAST, self.cfg.trainer.resume)
+        if not last:
             return False
         state = self.load(last)
         self.context.replay_pending(state)
