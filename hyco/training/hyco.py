@@ -111,7 +111,7 @@ class HYCOTrainer(HybridTrainer):
         count = min(int(tr.physical_sims_per_fit), len(self.data))
         fit_idx = np.sort(rng.choice(len(self.data), size=count, replace=False))
         all_idx = np.arange(len(self.data))
-        metrics: Dict[str, float] = {"alpha": alpha}
+        metrics: Dict[str, float] = {"alpha": alpha} if self.variant == "mixed" else {}
 
         t0 = time.perf_counter()
         x0_all = self.initial_states_all()
