@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import matplotlib.pyplot as plt  # noqa: E402  (headless: matplotlib falls back to Agg)
 import numpy as np  # noqa: E402
@@ -33,7 +33,7 @@ from hyco.training.factory import input_channels  # noqa: E402
 from hyco.training.physical import PhysicalTrainer, parameter_metrics  # noqa: E402
 from hyco.training.runs import experiment_name  # noqa: E402
 from hyco.training.synthetic import SyntheticTrainer  # noqa: E402
-from hyco.training.field import _to_numpy  # noqa: E402
+from hyco.training.field import param_to_numpy  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,11 @@ def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
     model selection (sweeps), reported as ``val_*`` metrics without figures, so hyperparameters
     are never chosen on the test simulations.
     """
+    return evaluate_splits(cfg, (split,))[split]
+
+
+def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, EvaluationResult]:
+    """:func:`evaluate_run` for several splits, sharing the run's config, data and physics model."""
     if not cfg.tracking.enabled:
         raise ValueError("tracking.enabled=false: evaluation reads the run's checkpoints from MLflow")
     run_id = resolve_run_id(cfg)
@@ -143,12 +148,16 @@ def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
     reader = CacheReader(generate_dataset(rcfg).path)
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
+    model = build_physics(rcfg.physics, rcfg.data.ic)
+    ckpt_dir = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints"
+    return {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
+
+
+def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
+                    ckpt_dir: Path, horizon: int, split: str) -> EvaluationResult:
     test = load_test_set(rcfg, reader, horizon, split)
     prefix = "eval" if split == "test" else split
     truth = test["truth"][:, 1:]
-    model = build_physics(rcfg.physics, rcfg.data.ic)
-    ckpt_dir = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints"
-
     predictions: Dict[str, np.ndarray] = {"persistence": np.repeat(test["truth"][:, :1], horizon, axis=1)}
     metrics: Dict[str, float] = {}
     synthetic = synthetic_rollout(rcfg, model, ckpt_dir, test)
@@ -157,7 +166,7 @@ def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
     physical = physical_rollout(model, ckpt_dir / PhysicalTrainer.PARAMS_FILE, test)
     if physical is not None:
         predictions["physical"] = physical[0]
-        truth_params = {n: _to_numpy(t) for n, t in model.true_params().items()}
+        truth_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
         for key, value in parameter_metrics(physical[1], truth_params).items():
             metrics[f"{prefix}_{key}"] = value
     if len(predictions) == 1:

@@ -137,11 +137,6 @@ def cache_root(cfg: Any) -> Path:
     return resolve_path(cfg.data.cache_dir)
 
 
-def cache_path(cfg: Any) -> Path:
-    """The directory of this config's cache entry."""
-    return cache_root(cfg) / cache_key(cfg)
-
-
 def sim_filename(split: str, index: int) -> str:
     """``{split}_{index:05d}.npz``."""
     if split not in SPLITS:
@@ -152,14 +147,6 @@ def sim_filename(split: str, index: int) -> str:
 # ---- atomic writes and the lock ----------------------------------------------------------------
 def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

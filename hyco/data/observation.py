@@ -200,7 +200,3 @@ class ObservationOperator:
         obs *= self.mask  # broadcasts over channels
         return obs.astype(np.float32), self.mask.copy()
 
-
-def build_observation(cfg: Any, spatial_shape: Sequence[int], num_frames: int) -> ObservationOperator:
-    """Convenience alias of the constructor, for symmetry with the other builders."""
-    return ObservationOperator(cfg, spatial_shape, num_frames)

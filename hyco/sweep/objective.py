@@ -25,7 +25,7 @@ from hydra import compose
 from omegaconf import DictConfig
 
 from hyco.config import validate
-from hyco.evaluation import evaluate_run
+from hyco.evaluation import evaluate_splits
 from hyco.run_logger import RunStopped
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
 from hyco.training.base import NonFiniteLossError
@@ -100,8 +100,8 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
         return [math.nan] * len(names) if len(names) > 1 else math.nan  # NaN marks the trial FAIL
     trial.set_user_attr("train_seconds", time.perf_counter() - start)
     cfg.evaluation.run_id = outcome.run_id
-    val = evaluate_run(cfg, split="val").metrics
-    test = evaluate_run(cfg, split="test").metrics  # recorded for the report, never optimised
+    results = evaluate_splits(cfg, ("val", "test"))  # test: recorded for the report, never optimised
+    val, test = results["val"].metrics, results["test"].metrics
     player = "physical" if arm == "physical_only" else "synthetic"
     values = {
         "forecast_error": val.get(f"val_{player}_rel_l2_mean", math.nan),

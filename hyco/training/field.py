@@ -62,7 +62,7 @@ class FieldTrainer(AbstractTrainer):
         self.learnable = [n for n, s in model.param_specs.items() if s.learnable]
         if not self.learnable:
             raise ValueError("physics.params: no learnable parameter to fit (set learnable: true)")
-        init = {name: np.asarray(_to_numpy(t), dtype=np.float64) for name, t in model.initial_params().items()}
+        init = {name: np.asarray(param_to_numpy(t), dtype=np.float64) for name, t in model.initial_params().items()}
         self.fixed = {n: v for n, v in init.items() if n not in self.learnable}
         # Leaf tensors updated in place, so an Adam optimiser keeps its moments across fits.
         self.z: Dict[str, torch.Tensor] = {
@@ -229,7 +229,8 @@ class FieldTrainer(AbstractTrainer):
         return int(iterations)
 
 
-def _to_numpy(value: Any) -> np.ndarray:
+def param_to_numpy(value: Any) -> np.ndarray:
+    """A parameter value (phiml or torch tensor, number) as a numpy array."""
     if isinstance(value, math.Tensor):
         return value.numpy(value.shape.names) if value.shape.rank else np.asarray(value.numpy())
     if torch.is_tensor(value):

@@ -16,7 +16,7 @@ from hyco.physics.base import PhysicalModel
 from hyco.training.batches import sample_windows
 from hyco.training.checkpoint import load_json, save_json
 from hyco.training.context import RunContext
-from hyco.training.field import FieldTrainer, _to_numpy
+from hyco.training.field import FieldTrainer, param_to_numpy
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class PhysicalTrainer(FieldTrainer):
         self.train_data = train_data
         self.val_data = val_data
         self.context = context
-        self.truth = {n: _to_numpy(t) for n, t in model.true_params().items()}
+        self.truth = {n: param_to_numpy(t) for n, t in model.true_params().items()}
         self.epoch = 0
         self.history: List[Dict[str, Any]] = []
 

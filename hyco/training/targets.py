@@ -103,11 +103,6 @@ def ghost_targets(x0: torch.Tensor, prediction: torch.Tensor, lambda_int: float 
     return Targets(x0, p, _ones_mask(p), torch.full_like(p, float(lambda_int)))
 
 
-def observation_targets(x0: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> Targets:
-    """Plain data fit (warm start, baselines)."""
-    return Targets(x0, observed, mask)
-
-
 def alpha_at(round_index: int, rounds: int, alpha: float, alpha_end: float, schedule: str) -> float:
     """``alpha`` in effect at exchange round ``round_index`` (0-based) of ``rounds``.
 
