@@ -31,4 +31,4 @@ def check_sweep_config(cfg: DictConfig, overrides: List[str]) -> None:
         for path in entries or {}:
             if OmegaConf.select(trial, str(path), default=_ABSENT) is _ABSENT:
                 raise ConfigError(f"sweep.search_space.{group}.{path}: '{path}' is not a config key; "
-                                  "check the spelling (hyco/config.py)")
+                                  "check the spelling (hyco/config/schema.py)")

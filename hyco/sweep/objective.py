@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 from hyco.config import validate
 from hyco.evaluation import evaluate_splits
-from hyco.run_logger import RunStopped
+from hyco.tracking.run_logger import RunStopped
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
 from hyco.training.base import NonFiniteLossError
 from hyco.training.runs import train_run

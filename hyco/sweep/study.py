@@ -32,7 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from omegaconf import DictConfig
 
 from hyco.paths import mlruns_dir
-from hyco.run_logger import owner_is_alive
+from hyco.tracking.run_logger import owner_is_alive
 from hyco.sweep.space import ArmBalancedSampler
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def load_study(sweep: DictConfig, worker: int) -> optuna.Study:
 
 def mark_owner(trial: optuna.Trial) -> None:
     """Record which process runs the trial (for immediate dead-worker detection on this host)."""
-    from hyco.run_logger import owner_tags
+    from hyco.tracking.run_logger import owner_tags
 
     tags = owner_tags()
     trial.storage.set_trial_system_attr(trial._trial_id, OWNER_PID, tags.get("hyco.pid", str(os.getpid())))

@@ -1,7 +1,8 @@
 """Registry of synthetic networks: ``@register_network("name")`` and ``build_network(cfg, ...)``.
 
-A new network is one module that decorates its class (or a factory function) and one YAML file
-in ``conf/synthetic/``; nothing else in the code base needs to know it exists.
+A new network is one module that decorates its class (or a factory function), one import line in
+``hyco/synthetic/__init__.py`` (importing the package registers the built-in networks; this module
+never imports them, so the two do not depend on each other) and one YAML file in ``conf/synthetic/``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ def register_network(name: str) -> Callable[[_T], _T]:
 
 def available_networks() -> List[str]:
     """Sorted names of the registered networks."""
-    _import_builtin_networks()
     return sorted(_REGISTRY)
 
 
@@ -105,7 +105,6 @@ def build_network(
     KeyError
         for an unknown name; the message lists the registered names.
     """
-    _import_builtin_networks()
     name = str(cfg_value(synthetic_cfg, "name", "unet")).lower()
     if name not in _REGISTRY:
         raise KeyError(
@@ -117,9 +116,3 @@ def build_network(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         return builder(synthetic_cfg, dim, in_channels, out_channels)
-
-
-def _import_builtin_networks() -> None:
-    # The built-in networks register themselves on import; importing here means callers of
-    # build_network need not import hyco.synthetic.unet themselves.
-    from hyco.synthetic import unet  # noqa: F401

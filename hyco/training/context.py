@@ -48,7 +48,7 @@ class RunContext:
     resumed: bool = False  # only a resumed run can already hold metrics (fresh runs skip the look-ups)
     monitor: MemoryMonitor = field(default_factory=MemoryMonitor)
     # Called with (step, metrics) after each epoch/round is recorded, e.g. a sweep's pruner;
-    # an observer may raise hyco.run_logger.RunStopped to end training early.
+    # an observer may raise hyco.tracking.run_logger.RunStopped to end training early.
     observers: List[Callable[[int, Dict[str, float]], None]] = field(default_factory=list)
     _logged_up_to: Dict[str, int] = field(default_factory=dict)
 

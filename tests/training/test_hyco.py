@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.paths import conf_dir
-from hyco.run_logger import MemoryRunLogger
+from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
 from hyco.training.factory import TrainingData, build_physical_trainer, build_synthetic_trainer
 from hyco.training.hybrid import ObservedWindows

@@ -11,7 +11,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from hyco import tracking
-from hyco.run_logger import MemoryRunLogger
+from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.base import NonFiniteLossError
 from hyco.training.checkpoint import load_checkpoint, load_json, tensors_finite
 from hyco.training.context import RunContext

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from hyco.run_logger import MemoryRunLogger
+from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.checkpoint import load_json
 from hyco.training.context import RunContext
 from hyco.training.factory import build_physical_trainer

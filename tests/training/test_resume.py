@@ -13,7 +13,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from hyco import tracking
-from hyco.run_logger import MemoryRunLogger
+from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.checkpoint import load_checkpoint
 from hyco.training.context import RunContext
 from hyco.training.runs import experiment_name, open_training_data, run_fingerprint, train_run

@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from hyco.physics.base import build_physics
-from hyco.run_logger import MemoryRunLogger
+from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
 from hyco.training.factory import TRAINERS, build_trainer, input_channels
 from hyco.training.physical import PhysicalTrainer

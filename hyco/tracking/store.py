@@ -32,7 +32,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
-from hyco.run_logger import (  # noqa: E402  (re-exported: one import point for callers)
+from hyco.tracking.run_logger import (  # noqa: E402  (re-exported: one import point for callers)
     RunStopped,
     MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, TAG_ERROR, TAG_GIT, TAG_HOST, TAG_PID,
     MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, owner_is_alive, owner_tags, to_float, to_str,
@@ -41,7 +41,7 @@ from hyco.run_logger import (  # noqa: E402  (re-exported: one import point for 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.tracking import MlflowClient
 
-    from hyco.config import TrackingConfig
+    from hyco.config.schema import TrackingConfig
 
 __all__ = [
     "Backend", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord", "RunStopped", "artifact_dir", "download_artifact",

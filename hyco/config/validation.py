@@ -11,7 +11,7 @@ from typing import List
 
 from omegaconf import DictConfig, OmegaConf
 
-from hyco.config import KNOWN_TASKS, ConfigError, SpatialMaskKind, TemporalMaskKind, Variant
+from hyco.config.schema import KNOWN_TASKS, ConfigError, SpatialMaskKind, TemporalMaskKind, Variant
 
 
 def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
@@ -61,7 +61,7 @@ def validate(cfg: DictConfig) -> None:
     if unknown:
         raise ConfigError(
             "unknown config key(s): " + ", ".join(unknown)
-            + " — not part of the schema (hyco/config.py); check the spelling"
+            + " — not part of the schema (hyco/config/schema.py); check the spelling"
         )
     missing = _missing_keys(cfg)
     if missing:

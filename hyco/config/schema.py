@@ -298,10 +298,6 @@ def register_configs() -> None:
 register_configs()
 
 
-# Validation beyond types lives in its own module; re-exported here as the one entry point.
-from hyco.config_validation import validate  # noqa: E402,F401
-
-
 def default_torch_threads(workers: int = 1) -> int:
     """Cores per worker process, at least one."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))

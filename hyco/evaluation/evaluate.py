@@ -186,7 +186,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
 
 def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],
                  truth: np.ndarray) -> None:
-    from hyco.evaluation_figures import error_vs_time, parameter_history, snapshots
+    from hyco.evaluation.figures import error_vs_time, parameter_history, snapshots
 
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
     logger.log_metrics(result.metrics, step=0)
