@@ -90,11 +90,17 @@ class AlphaSchedule(str, Enum):
 # --------------------------------------------------------------------------------------------
 @dataclass
 class InitialConditionConfig:
-    """Smooth random initial conditions: a sum of low Fourier modes scaled to ``amplitude``."""
+    """The initial-condition prior (``conf/ic/``, registry in :mod:`hyco.physics.ic`); each prior
+    reads the knobs it needs. Also the prior of HYCO's ghost initial conditions."""
 
+    name: str = "fourier"  # fourier | dirichlet_sines | spots
     max_wavenumber: int = 4
     amplitude: float = 1.0
     decay: float = 1.0  # spectral decay exponent: mode k has weight k^-decay
+    offset: float = 0.0  # constant added to every field (fourier, dirichlet_sines)
+    num_spots: int = 4  # spots: number of random squares
+    spot_size: float = 0.1  # spots: edge of a square as a fraction of the domain
+    noise: float = 0.01  # spots: uniform noise amplitude
 
 
 @dataclass
@@ -126,11 +132,14 @@ class ParamSpecConfig:
     true_value: float = MISSING
     # Spatial profile of the true field (kind=field): constant | sine | bump
     true_profile: str = "constant"
-    profile_amplitude: float = 0.5  # relative amplitude of the profile around true_value
+    profile_amplitude: float = 0.5  # amplitude of the profile around true_value
+    profile_scale: str = "relative"  # relative: v (1 + a p(x)) | additive: v + a p(x)
+    profile_args: Dict[str, Any] = field(default_factory=dict)  # e.g. gaussians: centres, amplitudes, width
     initial_guess: float = MISSING
     lower: float = 0.0
     upper: float = 1.0
     learnable: bool = True
+    smoothness: float = 0.0  # beta of the penalty beta*||grad p||^2 on a field parameter (0: off)
 
 
 @dataclass
@@ -141,6 +150,8 @@ class PhysicsConfig:
     dim: int = 2
     resolution: List[int] = field(default_factory=lambda: [32, 32])
     domain_size: float = 1.0
+    domain_origin: float = 0.0  # lower corner of the box on every axis
+    boundary: str = ""  # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
     dt: float = 0.01
     substeps: int = 1
     grid: GridKind = GridKind.centered
@@ -151,10 +162,12 @@ class PhysicsConfig:
 class ObservationConfig:
     """Observation operator applied to the simulated truth (ICs stay complete)."""
 
+    fields: List[str] = field(default_factory=list)  # observed dynamic fields; empty: all of them
     spatial: SpatialMaskKind = SpatialMaskKind.full
     box_lower: List[float] = field(default_factory=lambda: [0.0, 0.0])
     box_upper: List[float] = field(default_factory=lambda: [1.0, 1.0])
-    num_sensors: int = 16
+    num_sensors: int = 16  # sensors: random points inside box_lower/box_upper
+    moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
     temporal: TemporalMaskKind = TemporalMaskKind.all
     every_k: int = 1
     fraction: float = 1.0  # for temporal=first/last: share of frames observed
@@ -171,7 +184,7 @@ class SyntheticConfig:
     filters: int = 16
     kernel_size: int = 3
     activation: str = "gelu"
-    padding: str = "circular"  # circular for periodic domains, zeros otherwise
+    padding: str = "auto"  # auto: from the physics' boundaries (circular if periodic); or circular | zeros | replicate | reflect
     downsample: str = "conv"  # conv (stride 2) | pool (average)
     residual: bool = True  # predict u_{t+1} = u_t + net(u_t)
 

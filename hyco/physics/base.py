@@ -22,6 +22,8 @@ from phiml.math import Tensor, spatial
 
 from hyco.config import ConfigError
 from hyco.convert import FieldTensorConverter
+from hyco.fields import FieldSpec, parse_boundary
+from hyco.physics.ic import sample_prior
 from hyco.physics.profiles import PROFILES, profile_values
 
 math.use(TORCH)
@@ -62,11 +64,20 @@ class ParamSpec:
     true_value, initial_guess : float
         Truth used to generate data, and the starting point of a fit.
     true_profile : str
-        Spatial profile of the true field (``kind='field'``): ``constant`` | ``sine`` | ``bump``.
+        Spatial profile of the true field (``kind='field'``), see :mod:`hyco.physics.profiles`.
     profile_amplitude : float
-        Relative amplitude: ``truth = true_value * (1 + profile_amplitude * profile(x))``.
+        ``a`` in ``truth = true_value * (1 + a * profile(x))`` (``profile_scale='relative'``) or
+        ``truth = true_value + a * profile(x)`` (``'additive'``).
+    profile_scale : str
+        ``'relative'`` or ``'additive'``.
+    profile_args : dict
+        Extra arguments of the profile (``gaussians``: ``centres``, ``amplitudes``, ``width``).
     learnable : bool
-        Whether trainers fit it.
+        Whether trainers fit it (``False``: a known, fixed parameter such as Gray–Scott's ``F``).
+    smoothness : float
+        ``beta`` of the penalty ``beta * ||grad theta||^2`` (mean over cells) added to the
+        physical fit's loss for a field parameter; 0 disables it. A field is not identifiable
+        where the solution carries no information; the penalty fills such regions smoothly.
     """
 
     name: str
@@ -77,9 +88,13 @@ class ParamSpec:
     initial_guess: float = 0.0
     true_profile: str = "constant"
     profile_amplitude: float = 0.0
+    profile_scale: str = "relative"
+    profile_args: Any = None
     learnable: bool = True
+    smoothness: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "profile_args", dict(self.profile_args or {}))
         key = f"physics.params.{self.name}"
         if self.kind not in ("scalar", "field"):
             raise ConfigError(f"{key}.kind: must be 'scalar' or 'field', got '{self.kind}'")
@@ -87,6 +102,12 @@ class ParamSpec:
             raise ConfigError(f"{key}.true_profile: must be one of {list(PROFILES)}, got '{self.true_profile}'")
         if not self.lower <= self.upper:
             raise ConfigError(f"{key}.lower/upper: need lower <= upper, got [{self.lower}, {self.upper}]")
+        if self.profile_scale not in ("relative", "additive"):
+            raise ConfigError(f"{key}.profile_scale: must be 'relative' or 'additive', got '{self.profile_scale}'")
+        if self.smoothness < 0:
+            raise ConfigError(f"{key}.smoothness: must be >= 0, got {self.smoothness}")
+        if self.smoothness > 0 and self.kind != "field":
+            raise ConfigError(f"{key}.smoothness: a smoothness penalty needs kind: field")
 
     @classmethod
     def from_config(cls, name: str, cfg: Mapping[str, Any]) -> "ParamSpec":
@@ -96,6 +117,9 @@ class ParamSpec:
             if f.name not in cfg:
                 continue
             raw, kind = cfg[f.name], type(f.default)
+            if f.name == "profile_args":
+                values[f.name] = dict(raw or {})
+                continue
             try:
                 if kind is bool and not isinstance(raw, bool):
                     raise TypeError  # bool("false") would be True
@@ -126,32 +150,45 @@ class ParamSpec:
 # the model interface
 # ------------------------------------------------------------------------------------------------
 class PhysicalModel(ABC):
-    """A differentiable, jit-compiled PDE solver on a periodic box.
+    """A differentiable, jit-compiled PDE solver on a box.
 
-    Subclasses set ``field_names`` and implement :meth:`initial_state` and :meth:`_step`
-    (pure: no I/O, no Python-side state changes — it runs under ``math.jit_compile``).
+    Subclasses declare their fields (``FIELDS``, :class:`~hyco.fields.FieldSpec`), the
+    boundaries their scheme supports (``BOUNDARIES``), the parameters they need (``PARAMS``),
+    their default initial-condition prior (``IC_PRIOR``), and implement :meth:`_step` (pure: no
+    I/O, no Python-side state changes — it runs under ``math.jit_compile``). Static fields are
+    inputs of the step; the base class carries them from one state to the next.
 
     Parameters
     ----------
     resolution : sequence of int
         Cells per axis; its length is the dimension (axes ``x`` or ``x, y``).
     domain_size : float
-        Edge length ``L`` of the periodic box ``[0, L)^dim``.
+        Edge length ``L`` of the box ``[origin, origin + L)^dim``.
     dt : float
         Time step of :meth:`step`.
     param_specs : mapping of str to ParamSpec
     grid : str
-        ``'centered'`` or ``'staggered'`` (how ``velocity`` is sampled).
+        ``'centered'`` or ``'staggered'``: how the model's vector fields are sampled (models
+        with ``GRIDS = ('centered',)`` refuse ``'staggered'``).
     substeps : int
         Minimum number of sub-steps for stiff sub-operators (model specific).
     ic : mapping, optional
-        ``max_wavenumber``, ``amplitude``, ``decay`` of the random initial conditions.
+        The initial-condition prior's config (``name`` and its knobs, see :mod:`hyco.physics.ic`).
     jit : bool
         Compile :meth:`step` with ``math.jit_compile`` (default) or run it eagerly.
+    boundary : str or sequence of str
+        Overrides the declared boundary of every field: one name or one per axis; empty keeps
+        the model's own.
+    domain_origin : float
+        Lower corner of the box on every axis.
     """
 
     name: ClassVar[str] = ""
-    field_names: ClassVar[Tuple[str, ...]] = ("velocity",)
+    FIELDS: ClassVar[Tuple[FieldSpec, ...]] = (FieldSpec("velocity", "vector"),)
+    BOUNDARIES: ClassVar[Tuple[str, ...]] = ("periodic",)
+    GRIDS: ClassVar[Tuple[str, ...]] = ("centered",)
+    PARAMS: ClassVar[Tuple[str, ...]] = ()
+    IC_PRIOR: ClassVar[str] = "fourier"
 
     def __init__(
         self,
@@ -163,25 +200,70 @@ class PhysicalModel(ABC):
         substeps: int = 1,
         ic: Optional[Mapping[str, Any]] = None,
         jit: bool = True,
+        boundary: Union[str, Sequence[str]] = "",
+        domain_origin: float = 0.0,
     ) -> None:
         self.resolution: Tuple[int, ...] = tuple(int(n) for n in resolution)
         if len(self.resolution) not in (1, 2):
             raise ConfigError(f"physics.resolution: 1D or 2D only, got {list(self.resolution)}")
         self.domain_size = float(domain_size)
+        if not self.domain_size > 0:
+            raise ConfigError(f"physics.domain_size: must be positive, got {domain_size}")
+        self.domain_origin = float(domain_origin)
         self.dt = float(dt)
         self.grid = str(getattr(grid, "value", grid))
-        if self.grid not in ("centered", "staggered"):
-            raise ConfigError(f"physics.grid: must be 'centered' or 'staggered', got '{self.grid}'")
+        if self.grid not in self.GRIDS:
+            raise ConfigError(f"physics.grid: {type(self).__name__} supports {list(self.GRIDS)}, got '{self.grid}'")
         self.substeps = int(substeps)
         self.param_specs: Dict[str, ParamSpec] = dict(param_specs)
-        ic = dict(ic or {})
-        self.ic_max_wavenumber = int(ic.get("max_wavenumber", 4))
-        self.ic_amplitude = float(ic.get("amplitude", 1.0))
-        self.ic_decay = float(ic.get("decay", 1.0))
-        self.converter = FieldTensorConverter(
-            self.spatial_names, self.resolution, self.domain_size, self.grid, self.channels
-        )
+        if self.PARAMS and set(self.param_specs) != set(self.PARAMS):
+            raise ConfigError(f"physics.params: {type(self).__name__} has the parameters {list(self.PARAMS)}, "
+                              f"got {list(self.param_specs)}")
+        self.ic: Dict[str, Any] = dict(ic or {})
+        self.ic.setdefault("name", self.IC_PRIOR)
+        self.ic_max_wavenumber = int(self.ic.get("max_wavenumber", 4))
+        self.ic_amplitude = float(self.ic.get("amplitude", 1.0))
+        self.ic_decay = float(self.ic.get("decay", 1.0))
+        self.field_specs: Tuple[FieldSpec, ...] = self._resolve_fields(boundary)
+        self.converter = FieldTensorConverter(self.spatial_names, self.resolution, self.bounds_box(),
+                                              self.field_specs)
         self._step_jit: Callable = math.jit_compile(self._step) if jit else self._step
+
+    def _resolve_fields(self, boundary: Union[str, Sequence[str]]) -> Tuple[FieldSpec, ...]:
+        override = parse_boundary(boundary, self.dim, "physics.boundary") if boundary else None
+        if override is not None and any(b not in self.BOUNDARIES for b in override):
+            raise ConfigError(f"physics.boundary: {type(self).__name__} supports {list(self.BOUNDARIES)}, "
+                              f"got {list(override)}")
+        specs = []
+        for spec in self.FIELDS:
+            spec = spec.for_dim(self.dim)
+            if override is not None:
+                spec = spec.with_boundary(override)
+            if spec.kind == "vector":
+                spec = dataclasses.replace(spec, grid=self.grid)
+            specs.append(spec)
+        return tuple(specs)
+
+    # ---------------------------------------------------------------- fields
+    @property
+    def dynamic_fields(self) -> Tuple[str, ...]:
+        """Fields stepped by the model and predicted by the network, in state order."""
+        return tuple(s.name for s in self.field_specs if s.role == "dynamic")
+
+    @property
+    def static_fields(self) -> Tuple[str, ...]:
+        """Known, time-constant input fields (after the dynamic ones in a state tensor)."""
+        return tuple(s.name for s in self.field_specs if s.role == "static")
+
+    @property
+    def field_names(self) -> Tuple[str, ...]:
+        return tuple(s.name for s in self.field_specs)
+
+    def spec(self, name: str) -> FieldSpec:
+        for s in self.field_specs:
+            if s.name == name:
+                return s
+        raise KeyError(f"field '{name}': the model {type(self).__name__} has {list(self.field_names)}")
 
     # ---------------------------------------------------------------- geometry
     @property
@@ -194,12 +276,19 @@ class PhysicalModel(ABC):
 
     @property
     def channels(self) -> Dict[str, int]:
-        """Channels per field in the tensor representation (vector fields: ``dim``)."""
-        return {name: self.dim for name in self.field_names}
+        """Channels per *dynamic* field in the tensor representation (vector fields: ``dim``)."""
+        return {s.name: s.channels(self.dim) for s in self.field_specs if s.role == "dynamic"}
 
     @property
     def dx(self) -> Tuple[float, ...]:
         return tuple(self.domain_size / n for n in self.resolution)
+
+    @property
+    def domain_lower(self) -> Tuple[float, ...]:
+        return (self.domain_origin,) * self.dim
+
+    def bounds_box(self) -> Box:
+        return Box(**{n: (self.domain_origin, self.domain_origin + self.domain_size) for n in self.spatial_names})
 
     @property
     def bounds(self) -> Box:
@@ -207,8 +296,42 @@ class PhysicalModel(ABC):
 
     def cell_centres(self) -> List[np.ndarray]:
         """Cell-centre coordinates per axis, broadcastable to ``resolution`` (``ij`` indexing)."""
-        axes = [(np.arange(n) + 0.5) * h for n, h in zip(self.resolution, self.dx)]
+        axes = [self.domain_origin + (np.arange(n) + 0.5) * h for n, h in zip(self.resolution, self.dx)]
         return list(np.meshgrid(*axes, indexing="ij"))
+
+    def sample_points(self, name: str) -> List[np.ndarray]:
+        """Where each component of field ``name`` is sampled: one ``[*field_shape, dim]`` array of
+        coordinates per component (scalar fields: one), in the converter's layout."""
+        spec = self.spec(name)
+        shape = spec.sample_shape(self.resolution)
+        comps = self.dim if spec.kind == "vector" else 1
+        points = []
+        for c in range(comps):
+            axes = []
+            for d, (n, h) in enumerate(zip(shape, self.dx)):
+                i = np.arange(n, dtype=np.float64)
+                on_face = spec.grid == "staggered" and d == c
+                # face i sits half a cell below centre i (written this way: the same floats as
+                # the centres shifted, so centered and staggered samples of a function agree)
+                axes.append(self.domain_origin + (i + 0.5) * h - (0.5 * h if on_face else 0.0))
+            points.append(np.stack(np.meshgrid(*axes, indexing="ij"), -1))
+        return points
+
+    def pad_to_field(self, name: str, arr: np.ndarray) -> np.ndarray:
+        """Zero the entries of a ``[B, C, *field_shape]`` array that are not samples of the field
+        (a walled staggered layout has ``N + 1`` entries on every axis, component ``c`` only
+        ``N`` along the other axes)."""
+        spec = self.spec(name)
+        if spec.grid != "staggered" or spec.periodic:
+            return arr
+        arr = np.array(arr, copy=True)
+        for c in range(self.dim):
+            for d in range(self.dim):
+                if d != c:
+                    index = [slice(None), c] + [slice(None)] * self.dim
+                    index[2 + d] = slice(self.resolution[d], None)
+                    arr[tuple(index)] = 0.0
+        return arr
 
     # ---------------------------------------------------------------- parameters
     def _device(self) -> str:
@@ -246,14 +369,17 @@ class PhysicalModel(ABC):
 
     def true_params(self) -> Dict[str, Tensor]:
         """The truth used for data: scalars as 0-d tensors, fields at cell centres
-        ``true_value * (1 + profile_amplitude * profile(x))`` (see :func:`profile_values`)."""
+        ``true_value * (1 + a * profile(x))`` or ``true_value + a * profile(x)`` (see
+        :mod:`hyco.physics.profiles`)."""
         out = {}
         for name, spec in self.param_specs.items():
             if spec.kind == "scalar":
                 out[name] = spec.true_value
             else:
-                prof = profile_values(spec.true_profile, self.cell_centres(), self.domain_size)
-                out[name] = spec.true_value * (1.0 + spec.profile_amplitude * prof)
+                prof = profile_values(spec.true_profile, self.cell_centres(), self.domain_size, self.domain_lower,
+                                      spec.profile_args)
+                out[name] = (spec.true_value * (1.0 + spec.profile_amplitude * prof) if spec.profile_scale == "relative"
+                             else spec.true_value + spec.profile_amplitude * prof)
         return self.params_from_values(out)
 
     def initial_params(self) -> Dict[str, Tensor]:
@@ -273,21 +399,29 @@ class PhysicalModel(ABC):
             spec.validate(params[name])
 
     # ---------------------------------------------------------------- dynamics
-    @abstractmethod
     def initial_state(self, batch: int, seed: Union[int, Sequence[int]]) -> State:
-        """Smooth random ICs; entry ``i`` uses seed ``seed[i]`` (or ``seed + i`` for an int)
-        and depends on nothing else."""
+        """Random ICs from the configured prior (:mod:`hyco.physics.ic`); entry ``i`` uses seed
+        ``seed[i]`` (or ``seed + i`` for an int) and depends on nothing else."""
+        seeds = [int(seed) + i for i in range(batch)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+        if len(seeds) != batch:
+            raise ValueError(f"initial_state: {len(seeds)} seeds for a batch of {batch}")
+        return self.converter.from_numpy(sample_prior(self, seeds, self.ic))
 
     @abstractmethod
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
-        """One step of size ``dt`` (pure; compiled by :meth:`step`)."""
+        """One step of size ``dt`` (pure; compiled by :meth:`step`): the new dynamic fields
+        (static fields of ``state`` are inputs only)."""
 
     def check_state(self, state: State) -> None:
         """Raise if the scheme is unstable for this state (model specific; default: no check)."""
 
     def step(self, state: State, params: Dict[str, Tensor]) -> State:
-        """One jit-compiled time step of size ``dt``; differentiable w.r.t. state and params."""
-        return self._step_jit(state, params)
+        """One jit-compiled time step of size ``dt``; differentiable w.r.t. state and params.
+        Static fields are carried over unchanged."""
+        out = self._step_jit(state, params)
+        if self.static_fields:
+            out = {**out, **{n: state[n] for n in self.static_fields}}
+        return out
 
     @property
     def trace_count(self) -> int:
@@ -364,4 +498,6 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True) -> Phy
         substeps=int(cfg.get("substeps", 1)),
         ic=_plain(ic_cfg) if ic_cfg is not None else None,
         jit=jit,
+        boundary=cfg.get("boundary") or "",
+        domain_origin=float(cfg.get("domain_origin", 0.0)),
     )

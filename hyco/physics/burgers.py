@@ -40,9 +40,8 @@ from phi.physics import advect
 from phiml import math
 from phiml.math import Tensor, dual
 
-from hyco.config import ConfigError
+from hyco.fields import FieldSpec
 from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values, register_physics
-from hyco.physics.profiles import smooth_random_components
 
 MAX_SUBSTEPS = 1000  # beyond this the explicit scheme is the wrong tool (lower nu.upper or dt)
 CFL_1D = 1.0  # Godunov's stability limit for max|u| dt / dx
@@ -72,12 +71,13 @@ class Burgers(PhysicalModel):
     step). Parameters are those of :class:`PhysicalModel`; ``param_specs`` must contain ``nu``.
     """
 
-    field_names = ("velocity",)
+    FIELDS = (FieldSpec("velocity", "vector", boundary=("periodic",)),)
+    GRIDS = ("centered", "staggered")
+    PARAMS = ("nu",)
+    IC_PRIOR = "fourier"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if set(self.param_specs) != {"nu"}:
-            raise ConfigError(f"physics.params: Burgers has exactly one parameter 'nu', got {list(self.param_specs)}")
         spec = self.param_specs["nu"]
         if pymath.isfinite(spec.upper):
             nu_max = spec.upper
@@ -133,28 +133,6 @@ class Burgers(PhysicalModel):
                 f"physics.dt: 1D advection needs max|u| dt/dx <= {CFL_1D}, got {cfl:.3g}; reduce physics.dt "
                 f"or the velocity amplitude (data.ic.amplitude)"
             )
-
-    # ---------------------------------------------------------------- initial conditions
-    def initial_state(self, batch: int, seed: Union[int, Sequence[int]]) -> State:
-        """Smooth random velocities (see :func:`~hyco.physics.profiles.smooth_random_components`),
-        ``max |u| = data.ic.amplitude`` at the cell centres. An int ``seed`` gives entry ``i``
-        the seed ``seed + i``. Staggered grids sample the same series at their faces."""
-        seeds = [int(seed) + i for i in range(batch)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
-        if len(seeds) != batch:
-            raise ValueError(f"initial_state: {len(seeds)} seeds for a batch of {batch}")
-        centres = np.stack(self.cell_centres(), -1)  # [*res, dim]
-        points = []
-        for c in range(self.dim):
-            p = centres.copy()
-            if self.grid == "staggered":
-                p[..., c] -= 0.5 * self.dx[c]  # face i normal to axis c sits at x_c = i dx_c
-            points.append(p)
-        arr = np.stack([
-            np.stack(smooth_random_components(s, points, centres, self.domain_size, self.ic_max_wavenumber,
-                                              self.ic_decay, self.ic_amplitude), 0)
-            for s in seeds
-        ], 0)
-        return self.converter.from_numpy({"velocity": arr})
 
     # ---------------------------------------------------------------- dynamics
     def _nu_at_samples(self, nu: Tensor) -> Tensor:

@@ -1,29 +1,52 @@
-"""Deterministic spatial profiles of true parameter fields and smooth random initial conditions.
+"""Deterministic spatial profiles of true parameter fields and smooth random fields.
 
 Pure numpy (float64): models evaluate these at their sample points and hand the arrays to the
 converter, so the same function is sampled on centered and staggered grids alike.
+
+A parameter's true field is ``true_value * (1 + a * profile(x))`` (``profile_scale: relative``,
+the default) or ``true_value + a * profile(x)`` (``additive``), with ``a = profile_amplitude``.
+Profiles see coordinates relative to the domain's lower corner (``x in [0, L)``) except
+``gaussians``, whose centres are absolute positions in the domain.
 """
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-PROFILES = ("constant", "sine", "bump")
+PROFILES = ("constant", "sine", "bump", "gaussians")
 _BUMP_SHARPNESS = 4.0  # von Mises bump exp(k (cos(.) - 1)): 1 at the centre, exp(-2k) opposite
 
 
-def profile_values(profile: str, centres: Sequence[np.ndarray], domain_size: float) -> np.ndarray:
-    """A profile in [-1, 1] at the given cell-centre coordinates (one array per axis).
+def profile_values(profile: str, centres: Sequence[np.ndarray], domain_size: float,
+                   origin: Sequence[float] = (), args: Optional[Mapping[str, Any]] = None) -> np.ndarray:
+    """A profile at the given cell-centre coordinates (one array per axis, absolute positions).
 
     ``constant``: 0 (the field equals ``true_value``); ``sine``: ``prod_d sin(2 pi x_d / L)``;
     ``bump``: periodic (von Mises) bump ``prod_d exp(k (cos(2 pi (x_d - L/2) / L) - 1))`` with
-    ``k = 4`` — 1 at the domain centre, ``exp(-8)`` per axis at the boundary, smooth across it.
+    ``k = 4`` — 1 at the domain centre, ``exp(-8)`` per axis at the boundary, smooth across it;
+    ``gaussians``: ``sum_i A_i exp(-|x - c_i|^2 / w^2)`` with ``args = {centres: [[...], ...],
+    amplitudes: [...], width: w}`` (absolute centres; ``width`` defaults to 1).
+    ``origin`` is the domain's lower corner (default 0 on every axis).
     """
+    origin = list(origin) or [0.0] * len(centres)
     out = np.ones(np.broadcast(*centres).shape)
     if profile == "constant":
         return 0.0 * out
+    if profile == "gaussians":
+        args = dict(args or {})
+        points, amps = args.get("centres", []), args.get("amplitudes", [])
+        if len(points) != len(amps) or any(len(c) != len(centres) for c in points):
+            raise ValueError(f"profile 'gaussians': needs as many centres ({len(points)}) as amplitudes "
+                             f"({len(amps)}), each with {len(centres)} coordinates")
+        width = float(args.get("width", 1.0))
+        total = 0.0 * out
+        for c, a in zip(points, amps):
+            r2 = sum((x - float(ci)) ** 2 for x, ci in zip(centres, c))
+            total = total + float(a) * np.exp(-r2 / width ** 2)
+        return total
+    centres = [x - o for x, o in zip(centres, origin)]
     for x in centres:
         phase = 2 * np.pi * x / domain_size
         out = out * (np.sin(phase) if profile == "sine" else np.exp(_BUMP_SHARPNESS * (np.cos(phase - np.pi) - 1)))

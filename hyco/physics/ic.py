@@ -1,0 +1,149 @@
+"""Initial-condition priors: seeded random initial states, one registered function per kind.
+
+``data.ic.name`` picks the prior (config group ``conf/ic/``, schema ``InitialConditionConfig``);
+the same prior draws the data's initial conditions and HYCO's ghost initial conditions
+(``trainer.ghost_kind=prior``). A prior returns ``{field: [B, C, *field_shape]}`` float64 arrays
+in the converter's layout for every field of the model (dynamic and static); entry ``i`` depends
+on ``seeds[i]`` only. A new prior is one decorated function here.
+
+Seeds: field number ``j`` of a state (in the model's field order) draws from ``seed`` itself for
+``j = 0`` and from ``SeedSequence([seed, j])`` otherwise, so adding a field never changes the
+first field's draws.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Sequence
+
+import numpy as np
+
+from hyco.config.schema import ConfigError
+from hyco.physics.profiles import smooth_random_components
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hyco.physics.base import PhysicalModel
+
+ICPrior = Callable[["PhysicalModel", Sequence[int], Mapping[str, Any]], Dict[str, np.ndarray]]
+_PRIORS: Dict[str, ICPrior] = {}
+
+
+def register_ic(name: str) -> Callable[[ICPrior], ICPrior]:
+    """Function decorator: make a prior available as ``data.ic.name=<name>``."""
+
+    def decorate(fn: ICPrior) -> ICPrior:
+        if name in _PRIORS and _PRIORS[name] is not fn:
+            raise ValueError(f"initial-condition prior '{name}' is already registered")
+        _PRIORS[name] = fn
+        return fn
+
+    return decorate
+
+
+def available_priors() -> List[str]:
+    return sorted(_PRIORS)
+
+
+def sample_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Draw one initial state per seed with the prior ``cfg['name']``."""
+    name = str(cfg.get("name", "fourier"))
+    if name not in _PRIORS:
+        raise ConfigError(f"data.ic.name: unknown initial-condition prior '{name}'; available: {available_priors()}")
+    return _PRIORS[name](model, [int(s) for s in seeds], cfg)
+
+
+def field_rng(seed: int, field_index: int) -> np.random.Generator:
+    """The random stream of one field of one initial state (see the module docstring)."""
+    return np.random.default_rng(seed if field_index == 0 else np.random.SeedSequence([seed % (1 << 63), field_index]))
+
+
+def _field_seed(seed: int, field_index: int) -> int:
+    return seed if field_index == 0 else int(field_rng(seed, field_index).integers(0, 2**62))
+
+
+# ------------------------------------------------------------------------------------------------
+# priors
+# ------------------------------------------------------------------------------------------------
+@register_ic("fourier")
+def fourier_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Smooth periodic random fields: ``offset + sum_k a_k |k|^-decay cos(2 pi k.x / L + phi_k)``
+    over wave vectors with ``|k_i| <= max_wavenumber``, scaled so that ``max |u| = amplitude``
+    (vector norm) at the cell centres (:func:`~hyco.physics.profiles.smooth_random_components`).
+    Staggered fields sample the same function at their faces."""
+    kmax, decay = int(cfg.get("max_wavenumber", 4)), float(cfg.get("decay", 1.0))
+    amplitude, offset = float(cfg.get("amplitude", 1.0)), float(cfg.get("offset", 0.0))
+    centres = np.stack(model.cell_centres(), -1)
+    out: Dict[str, np.ndarray] = {}
+    for j, spec in enumerate(model.field_specs):
+        points = model.sample_points(spec.name)
+        arrays = []
+        for s in seeds:
+            if spec.kind == "vector":
+                comps = smooth_random_components(_field_seed(s, j), points, centres, model.domain_size, kmax, decay,
+                                                 amplitude)
+            else:  # one random series, rescaled so that its own max |u| is the amplitude
+                first = smooth_random_components(_field_seed(s, j), [centres] * model.dim, centres,
+                                                 model.domain_size, kmax, decay, 1.0)[0]
+                comps = [first * (amplitude / max(float(np.abs(first).max()), 1e-30))]
+            arrays.append(np.stack([offset + c for c in comps], 0))
+        out[spec.name] = model.pad_to_field(spec.name, np.stack(arrays, 0))
+    return out
+
+
+@register_ic("dirichlet_sines")
+def dirichlet_sine_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Smooth random fields that vanish on the walls of the box: ``sum_k a_k |k|^-decay
+    prod_d sin(k_d pi (x_d - lower_d) / L_d)`` with ``1 <= k_d <= max_wavenumber``, ``a ~ N(0, 1)``,
+    scaled to ``max |u| = amplitude`` at the cell centres, plus ``offset``."""
+    kmax, decay = int(cfg.get("max_wavenumber", 4)), float(cfg.get("decay", 1.0))
+    amplitude, offset = float(cfg.get("amplitude", 1.0)), float(cfg.get("offset", 0.0))
+    lower = model.domain_lower
+    out: Dict[str, np.ndarray] = {}
+    modes = np.stack(np.meshgrid(*[np.arange(1, kmax + 1)] * model.dim, indexing="ij"), -1).reshape(-1, model.dim)
+    weights = np.linalg.norm(modes, axis=1) ** (-decay)
+    for j, spec in enumerate(model.field_specs):
+        points = model.sample_points(spec.name)
+        arrays = []
+        for s in seeds:
+            rng = field_rng(s, j)
+            comps = []
+            for p in points:
+                coef = rng.standard_normal(len(modes)) * weights
+
+                def series(x: np.ndarray) -> np.ndarray:
+                    basis = np.ones(x.shape[:-1] + (len(modes),))
+                    for d in range(model.dim):
+                        basis = basis * np.sin(np.pi * modes[:, d] * (x[..., d:d + 1] - lower[d]) / model.domain_size)
+                    return basis @ coef
+
+                scale = amplitude / max(float(np.abs(series(np.stack(model.cell_centres(), -1))).max()), 1e-30)
+                comps.append(offset + scale * series(p))
+            arrays.append(np.stack(comps, 0))
+        out[spec.name] = model.pad_to_field(spec.name, np.stack(arrays, 0))
+    return out
+
+
+@register_ic("spots")
+def spot_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Reaction-diffusion seeds (Pearson 1993): every scalar field at its ``base`` value (the first
+    field 1, the others 0) with ``num_spots`` random squares of edge ``spot_size * L`` where the
+    first field is 0.5 and the others 0.25, plus uniform noise of ``±noise``."""
+    count, size, noise = int(cfg.get("num_spots", 4)), float(cfg.get("spot_size", 0.1)), float(cfg.get("noise", 0.01))
+    centres = model.cell_centres()
+    lower = model.domain_lower
+    out: Dict[str, np.ndarray] = {}
+    names = [s.name for s in model.field_specs]
+    for s_index, s in enumerate(seeds):
+        rng = field_rng(s, 0)
+        inside = np.zeros(model.resolution, dtype=bool)
+        for _ in range(count):
+            corner = rng.uniform(0.0, 1.0 - size, model.dim) * model.domain_size
+            box = np.ones(model.resolution, dtype=bool)
+            for d in range(model.dim):
+                rel = centres[d] - lower[d]
+                box &= (rel >= corner[d]) & (rel < corner[d] + size * model.domain_size)
+            inside |= box
+        for j, name in enumerate(names):
+            base, spot = (1.0, 0.5) if j == 0 else (0.0, 0.25)
+            values = np.where(inside, spot, base) + noise * rng.uniform(-1.0, 1.0, model.resolution)
+            out.setdefault(name, np.zeros((len(seeds), 1, *model.resolution)))[s_index, 0] = values
+    return {n: model.pad_to_field(n, a) for n, a in out.items()}
