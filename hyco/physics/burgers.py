@@ -32,34 +32,21 @@ Scheme (operator splitting, one step of ``dt``: diffuse, then advect)
 
 from __future__ import annotations
 
-import math as pymath
-from typing import Any, Dict, Mapping, Sequence, Union
+from typing import Any, Dict, Mapping
 
 import numpy as np
-from phi.physics import advect
 from phiml import math
 from phiml.math import Tensor, dual
 
 from hyco.fields import FieldSpec
+from hyco.physics import operators as ops
 from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values, register_physics
+from hyco.physics.checks import MAX_SUBSTEPS, check_nonnegative, check_stable, diffusion_substeps
+from hyco.physics.operators import stable_substeps
 
-MAX_SUBSTEPS = 1000  # beyond this the explicit scheme is the wrong tool (lower nu.upper or dt)
+__all__ = ["Burgers", "CFL_1D", "MAX_SUBSTEPS", "stable_substeps"]
+
 CFL_1D = 1.0  # Godunov's stability limit for max|u| dt / dx
-
-
-def stable_substeps(upper: float, dt: float, dx: Sequence[float], minimum: int = 1, safety: float = 0.9) -> int:
-    """Sub-steps ``n`` so that explicit diffusion with diffusivity ``upper`` is stable:
-    ``upper * (dt / n) * sum_d 1 / dx_d^2 <= safety * 0.5`` (i.e. ``nu dt / dx^2 <= safety * 0.5 / dim``
-    on a uniform grid), and at least ``minimum``."""
-    rate = upper * dt * sum(1.0 / h ** 2 for h in dx)
-    return max(int(minimum), int(pymath.ceil(rate / (0.5 * safety) - 1e-12)), 1)
-
-
-def _roll(x: Tensor, shift: int, dim: str) -> Tensor:
-    """Periodic shift like ``numpy.roll``: ``out[i] = x[i - shift]`` along ``dim``."""
-    n = x.shape.get_size(dim)
-    s = shift % n
-    return math.concat([x[{dim: slice(n - s, None)}], x[{dim: slice(0, n - s)}]], dim) if s else x
 
 
 @register_physics("burgers")
@@ -78,18 +65,7 @@ class Burgers(PhysicalModel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        spec = self.param_specs["nu"]
-        if pymath.isfinite(spec.upper):
-            nu_max = spec.upper
-        else:  # no finite bound: make the truth and the initial guess stable
-            nu_max = max(abs(spec.true_value) * (1 + abs(spec.profile_amplitude)), abs(spec.initial_guess))
-        self.diffusion_substeps = stable_substeps(nu_max, self.dt, self.dx, minimum=self.substeps)
-        if self.diffusion_substeps > MAX_SUBSTEPS:
-            raise PhysicsParameterError(
-                f"physics parameter 'nu': the explicit diffusion would need {self.diffusion_substeps} sub-steps "
-                f"for nu up to {nu_max:g} at dt={self.dt:g}, dx={min(self.dx):g}; lower physics.params.nu.upper "
-                f"or physics.dt"
-            )
+        self.diffusion_substeps = diffusion_substeps([self.param_specs["nu"]], self.dt, self.dx, self.substeps)
         if self.dim == 1 and self.ic_amplitude * self.dt / self.dx[0] > CFL_1D:
             raise PhysicsParameterError(
                 f"physics.dt: 1D advection needs max|u| dt/dx <= {CFL_1D}; the IC amplitude "
@@ -101,23 +77,9 @@ class Burgers(PhysicalModel):
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Raise :class:`PhysicsParameterError` for a negative ``nu``, ``nu`` outside its bounds,
         or a ``nu`` for which the explicit diffusion sub-step is unstable."""
-        values = _host_values(params["nu"]) if "nu" in params else None
-        if values is not None and values.size and float(values.min()) < 0:
-            raise PhysicsParameterError(
-                f"physics parameter 'nu' (viscosity) must be >= 0, got {float(values.min()):g}: negative "
-                f"viscosity is anti-diffusion and blows up; set physics.params.nu.true_value/initial_guess >= 0"
-            )
+        values = check_nonnegative("nu", params["nu"], "viscosity") if "nu" in params else None
         super().validate_params(params)
-        if values is None:
-            return
-        rate = float(values.max()) * self.dt / self.diffusion_substeps * sum(1 / h ** 2 for h in self.dx)
-        if rate > 0.5:
-            need = stable_substeps(float(values.max()), self.dt, self.dx)
-            raise PhysicsParameterError(
-                f"physics parameter 'nu': nu={float(values.max()):g} makes the explicit diffusion unstable "
-                f"(nu dt_sub sum(1/dx^2) = {rate:.3g} > 0.5 with {self.diffusion_substeps} sub-steps); lower nu, "
-                f"set physics.substeps >= {need}, a finite physics.params.nu.upper, or a smaller physics.dt"
-            )
+        check_stable("nu", values, self.dt, self.dx, self.diffusion_substeps)
 
     def check_state(self, state: State) -> None:
         """1D only: raise if ``max|u| dt/dx`` exceeds the Godunov CFL limit (the scheme is
@@ -140,35 +102,18 @@ class Burgers(PhysicalModel):
         centered grids; for staggered grids per component the mean of the two cells at a face."""
         if not nu.shape.spatial.rank or self.grid == "centered":
             return nu
-        comps = {c: 0.5 * (nu + _roll(nu, 1, c)) for c in self.spatial_names}
+        comps = {c: 0.5 * (nu + ops.roll(nu, 1, c)) for c in self.spatial_names}
         return math.stack(comps, dual("vector"))
 
     def diffusion(self, u: Any, nu: Tensor) -> Any:
         """Explicit conservative diffusion ``div(nu grad u)`` over one ``dt`` (all sub-steps)."""
-        nu_s = self._nu_at_samples(nu)
-        dt_sub = self.dt / self.diffusion_substeps
-        terms = []
-        for d, h in zip(self.spatial_names, self.dx):
-            plus = 0.5 * (nu_s + _roll(nu_s, -1, d)) if nu_s.shape.spatial.rank else nu_s  # nu_{i+1/2}
-            minus = _roll(plus, 1, d) if nu_s.shape.spatial.rank else plus  # nu_{i-1/2}
-            terms.append((d, plus * (dt_sub / h ** 2), minus * (dt_sub / h ** 2)))
-        v = u.values
-        # Converter states and PhiFlow outputs are component-last *views* of component-first
-        # memory; every stencil op on such a view against a freshly laid-out roll costs several
-        # times more. One contiguous copy up front (bit-identical) measured 25.4 -> 11.1 ms per
-        # step at 128^2 x 8 (experiments/bench_physics.py).
-        v = math.tensor(v.native(v.shape.names).contiguous(), v.shape)
-        for _ in range(self.diffusion_substeps):
-            v = v + sum(cp * (_roll(v, -1, d) - v) - cm * (v - _roll(v, 1, d)) for d, cp, cm in terms)
-        return u.with_values(v)
+        return ops.diffuse_explicit(u, self._nu_at_samples(nu), self.dt, self.diffusion_substeps, self.dx)
 
     def advection(self, u: Any) -> Any:
         """Self-advection ``-(u . grad) u`` over one ``dt`` (2D semi-Lagrangian, 1D Godunov)."""
         if self.dim > 1:
-            return advect.semi_lagrangian(u, u, self.dt)
-        v = u.values
-        flux = 0.5 * math.maximum(math.maximum(v, 0) ** 2, math.minimum(_roll(v, -1, "x"), 0) ** 2)  # F_{i+1/2}
-        return u.with_values(v - (self.dt / self.dx[0]) * (flux - _roll(flux, 1, "x")))
+            return ops.semi_lagrangian(u, u, self.dt)
+        return ops.godunov_burgers_1d(u, self.dt, self.dx[0])
 
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
         u = self.advection(self.diffusion(state["velocity"], params["nu"]))
