@@ -1,6 +1,7 @@
 """Differentiable PDE models (PhiFlow, torch backend) and their registry.
 
-Importing this package registers every built-in model (``burgers``).
+Importing this package registers every built-in model (``burgers``, ``inviscid_burgers``,
+``gray_scott``, ``heat``).
 """
 
 from hyco.physics.base import (
@@ -12,9 +13,15 @@ from hyco.physics.base import (
     register_physics,
 )
 from hyco.physics.burgers import Burgers
+from hyco.physics.gray_scott import GrayScott
+from hyco.physics.heat import Heat
+from hyco.physics.inviscid_burgers import InviscidBurgers
 
 __all__ = [
     "Burgers",
+    "GrayScott",
+    "Heat",
+    "InviscidBurgers",
     "ParamSpec",
     "PhysicalModel",
     "PhysicsParameterError",
