@@ -26,6 +26,13 @@ way and reported as a fraction of one PhiFlow step.
     python experiments/bench_physics.py --threads 2 --device cpu --sizes 128 --batches 8
     python experiments/bench_physics.py --nu-upper 0.01      # the platform then needs 1 sub-step
     python experiments/bench_physics.py --profile            # + torch.profiler top ops of the goal case
+    python experiments/bench_physics.py --skip-burgers       # only heat, gray_scott, inviscid_burgers (full presets)
+
+``--models`` (default: all) also times each other model's step at its full preset size
+(``conf/physics/<name>.yaml``, batch 8) against a pure-torch reference of the same scheme written
+in this file (heat: conservative divergence-form stencil with walls on the faces; Gray–Scott:
+the inner explicit Euler steps; inviscid Burgers: Godunov / semi-Lagrangian sub-steps plus the
+centered-difference force), after checking that both agree (``--model-tol``). Goal: ratio <= 1.5.
 
 Exit status: 0 when the schemes agree and the goal (ratio <= 2 at 128^2, batch 8) is met,
 1 when the goal is missed (or not measured), 2 when the schemes disagree.
@@ -220,6 +227,127 @@ def profile_step(fn: Callable[[], Any], steps: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# the other models (--models): each full preset's step against a pure-torch reference of its scheme
+# ------------------------------------------------------------------------------------------------
+MODEL_GOAL_RATIO = 1.5
+MODEL_CONFIGS = {  # physics config, IC prior, batch
+    "heat": ("heat.yaml", {"name": "dirichlet_sines", "max_wavenumber": 3}, 8),
+    "gray_scott": ("gray_scott.yaml", {"name": "spots"}, 8),
+    "inviscid_burgers_1d": ("inviscid_burgers_1d.yaml", {"name": "fourier", "max_wavenumber": 4}, 8),
+    "inviscid_burgers_2d": ("inviscid_burgers_2d.yaml", {"name": "fourier", "max_wavenumber": 4}, 8),
+}
+
+
+def _walled(u: torch.Tensor, axis: int, dirichlet: bool) -> torch.Tensor:
+    """One ghost layer on both ends of ``axis``: ``-u`` (zero-value wall on the face) or ``u``."""
+    n = u.shape[axis]
+    lo, hi = u.narrow(axis, 0, 1), u.narrow(axis, n - 1, 1)
+    return torch.cat([-lo, u, -hi] if dirichlet else [lo, u, hi], axis)
+
+
+def reference_heat(u: torch.Tensor, kappa: torch.Tensor, dt: float, dx: Sequence[float], substeps: int,
+                   dirichlet: bool) -> torch.Tensor:
+    """div(kappa grad u), explicit, conservative, walls on the outer faces; u [B, X, Y], kappa [X, Y]."""
+    tau = dt / substeps
+    faces = []
+    for axis, h in zip((-2, -1), dx):
+        kp = _walled(kappa, axis, False)
+        n = kappa.shape[axis]
+        plus = 0.5 * (kappa + kp.narrow(axis, 2, n)) * (tau / h ** 2)
+        minus = 0.5 * (kappa + kp.narrow(axis, 0, n)) * (tau / h ** 2)
+        faces.append((axis, plus, minus))
+    for _ in range(substeps):
+        total = 0
+        for axis, plus, minus in faces:
+            p = _walled(u, axis, dirichlet)
+            n = u.shape[axis]
+            total = total + plus * (p.narrow(axis, 2, n) - u) - minus * (u - p.narrow(axis, 0, n))
+        u = u + total
+    return u
+
+
+def reference_gray_scott(u, v, du, dv, feed, kill, tau, steps, dx):
+    for _ in range(steps):
+        lu = sum((torch.roll(u, 1, a) + torch.roll(u, -1, a) - 2 * u) / h ** 2 for a, h in zip((-2, -1), dx))
+        lv = sum((torch.roll(v, 1, a) + torch.roll(v, -1, a) - 2 * v) / h ** 2 for a, h in zip((-2, -1), dx))
+        uvv = u * v * v
+        u, v = u + (du * tau * lu + tau * (-uvv + feed * (1 - u))), v + (dv * tau * lv + tau * (uvv - (feed + kill) * v))
+    return u, v
+
+
+def reference_inviscid(u: torch.Tensor, phi: torch.Tensor, dt: float, dx: Sequence[float], substeps: int):
+    """n sub-steps of (advect: 1D Godunov / 2D semi-Lagrangian, then u -= tau grad phi); u [B, C, *s]."""
+    tau = dt / substeps
+    dims = u.ndim - 2
+    grad = torch.stack([(torch.roll(phi, -1, a) - torch.roll(phi, 1, a)) * (0.5 / h)
+                        for a, h in zip(range(-dims, 0), dx)], 0)
+    for _ in range(substeps):
+        if dims == 1:
+            flux = 0.5 * torch.maximum(u.clamp(min=0) ** 2, torch.roll(u, -1, -1).clamp(max=0) ** 2)
+            u = u - (tau / dx[0]) * (flux - torch.roll(flux, 1, -1))
+        else:
+            u = reference_advection(u, tau, dx)
+        u = u - tau * grad
+    return u
+
+
+def run_model_case(name: str, args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    from hyco.config import PhysicsConfig
+    from hyco.physics.base import build_physics
+
+    file, ic, batch = MODEL_CONFIGS[name]
+    cfg = OmegaConf.merge(OmegaConf.structured(PhysicsConfig), OmegaConf.load(DEFAULT_CONFIG.parent / file))
+    model = build_physics(cfg, ic)
+    conv, params = model.converter, model.true_params()
+    state0 = model.initial_state(batch, args.seed)
+    x0 = conv.state_to_tensor(state0).detach().clone().contiguous()
+    native = {n: t.native(list(model.spatial_names)) if t.shape.rank else float(t.native()) for n, t in params.items()}
+    dx = tuple(model.dx)
+    if name == "heat":
+        dirichlet = model.field_specs[0].boundary[0] == "dirichlet"
+        ref = lambda x: reference_heat(x[:, 0], native["kappa"], model.dt, dx, model.diffusion_substeps,  # noqa: E731
+                                       dirichlet)[:, None]
+        work = f"{model.diffusion_substeps} sub-steps"
+    elif name == "gray_scott":
+        def ref(x):
+            u, v = reference_gray_scott(x[:, 0], x[:, 1], native["Du"], native["Dv"], native["F"], native["k"],
+                                        model.inner_dt, model.inner_steps, dx)
+            return torch.stack([u, v], 1)
+        work = f"{model.inner_steps} inner steps"
+    else:
+        ref = lambda x: reference_inviscid(x, native["phi"], model.dt, dx, model.advection_substeps)  # noqa: E731
+        work = f"{model.advection_substeps} sub-steps"
+    phi_step = lambda s: model.step(s, params)  # noqa: E731
+    err = max_abs(conv.state_to_tensor(chain(phi_step, state0, args.steps)), chain(ref, x0, args.steps))
+    clock = timer(device)
+    phi_run = lambda: chain(phi_step, state0, args.steps)  # noqa: E731
+    ref_run = lambda: chain(ref, x0, args.steps)  # noqa: E731
+    for _ in range(args.warmup):
+        phi_run(), ref_run()
+    t_phi, t_ref = [], []
+    for _ in range(args.model_repeats):
+        t_phi.append(clock(phi_run) / args.steps)
+        t_ref.append(clock(ref_run) / args.steps)
+    phi_ms, ref_ms = 1e3 * statistics.median(t_phi), 1e3 * statistics.median(t_ref)
+    return {"name": name, "size": "x".join(map(str, model.resolution)), "batch": batch, "work": work, "err": err,
+            "phi_ms": phi_ms, "ref_ms": ref_ms, "ratio": phi_ms / ref_ms, "traces": model.trace_count}
+
+
+def report_models(args: argparse.Namespace, device: torch.device) -> bool:
+    rows = [run_model_case(n, args, device) for n in args.models]
+    print()
+    print(f"| model (full preset) | grid, batch | work per step | PhiFlow ms/step | torch ms/step | ratio (goal <= "
+          f"{MODEL_GOAL_RATIO:g}) | max abs diff after {args.steps} steps | traces |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['size']}, b{r['batch']} | {r['work']} | {r['phi_ms']:.2f} | {r['ref_ms']:.2f} | "
+              f"{r['ratio']:.2f} | {r['err']:.1e} | {r['traces']} |")
+    return all(r["err"] <= args.model_tol for r in rows)
+
+
+# ------------------------------------------------------------------------------------------------
 # main
 # ------------------------------------------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -244,6 +372,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--tol64", type=float, default=1e-8, help="float64 max-abs agreement, one step")
     parser.add_argument("--no-f64-check", action="store_true", help="skip the float64 agreement check")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler top ops for 128^2, b8")
+    parser.add_argument("--models", nargs="*", default=list(MODEL_CONFIGS), choices=list(MODEL_CONFIGS),
+                        help="other models to bench at their full preset size (default: all; none: Burgers only)")
+    parser.add_argument("--skip-burgers", action="store_true", help="only the --models cases")
+    parser.add_argument("--model-repeats", type=int, default=5, help="timed chains per model case (median)")
+    parser.add_argument("--model-tol", type=float, default=1e-4, help="float32 max-abs agreement of the models")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -271,6 +404,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     rows: List[Dict[str, Any]] = []
     t_all = time.perf_counter()
+    if args.skip_burgers:
+        ok = report_models(args, device)
+        print(f"(bench wall time {time.perf_counter() - t_all:.1f} s)")
+        return 0 if ok else 2
     for n in args.sizes:
         for b in args.batches:
             rows.append(run_case(n, b, args, device))
@@ -312,6 +449,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if "profile" in goal:
             print()
             print(goal["profile"])
+    if args.models:
+        ok_agree = report_models(args, device) and ok_agree
     print(f"(bench wall time {time.perf_counter() - t_all:.1f} s)")
     if not ok_agree:
         return 2
