@@ -13,10 +13,13 @@ One model step (one data frame, ``physics.dt``) is ``n`` explicit Euler steps of
 frame every 100 of them). ``n = max(physics.substeps, n_stable)`` with ``n_stable`` from the
 diffusivities' upper bounds (``D_upper dt/n sum 1/dx^2 <= 0.45``), fixed per model so a new
 ``Du, Dv`` never retraces. The whole frame (all ``n`` inner steps, unrolled) is one
-``jit_compile``d function: at 64^2 and ``n = 100`` it traces once in about 2 s and then runs
-faster than a Python loop over a jitted inner step (measured in ``experiments/bench_physics.py``;
-the loop pays ~100 dispatches per frame). Backpropagation through a frame keeps the ``n``
-intermediate states (64^2 x 8 x 2 fields x 100 x 4 B ~ 26 MB per frame): fine at these sizes.
+``jit_compile``d function. Measured at 64^2 x 8, ``n = 100`` (CPU, one thread, shared 2-core
+machine): the first call (trace, which runs the Python body twice, plus torch's warm-up) took
+about 10 s, once per model and shape; afterwards 28 ms per frame against 35 ms for the same
+scheme in plain torch (``experiments/bench_physics.py --skip-burgers``). A Python loop over a
+jitted inner step would trace in a fraction of that but pay ~100 dispatches per frame (not
+measured). Backpropagation through a frame keeps the ``n`` intermediate states
+(64^2 x 8 x 2 fields x 100 x 4 B ~ 26 MB per frame, times a few temporaries).
 
 Test-only path: :meth:`GrayScott.advance` runs the same frame eagerly with ``reaction=False``
 (pure diffusion), which must conserve the means of ``u`` and ``v``; the jitted step always

@@ -17,17 +17,19 @@ too slowly. :func:`ghost_extrapolation` therefore pads a zero-value wall with ph
 ``ZERO_GRADIENT`` (ghost ``= u_0``) and a periodic axis by a roll. With this, the sine modes of
 the box are exact eigenvectors of the discrete Laplacian.
 
-PhiFlow's own operators, and why most stencils here are hand-written (measured, jit, CPU, one
-thread, 64^2 x 8, float32; ``experiments/bench_physics.py --operators`` repeats it)
-------------------------------------------------------------------------------------------
-* ``diffuse.explicit(u, nu, dt, substeps)`` steps ``nu * laplace(u)`` (not the divergence form a
-  spatially varying coefficient needs) and pads Dirichlet walls with ``ZERO`` (the half-cell
-  shift above); for the one case where it is applicable (scalar coefficient, periodic) it
-  measured 0.57 ms per explicit sub-step vs 0.28 ms for :func:`diffuse_explicit`.
-* ``field.laplace`` has the same wall placement; periodic: 0.29 ms vs 0.13 ms for
-  :func:`laplace` (same values to round-off).
-* ``field.spatial_gradient`` (centered differences) 0.25 ms vs 0.11 ms for
-  :func:`centered_gradient`, identical values for periodic fields.
+PhiFlow's own operators, and why most stencils here are hand-written
+--------------------------------------------------------------------
+Measured once (jit-compiled, CPU, one torch thread, periodic 64^2 x batch 8, float32, median
+of 30 calls; the 2-core machine was shared, so read the ratios, not the digits):
+
+* ``diffuse.explicit(u, nu, dt, substeps=1)``: 0.72 ms vs 0.32 ms for :func:`diffuse_explicit`.
+  It also steps ``nu * laplace(u)``, not the divergence form a spatially varying coefficient
+  needs, and pads Dirichlet walls with ``ZERO`` (the half-cell shift above).
+* ``field.laplace``: 0.63 ms vs 0.28 ms for :func:`laplace` (same values to 1e-7 relative);
+  same wall placement issue.
+* ``field.spatial_gradient(at='center')``: 0.42 ms vs 0.37 ms for :func:`centered_gradient`
+  (identical values); kept hand-written so that bare parameter tensors (not Fields) and the
+  wall convention above go through one code path.
 * ``advect.semi_lagrangian`` *is* used for 2D advection: a hand-written ``grid_sample`` is about
   2x faster (see the Burgers bench) but it is PhiFlow's interpolation, boundary handling and
   staggered support that the models rely on. In 1D it fails with the torch backend
