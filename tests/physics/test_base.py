@@ -70,8 +70,8 @@ def test_param_spec_from_config_normalises_enums_and_rejects_missing():
 # ------------------------------------------------------------------------------------------------
 def test_registry_lists_burgers_and_unknown_name_lists_choices():
     assert "burgers" in available_physics()
-    with pytest.raises(ConfigError, match=r"unknown physics model 'heat'.*available: \[.*'burgers'"):
-        build_physics(physics_cfg(name="heat"))
+    with pytest.raises(ConfigError, match=r"unknown physics model 'no_such_pde'.*available: \[.*'burgers'"):
+        build_physics(physics_cfg(name="no_such_pde"))
 
 
 def test_build_from_dataclass_dictconfig_and_str_enums_agree():
