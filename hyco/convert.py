@@ -35,7 +35,8 @@ class FieldTensorConverter:
     * **Vector field, StaggeredGrid with walls** (any non-periodic axis): PhiFlow's
       ``uniform_values()`` layout, ``N + 1`` entries on every axis: component ``c`` at face
       ``i`` normal to ``c`` (``i = 0..N``, both walls included), cell ``j`` along the other axes;
-      entries that are not faces of that component are zero. Exact round trip.
+      the entries that are not faces of that component hold PhiFlow's boundary padding and are
+      ignored on the way back. Exact round trip.
     * **Scalar field** (always a CenteredGrid): ``C = 1``, the cell-centre values.
     * A state ``{name: Field}`` is the concatenation of its fields' channels in the order of
       ``fields``. Fields whose own spatial shape is smaller than the state's (a centered field

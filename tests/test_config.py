@@ -30,6 +30,13 @@ def _compose(overrides):
         ("physics.grid=hexagonal", "physics.grid"),
         ("physics.params.nu.true_value=???", "physics.params.nu.true_value"),
         ("physics.resolution=[32]", "physics.resolution"),
+        # values a later stage would reject, refused at start (not with a traceback after compute)
+        ("physics.boundary=sticky", "physics.boundary"),
+        ("data.static_fields=[nu]", "data.static_fields"),
+        ("observation.fields=[pressure]", "observation.fields"),
+        ("synthetic.levels=6", "synthetic.levels"),
+        ("trainer.lr=0", "trainer.lr"),
+        ("trainer.lr=-1e-3", "trainer.lr"),
     ],
 )
 def test_bad_config_exits_naming_the_key_and_writes_nothing(tmp_path: Path, override: str, key: str):
@@ -56,12 +63,17 @@ def test_default_config_validates():
     assert cfg.experiment_name == "burgers_2d_quick"
 
 
-@pytest.mark.parametrize("preset", ["burgers_1d_quick", "burgers_2d_quick", "burgers_2d"])
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml")))
 def test_experiment_presets_validate(preset: str):
     cfg = _compose([f"experiment={preset}"])
     validate(cfg)
     assert cfg.experiment_name == preset
     assert len(cfg.physics.resolution) == cfg.physics.dim
+
+
+def test_a_known_parameter_may_be_a_network_input():
+    cfg = _compose(["data.static_fields=[nu]", "physics.params.nu.learnable=false"])
+    validate(cfg)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +84,12 @@ def test_experiment_presets_validate(preset: str):
         (["trainer.rollout_steps=50"], "trainer.rollout_steps"),
         (["trainer.alpha=1.5"], "trainer.alpha"),
         (["task=[fly]"], "task"),
+        (["data.static_fields=[velocity2]"], "data.static_fields"),
+        (["physics.boundary=dirichlet"], "physics.boundary"),  # Burgers' scheme is periodic only
+        (["physics.params.nu.lower=-1", "physics.params.nu.true_value=-0.01"], "physics.params"),
+        (["physics.dt=1.0", "physics.params.nu.upper=10", "physics.params.nu.true_value=5"], "physics.params"),
+        (["ic@data.ic=spots", "data.ic.name=nope"], "data.ic.name"),
+        (["trainer.physical_lr=0"], "trainer.physical_lr"),
     ],
 )
 def test_semantic_errors_name_the_key(overrides, key):

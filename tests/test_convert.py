@@ -5,17 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from phi.field import CenteredGrid, StaggeredGrid
+from phi.field import CenteredGrid, Noise, StaggeredGrid
 from phi.geom import Box
 from phi.physics import advect
 from phiml import math
 from phiml.math import batch, channel, extrapolation, spatial
 
+from hyco.config import ConfigError
 from hyco.convert import FieldTensorConverter
+from hyco.fields import FieldSpec, padding_mode
 
 
 def conv2d(grid: str = "centered", **fields) -> FieldTensorConverter:
-    return FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), grid, fields or {"velocity": 2})
+    """A 6x5 converter; ``fields`` maps names to channel counts (2: vector, 1: scalar)."""
+    specs = [FieldSpec(n, "vector" if c == 2 else "scalar", grid if c == 2 else "centered")
+             for n, c in (fields or {"velocity": 2}).items()]
+    return FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), specs)
 
 
 def centered_vector(b: int = 3) -> CenteredGrid:
@@ -75,7 +80,7 @@ def test_periodic_staggered_layout_and_round_trip():
 
 @pytest.mark.parametrize("grid", ["centered", "staggered"])
 def test_1d_vector_and_scalar_fields(grid):
-    conv = FieldTensorConverter(("x",), (8,), 1.0, grid, {"velocity": 1, "nu": 1}, scalar_fields=("nu",))
+    conv = FieldTensorConverter(("x",), (8,), 1.0, [FieldSpec("velocity", "vector", grid), FieldSpec("nu", "scalar")])
     assert conv.is_vector("velocity") and not conv.is_vector("nu")
     t = torch.randn(4, 2, 8)
     state = conv.tensor_to_state(t)
@@ -128,10 +133,61 @@ def test_shape_errors_and_closed_staggered():
         conv.to_field(torch.zeros(2, 3, 6, 5))
     with pytest.raises(ValueError, match="batch_shape"):
         conv.to_field(torch.zeros(4, 2, 6, 5), batch_shape=batch(time=3, b=1))
-    with pytest.raises(ValueError):
-        FieldTensorConverter(("x", "y"), (6, 5), 1.0, "staggered", boundary=extrapolation.ZERO)
-    with pytest.raises(ValueError, match="channels"):
-        conv2d(stress=3)
+    with pytest.raises(ConfigError, match="boundary"):
+        FieldSpec("velocity", boundary=("wall",))
+    with pytest.raises(ConfigError, match="staggered"):
+        FieldSpec("density", "scalar", "staggered")
+
+
+# ------------------------------------------------------------------------------------------------
+# walls: Dirichlet / Neumann centered fields, walled staggered grids (N + 1 faces)
+# ------------------------------------------------------------------------------------------------
+WALLED = [("dirichlet",), ("neumann",), ("periodic", "dirichlet"), ("dirichlet", "neumann")]
+
+
+@pytest.mark.parametrize("boundary", WALLED)
+def test_walled_staggered_round_trip_is_exact(boundary):
+    spec = FieldSpec("velocity", "vector", "staggered", boundary)
+    conv = FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), [spec])
+    assert conv.sample_shape == (7, 6)
+    bc = spec.for_dim(2).extrapolation(("x", "y"))
+    f = StaggeredGrid(Noise(batch(b=3)), bc, x=6, y=5, bounds=Box(x=1, y=2))
+    t = conv.to_tensor(f)
+    assert t.shape == (3, 2, 7, 6)
+    g = conv.to_field(t)
+    assert g.is_staggered and g.extrapolation == f.extrapolation
+    for comp in ("x", "y"):  # every face value, each component with its own face count
+        a, b = (v.values[{"~vector": comp}] for v in (g, f))
+        np.testing.assert_allclose(a.numpy(a.shape.names), b.numpy(a.shape.names), atol=1e-6)
+    assert torch.equal(conv.to_tensor(g), t)
+
+
+@pytest.mark.parametrize("boundary", WALLED)
+def test_centered_fields_keep_their_boundary(boundary):
+    conv = FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), [FieldSpec("u", "scalar", boundary=boundary)])
+    t = torch.randn(3, 1, 6, 5)
+    f = conv.to_field(t)
+    assert f.extrapolation == FieldSpec("u", "scalar", boundary=boundary).for_dim(2).extrapolation(("x", "y"))
+    assert torch.equal(conv.to_tensor(f), t)
+
+
+def test_mixed_state_is_padded_to_the_largest_layout_and_cropped_back():
+    specs = [FieldSpec("velocity", "vector", "staggered", ("dirichlet",)), FieldSpec("smoke", "scalar", boundary=("dirichlet",))]
+    conv = FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), specs)
+    assert conv.field_shapes == {"velocity": (7, 6), "smoke": (6, 5)} and conv.sample_shape == (7, 6)
+    smoke = torch.randn(2, 1, 6, 5)
+    velocity = conv.to_tensor(conv.to_field(torch.randn(2, 2, 7, 6), "velocity"))
+    t = torch.cat([velocity, torch.nn.functional.pad(smoke, (0, 1, 0, 1))], dim=1)
+    state = conv.tensor_to_state(t)
+    assert torch.equal(state["smoke"].values.native("b,x,y"), smoke[:, 0])
+    assert torch.equal(conv.state_to_tensor(state), t)
+
+
+def test_padding_mode_follows_the_boundaries():
+    assert padding_mode([FieldSpec("u", "scalar")]) == "circular"
+    assert padding_mode([FieldSpec("u", "scalar", boundary=("dirichlet",))]) == "zeros"
+    assert padding_mode([FieldSpec("u", "scalar", boundary=("neumann",))]) == "replicate"
+    assert padding_mode([FieldSpec("u", "scalar", boundary=("periodic", "dirichlet"))]) == "zeros"
 
 
 # ------------------------------------------------------------------------------------------------

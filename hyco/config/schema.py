@@ -164,8 +164,10 @@ class ObservationConfig:
 
     fields: List[str] = field(default_factory=list)  # observed dynamic fields; empty: all of them
     spatial: SpatialMaskKind = SpatialMaskKind.full
-    box_lower: List[float] = field(default_factory=lambda: [0.0, 0.0])
-    box_upper: List[float] = field(default_factory=lambda: [1.0, 1.0])
+    # box (spatial=box), or the region holding the sensors (spatial=sensors): fractions of the
+    # domain per axis; both empty means the whole domain
+    box_lower: List[float] = field(default_factory=list)
+    box_upper: List[float] = field(default_factory=list)
     num_sensors: int = 16  # sensors: random points inside box_lower/box_upper
     moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
     temporal: TemporalMaskKind = TemporalMaskKind.all

@@ -112,7 +112,9 @@ def validate(cfg: DictConfig) -> None:
     obs = cfg.observation
     if not 0.0 <= obs.noise:
         raise ConfigError(f"observation.noise: must be >= 0, got {obs.noise}")
-    if obs.spatial == SpatialMaskKind.box:
+    if obs.spatial == SpatialMaskKind.box and not (list(obs.box_lower) and list(obs.box_upper)):
+        raise ConfigError("observation.box_lower/box_upper: spatial=box needs both, as fractions of the domain per axis")
+    if list(obs.box_lower) or list(obs.box_upper):
         for key in ("box_lower", "box_upper"):
             if len(obs[key]) != phys.dim:
                 raise ConfigError(f"observation.{key}: needs {phys.dim} fractions, got {list(obs[key])}")
@@ -144,5 +146,57 @@ def validate(cfg: DictConfig) -> None:
         )
     if not 0.0 <= tr.alpha <= 1.0 or not 0.0 <= tr.alpha_end <= 1.0:
         raise ConfigError(f"trainer.alpha/alpha_end: must be in [0, 1], got {tr.alpha}/{tr.alpha_end}")
+    for key in ("lr", "physical_lr"):
+        if not tr[key] > 0:
+            raise ConfigError(f"trainer.{key}: must be > 0, got {tr[key]}")
+    for key in ("epochs", "batch_size", "physical_sims_per_fit", "synthetic_epochs_per_round"):
+        if tr[key] < 1:
+            raise ConfigError(f"trainer.{key}: must be >= 1, got {tr[key]}")
+    if tr.physical_iterations_per_epoch < 1:
+        raise ConfigError(f"trainer.physical_iterations_per_epoch: must be >= 1, got {tr.physical_iterations_per_epoch}")
+    validate_against_model(cfg)
+
+
+def validate_against_model(cfg: DictConfig) -> None:
+    """Rules that need the physical model's declarations: it builds (boundary, grid, parameters,
+    initial-condition prior), its true and initial parameters are valid for the scheme, the
+    observed and input fields exist, no learnable parameter is a network input, and the network
+    fits the grid. Builds the model (cheap: nothing is traced or simulated)."""
+    from hyco.physics import PhysicsParameterError, build_physics  # deferred: PhiFlow is heavy
+    from hyco.physics.ic import available_priors
+
+    if cfg.data.ic.name not in available_priors():
+        raise ConfigError(f"data.ic.name: unknown initial-condition prior '{cfg.data.ic.name}'; "
+                          f"available: {available_priors()} (conf/ic/)")
+    try:
+        model = build_physics(cfg.physics, cfg.data.ic)
+        model.validate_params(model.true_params())
+    except PhysicsParameterError as err:
+        raise ConfigError(f"physics.params: the true values are invalid — {err}") from None
+    try:
+        model.validate_params(model.initial_params())
+    except PhysicsParameterError as err:
+        raise ConfigError(f"physics.params: the initial guesses are invalid — {err}") from None
+    unknown = [n for n in cfg.observation.fields if n not in model.dynamic_fields]
+    if unknown:
+        raise ConfigError(f"observation.fields: {unknown} not dynamic fields of '{cfg.physics.name}'; "
+                          f"its dynamic fields are {list(model.dynamic_fields)}")
+    for name in cfg.data.static_fields:
+        if name in model.static_fields:
+            continue
+        spec = model.param_specs.get(name)
+        if spec is None:
+            raise ConfigError(f"data.static_fields: '{name}' is neither a static field {list(model.static_fields)} "
+                              f"nor a parameter {list(model.param_specs)} of '{cfg.physics.name}'")
+        if spec.learnable:
+            raise ConfigError(f"data.static_fields: '{name}' is a learnable parameter; giving the network its true "
+                              f"value would leak what is being learned. Remove it, or set "
+                              f"physics.params.{name}.learnable=false if it is known")
+    levels = int(cfg.synthetic.levels)
+    shape = model.converter.sample_shape
+    if levels > 0 and any(n % (2 ** levels) for n in shape):
+        raise ConfigError(f"synthetic.levels: a UNet of depth {levels} halves the grid {levels} times, so every "
+                          f"axis must be divisible by {2 ** levels}; the state is {list(shape)}. Lower "
+                          f"synthetic.levels or change physics.resolution")
 
 

@@ -1,14 +1,22 @@
-"""The versioned on-disk data cache (format version 1).
+"""The versioned on-disk data cache (format version 2).
 
 Layout of one cache entry, ``<resolve_path(data.cache_dir)>/<key>/``::
 
     train_00000.npz ... val_00000.npz ... test_00000.npz   one file per simulation
     metadata.json                                          written last: its presence means complete
 
-Each ``.npz`` holds ``truth_<field>`` / ``obs_<field>`` float32 ``[T, C, *spatial]``, ``mask`` uint8
-``[T, 1, *spatial]``, ``static_<name>`` float32 ``[C, *spatial]`` and ``seed`` (int64, 0-d).
-``metadata.json`` records the format version, the key, library versions, the resolved config,
-the splits with their IC seeds, shapes and the SHA-256 of every file.
+Each ``.npz`` holds, per dynamic field, ``truth_<field>`` / ``obs_<field>`` float32
+``[T, C, *spatial]`` and ``mask_<field>`` uint8 ``[T, 1, *spatial]`` (each field has its own mask:
+a model may be observed in some fields and not others); per static field (a known input such as
+an advecting velocity) ``static_<field>`` float32 ``[C, *spatial]``; per physical parameter its
+true value ``param_<name>`` float32 ``[1, *resolution]`` (the truth of what may be learned, kept
+apart from known inputs); and ``seed`` (int64, 0-d). ``metadata.json`` records the format
+version, the key, library versions, the resolved config, the splits with their IC seeds, the
+field specs, the parameters, shapes and the SHA-256 of every file.
+
+Version 2 (per-field masks, true parameters apart from static inputs, walled staggered layouts)
+replaced version 1 (one ``mask``, ``static_<parameter>``); a version-1 entry is refused with the
+regenerate hint.
 
 Every file is written under a temporary name in the same directory and renamed into place when
 complete, so a reader never sees half a file, and only files named in ``metadata.json`` are ever
@@ -38,7 +46,7 @@ from hyco.paths import resolve_path
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
 SPLITS = ("train", "val", "test")
 TEMP_PREFIX = ".tmp-"
@@ -115,7 +123,7 @@ def key_payload(cfg: Any) -> Dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "physics": physics,
-        "ic": data["ic"],
+        "ic": data["ic"],  # the initial-condition prior and its knobs
         "data": {k: data[k] for k in ("num_train", "num_val", "num_test", "num_frames", "seed")},
         "observation": plain_config(cfg.observation),
         "versions": library_versions(),
@@ -303,12 +311,27 @@ class CacheReader:
         return tuple(int(n) for n in self.metadata["spatial_shape"])
 
     @property
-    def static_fields(self) -> List[str]:
-        return list(self.metadata.get("static_fields", []))
+    def fields(self) -> Dict[str, Dict[str, Any]]:
+        """Field specs as recorded: ``{name: {kind, channels, grid, boundary, role, shape}}``."""
+        return dict(self.metadata.get("fields", {}))
 
     @property
     def field_names(self) -> List[str]:
-        return list(self.metadata.get("fields", {}).keys())
+        return list(self.fields)
+
+    @property
+    def dynamic_fields(self) -> List[str]:
+        return [n for n, f in self.fields.items() if f.get("role", "dynamic") == "dynamic"]
+
+    @property
+    def static_fields(self) -> List[str]:
+        """Known static input fields (``static_<name>`` arrays)."""
+        return [n for n, f in self.fields.items() if f.get("role") == "static"]
+
+    @property
+    def params(self) -> Dict[str, Dict[str, Any]]:
+        """Parameters as recorded: ``{name: {kind, learnable}}`` (true values: ``param_<name>``)."""
+        return dict(self.metadata.get("params", {}))
 
     def num_sims(self, split: str) -> int:
         """Number of simulations in ``split`` (0 for a split that was not generated)."""
@@ -364,7 +387,7 @@ class CacheReader:
         except Exception as exc:  # zip / format errors of a file whose checksum matched the metadata
             raise _error(f"cache file {file} cannot be decoded ({exc})", self.path) from exc
         _VERIFIED.add(stamp)
-        for required in ("mask", "seed"):
+        for required in ["seed", *(f"mask_{n}" for n in self.dynamic_fields)]:
             if required not in arrays:
                 raise _error(f"cache file {file} lacks the array '{required}'", self.path)
         return arrays

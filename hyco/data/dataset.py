@@ -2,9 +2,10 @@
 
 A sample is one rollout window of ``K`` steps taken from one simulation of one split::
 
-    initial_state  float32 [C_dyn + C_static, *spatial]   frame t (dynamic fields) + static fields
+    initial_state  float32 [C_dyn + C_static, *spatial]   frame t (dynamic fields) + static inputs
     targets        float32 [K, C_dyn, *spatial]           frames t+1 .. t+K
-    masks          float32 [K, 1, *spatial]               1 where the target is observed
+    masks          float32 [K, C_dyn, *spatial]           1 where the target is observed (each
+                                                          field's mask on its channels)
 
 Memory stays bounded by ``max_cached_sims`` simulations per process: whole simulations are loaded
 on demand through the reader and kept in a small LRU cache, never all at once. Under a
@@ -48,8 +49,11 @@ class SimulationReader(Protocol):
 
 
 def _frame_observed_from_mask(mask: np.ndarray) -> np.ndarray:
-    """``[T, 1, *spatial]`` mask -> ``[T]`` bool: is the whole frame observed."""
-    return (np.asarray(mask).reshape(mask.shape[0], -1) != 0).all(axis=1)
+    """``[T, 1, *spatial]`` mask -> ``[T]`` bool: is the whole frame observed, i.e. observed
+    wherever frame 0 (the initial condition, known in full) is — so the zero padding of a field
+    smaller than the state's layout never counts as unobserved."""
+    flat = np.asarray(mask).reshape(mask.shape[0], -1) != 0
+    return (flat >= flat[:1]).all(axis=1)
 
 
 class WindowDataset(Dataset):
@@ -64,11 +68,14 @@ class WindowDataset(Dataset):
     rollout_steps
         ``K``, the number of target frames per window (``1 <= K <= num_frames - 1``).
     dynamic_fields
-        Dynamic fields stacked along the channel axis, read from ``obs_<name>`` or ``truth_<name>``.
+        Dynamic fields stacked along the channel axis, read from ``obs_<name>`` or
+        ``truth_<name>``; default: the reader's ``dynamic_fields``.
     static_fields
-        Static fields ``static_<name>`` (``[C, *spatial]``) appended to the input channels.
+        Static inputs appended to the input channels: a static field of the model
+        (``static_<name>``, ``[C, *spatial]``) or a known parameter (``param_<name>``, its true
+        value ``[1, *spatial]``).
     source
-        ``"observed"``: inputs/targets from ``obs_*`` and masks from ``mask``;
+        ``"observed"``: inputs/targets from ``obs_*`` and masks from ``mask_<field>``;
         ``"truth"``: clean ``truth_*`` arrays and masks of ones.
     window_stride
         Candidate starts are ``0, stride, 2*stride, ... <= T-1-K``.
@@ -114,7 +121,9 @@ class WindowDataset(Dataset):
         self.reader = reader
         self.split = split
         self.rollout_steps = int(rollout_steps)
-        self.dynamic_fields: List[str] = list(dynamic_fields) if dynamic_fields else ["velocity"]
+        self.dynamic_fields: List[str] = list(dynamic_fields or getattr(reader, "dynamic_fields", None) or [])
+        if not self.dynamic_fields:
+            raise ValueError("dynamic_fields: none given and the reader names none")
         self.static_fields: List[str] = list(static_fields) if static_fields else []
         self.source = source
         self.window_stride = int(window_stride)
@@ -123,12 +132,14 @@ class WindowDataset(Dataset):
         self.spatial_shape: Tuple[int, ...] = tuple(int(n) for n in reader.spatial_shape)
         prefix = "obs_" if source == "observed" else "truth_"
         self._dynamic_keys = [prefix + name for name in self.dynamic_fields]
-        self._static_keys = ["static_" + name for name in self.static_fields]
+        known_static = set(getattr(reader, "static_fields", []) or [])
+        self._static_keys = [("static_" if name in known_static else "param_") + name for name in self.static_fields]
+        self._mask_keys = ["mask_" + name for name in self.dynamic_fields]
         # Only what __getitem__ reads is kept resident: truth arrays are dropped for observed
         # data (and vice versa), which halves the cache's footprint.
         self._keep_keys = set(self._dynamic_keys) | set(self._static_keys)
         if source == "observed":
-            self._keep_keys.add("mask")
+            self._keep_keys |= set(self._mask_keys)
         self._cache: "OrderedDict[int, Dict[str, np.ndarray]]" = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -151,12 +162,13 @@ class WindowDataset(Dataset):
             if file.is_file():
                 # An npz is a zip archive: indexing one member reads (and unzips) that member only.
                 with np.load(file, allow_pickle=False) as archive:
-                    if "mask" in archive.files:
-                        return _frame_observed_from_mask(archive["mask"])
+                    if all(k in archive.files for k in self._mask_keys):
+                        return np.all([_frame_observed_from_mask(archive[k]) for k in self._mask_keys], axis=0)
         arrays = self.reader.load(self.split, index)
-        if "mask" not in arrays:
-            raise KeyError(f"{self.split} simulation {index}: no 'mask' array; keys {sorted(arrays)}")
-        return _frame_observed_from_mask(arrays["mask"])
+        missing = [k for k in self._mask_keys if k not in arrays]
+        if missing:
+            raise KeyError(f"{self.split} simulation {index}: no {missing} array; keys {sorted(arrays)}")
+        return np.all([_frame_observed_from_mask(arrays[k]) for k in self._mask_keys], axis=0)
 
     def _build_index(self) -> Tuple[np.ndarray, np.ndarray]:
         candidates = self._candidate_starts()
@@ -226,7 +238,7 @@ class WindowDataset(Dataset):
                 f"{self.split} simulation {sim}: missing arrays {missing}; available {sorted(arrays)}"
             )
         kept = {k: arrays[k] for k in self._keep_keys}
-        for key in self._dynamic_keys + (["mask"] if "mask" in kept else []):
+        for key in self._dynamic_keys + [k for k in self._mask_keys if k in kept]:
             if kept[key].shape[0] != self.num_frames or tuple(kept[key].shape[2:]) != self.spatial_shape:
                 raise ValueError(
                     f"{self.split} simulation {sim}: {key} has shape {kept[key].shape}, expected "
@@ -260,9 +272,12 @@ class WindowDataset(Dataset):
         targets = np.concatenate([arrays[key][t + 1 : t + 1 + k] for key in self._dynamic_keys], axis=1)
         targets = targets.astype(np.float32, copy=False)
         if self.source == "observed":
-            masks = arrays["mask"][t + 1 : t + 1 + k].astype(np.float32)
+            # each field's mask on each of its channels: a field may be observed where another is not
+            masks = np.concatenate([np.repeat(arrays[m][t + 1 : t + 1 + k], arrays[d].shape[1], axis=1)
+                                    for m, d in zip(self._mask_keys, self._dynamic_keys)], axis=1)
+            masks = masks.astype(np.float32)
         else:
-            masks = np.ones((k, 1, *self.spatial_shape), dtype=np.float32)
+            masks = np.ones(targets.shape, dtype=np.float32)
         return torch.from_numpy(initial), torch.from_numpy(targets), torch.from_numpy(masks)
 
     def __repr__(self) -> str:

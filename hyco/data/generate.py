@@ -96,7 +96,8 @@ def _states_to_numpy(model: Any, state: Dict[str, Any]) -> Dict[str, np.ndarray]
 
 
 def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frames: int) -> Dict[str, np.ndarray]:
-    """Roll out one batch of ICs: ``{field: [B, T, C, *spatial]}`` float32.
+    """Roll out one batch of ICs: ``{dynamic field: [B, T, C, *spatial]}`` and
+    ``{static field: [B, C, *spatial]}``, float32.
 
     Entry ``i`` depends only on ``seeds[i]`` (the model's ``initial_state`` contract).
     """
@@ -105,7 +106,28 @@ def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frame
     if len(frames) != num_frames:
         raise RuntimeError(f"rollout returned {len(frames)} frames, expected {num_frames}")
     per_frame = [_states_to_numpy(model, s) for s in frames]
-    return {name: np.stack([f[name] for f in per_frame], axis=1) for name in model.field_names}
+    out = {name: np.stack([f[name] for f in per_frame], axis=1) for name in model.dynamic_fields}
+    out.update({name: per_frame[0][name] for name in model.static_fields})
+    return out
+
+
+def observed_fields(cfg: Any, model: Any) -> List[str]:
+    """The dynamic fields ``observation.fields`` names (empty: all of them), checked."""
+    names = list(cfg.observation.fields) or list(model.dynamic_fields)
+    unknown = [n for n in names if n not in model.dynamic_fields]
+    if unknown:
+        raise ConfigError(f"observation.fields: {unknown} not dynamic fields of '{cfg.physics.name}'; "
+                          f"its dynamic fields are {list(model.dynamic_fields)}")
+    return names
+
+
+def _field_samples(model: Any, name: str) -> np.ndarray:
+    """bool ``[*sample_shape]``: True where the state tensor holds a sample of field ``name``
+    (False in the zero padding of a field smaller than the state's layout)."""
+    own = model.converter.field_shapes[name]
+    valid = np.zeros(model.converter.sample_shape, dtype=bool)
+    valid[tuple(slice(0, n) for n in own)] = True
+    return valid
 
 
 # ------------------------------------------------------------------------------------------------
@@ -120,24 +142,23 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     model = _build_model(cfg)
     params = model.true_params()
     model.validate_params(params)  # before any compute or file: a bad truth stops here
-    param_names = list(params.keys())
-    unknown = [n for n in cfg.data.static_fields if n not in param_names]
-    if unknown:
-        raise ConfigError(f"data.static_fields: unknown {unknown}; the model's parameters are {param_names}")
-    resolution = list(model.resolution)
-    # a scalar parameter is stored as the constant field it acts as: [1, *resolution]
-    statics = {f"static_{n}": model.converter.static_to_numpy(params[n]) for n in param_names}
+    observed = observed_fields(cfg, model)
+    # the truth of every parameter, apart from the known static inputs: [1, *resolution]
+    true_params = {f"param_{n}": model.converter.static_to_numpy(v) for n, v in params.items()}
 
     num_frames = int(cfg.data.num_frames)
     seeds = split_seeds(cfg.data)
     jobs = _jobs(seeds)
     batch = max(1, int(cfg.data.generation_batch))
     writer = CacheWriter(path, key)
-    operator: ObservationOperator | None = None
-    spatial_shape: Tuple[int, ...] = ()
+    spatial_shape = tuple(model.converter.sample_shape)
+    operator = ObservationOperator(cfg.observation, spatial_shape, num_frames)
+    unobserved_mask = np.zeros_like(operator.mask)
+    unobserved_mask[0] = 1  # the initial condition is known in full, observed or not
+    valid = {n: _field_samples(model, n) for n in model.dynamic_fields}
     logger.info(
         "generating %d simulations (%s) x %d frames at %s into %s",
-        len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(resolution), path,
+        len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(model.resolution), path,
     )
     with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim", disable=not progress) as bar:
         for start in range(0, len(jobs), batch):
@@ -145,21 +166,23 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
             trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames)
             for b, (split, index, seed) in enumerate(chunk):
                 arrays: Dict[str, np.ndarray] = {}
-                for stream, name in enumerate(model.field_names):
+                for stream, name in enumerate(model.dynamic_fields):
                     truth = trajectories[name][b]
-                    if operator is None:
-                        spatial_shape = tuple(truth.shape[2:])
-                        operator = ObservationOperator(cfg.observation, spatial_shape, num_frames)
-                    obs, mask = operator.apply(truth, seed, stream=stream)
+                    if name in observed:
+                        obs, mask = operator.apply(truth, seed, stream=stream)
+                    else:
+                        obs, mask = truth * unobserved_mask, unobserved_mask.copy()
+                    mask = mask * valid[name]  # padding is never observed
                     arrays[f"truth_{name}"] = truth
-                    arrays[f"obs_{name}"] = obs
-                    arrays["mask"] = mask
-                arrays.update(statics)
+                    arrays[f"obs_{name}"] = (obs * mask).astype(np.float32)
+                    arrays[f"mask_{name}"] = mask.astype(np.uint8)
+                for name in model.static_fields:
+                    arrays[f"static_{name}"] = trajectories[name][b]
+                arrays.update(true_params)
                 arrays["seed"] = np.asarray(seed, dtype=np.int64)
                 writer.write_sim(split, index, arrays)
                 bar.update(1)
 
-    assert operator is not None  # num_train >= 1 is validated by the config
     metadata = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(full=True),
@@ -175,11 +198,15 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         },
         "num_frames": num_frames,
         "spatial_shape": list(spatial_shape),
+        "resolution": list(model.resolution),
         "fields": {
-            name: {"channels": int(model.channels[name]), "kind": "dynamic", "grid": str(getattr(model.grid, "value", model.grid))}
-            for name in model.field_names
+            spec.name: {"kind": spec.kind, "channels": spec.channels(model.dim), "grid": spec.grid,
+                        "boundary": list(spec.boundary), "role": spec.role,
+                        "shape": list(model.converter.field_shapes[spec.name]),
+                        "observed": spec.name in observed}
+            for spec in model.field_specs
         },
-        "static_fields": param_names,
+        "params": {n: {"kind": s.kind, "learnable": bool(s.learnable)} for n, s in model.param_specs.items()},
         "observation": operator.describe(),
         "dt": float(model.dt),
     }

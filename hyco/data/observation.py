@@ -1,15 +1,18 @@
 """Observation operator: what of the simulated truth a researcher gets to see.
 
-The truth of one simulation is a trajectory ``[T, C, *spatial]``. The operator hides part of it
-behind a spatial mask (full domain, a sub-box, random sensor points) and a temporal mask (all
-frames, every k-th frame, the first or last share of frames) and adds relative Gaussian noise to
-what remains. Frame 0 is always observed in full and without noise: the initial conditions are
-known, which is what lets both models be rolled out from them.
+The truth of one simulation is, per field, a trajectory ``[T, C, *spatial]``. The operator hides
+part of it behind a spatial mask (full domain, a sub-box, random sensor points inside a box, fixed
+or moving from frame to frame) and a temporal mask (all frames, every k-th frame, the first or
+last share of frames) and adds relative Gaussian noise to what remains. ``observation.fields``
+names the observed fields (empty: all dynamic fields); the others are not observed at all.
+Frame 0 is always observed in full and without noise: the initial conditions are known, which is
+what lets both models be rolled out from them.
 
 Everything is deterministic: the sensor set depends only on ``observation.seed`` (the same
-sensors for every simulation, as for a fixed measurement network), and the noise of a
-simulation only on ``observation.seed`` and that simulation's IC seed, so it does not depend on
-which generation batch the simulation happened to be in.
+sensors for every simulation, as for a fixed measurement network; moving sensors draw one set
+per frame from the same seed), and the noise of a simulation only on ``observation.seed``, that
+simulation's IC seed and the field's index, so it does not depend on which generation batch the
+simulation happened to be in.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ class ObservationOperator:
     Attributes
     ----------
     spatial_mask : np.ndarray
-        bool ``[*spatial]``, True where a point is observed (in frames that are observed).
+        bool ``[*spatial]``, True where a point is observed (in frames that are observed); with
+        moving sensors ``[T, *spatial]``, one set per frame.
     temporal_mask : np.ndarray
         bool ``[T]``, True for observed frames; ``temporal_mask[0]`` is always True.
     mask : np.ndarray
@@ -71,9 +75,11 @@ class ObservationOperator:
         self.seed = int(cfg.seed)
         if self.noise < 0:
             raise ObservationError(f"observation.noise: must be >= 0, got {self.noise}")
+        self.moving = self.spatial_kind == "sensors" and bool(getattr(cfg, "moving_sensors", False))
         self.spatial_mask = self._build_spatial_mask(cfg)
         self.temporal_mask = self._build_temporal_mask(cfg)
-        mask = self.temporal_mask[(slice(None),) + (None,) * len(self.spatial_shape)] & self.spatial_mask[None]
+        spatial_mask = self.spatial_mask if self.moving else self.spatial_mask[None]
+        mask = self.temporal_mask[(slice(None),) + (None,) * len(self.spatial_shape)] & spatial_mask
         mask[0] = True  # initial conditions are known in full
         self.mask: np.ndarray = mask[:, None].astype(np.uint8)
 
@@ -85,39 +91,55 @@ class ObservationOperator:
         kind = self.spatial_kind
         if kind == "full":
             return np.ones(shape, dtype=bool)
-        if kind == "box":
-            lower, upper = list(cfg.box_lower), list(cfg.box_upper)
-            if len(lower) != len(shape) or len(upper) != len(shape):
-                raise ObservationError(
-                    f"observation.box_lower/box_upper: need {len(shape)} fractions for a "
-                    f"{len(shape)}D grid, got {lower} / {upper}"
-                )
-            index = []
-            for n, lo, hi in zip(shape, lower, upper):
-                if not 0.0 <= lo < hi <= 1.0:
-                    raise ObservationError(
-                        f"observation.box_lower/box_upper: need 0 <= lower < upper <= 1, got {lo} / {hi}"
-                    )
-                # cells whose index range [i, i+1) overlaps [lo*n, hi*n); the epsilon keeps exact
-                # fractions (0.5 of 16 cells) from gaining a cell through rounding error
-                start = int(pymath.floor(lo * n + 1e-9))
-                stop = max(start + 1, int(pymath.ceil(hi * n - 1e-9)))
-                index.append(slice(start, min(stop, n)))
-            mask = np.zeros(shape, dtype=bool)
-            mask[tuple(index)] = True
-            return mask
-        if kind == "sensors":
-            total = int(np.prod(shape))
-            count = int(cfg.num_sensors)
-            if not 1 <= count <= total:
-                raise ObservationError(
-                    f"observation.num_sensors: must be in [1, {total}] (cells of the grid {list(shape)}), got {count}"
-                )
-            rng = np.random.default_rng(np.random.SeedSequence([_seed_entropy(self.seed), _SENSOR_STREAM]))
-            flat = np.zeros(total, dtype=bool)
-            flat[rng.choice(total, size=count, replace=False)] = True
-            return flat.reshape(shape)
+        if kind in ("box", "sensors"):
+            region = self._box(cfg)
+            if kind == "box":
+                return region
+            return self._sensors(cfg, region)
         raise ObservationError(f"observation.spatial: unknown kind '{kind}' (full | box | sensors)")
+
+    def _box(self, cfg: Any) -> np.ndarray:
+        """The cells of the box ``box_lower..box_upper`` (fractions of the domain per axis)."""
+        shape = self.spatial_shape
+        if not list(cfg.box_lower) and not list(cfg.box_upper):
+            return np.ones(shape, dtype=bool)  # no box given: the whole domain
+        lower, upper = list(cfg.box_lower), list(cfg.box_upper)
+        if len(lower) != len(shape) or len(upper) != len(shape):
+            raise ObservationError(
+                f"observation.box_lower/box_upper: need {len(shape)} fractions for a "
+                f"{len(shape)}D grid, got {lower} / {upper}"
+            )
+        index = []
+        for n, lo, hi in zip(shape, lower, upper):
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ObservationError(
+                    f"observation.box_lower/box_upper: need 0 <= lower < upper <= 1, got {lo} / {hi}"
+                )
+            # cells whose index range [i, i+1) overlaps [lo*n, hi*n); the epsilon keeps exact
+            # fractions (0.5 of 16 cells) from gaining a cell through rounding error
+            start = int(pymath.floor(lo * n + 1e-9))
+            stop = max(start + 1, int(pymath.ceil(hi * n - 1e-9)))
+            index.append(slice(start, min(stop, n)))
+        mask = np.zeros(shape, dtype=bool)
+        mask[tuple(index)] = True
+        return mask
+
+    def _sensors(self, cfg: Any, region: np.ndarray) -> np.ndarray:
+        """``num_sensors`` random cells inside ``region``: one set, or one per frame if moving."""
+        cells = np.flatnonzero(region)
+        count = int(cfg.num_sensors)
+        if not 1 <= count <= cells.size:
+            raise ObservationError(
+                f"observation.num_sensors: must be in [1, {cells.size}] (cells of the sensor region "
+                f"box_lower/box_upper on the grid {list(self.spatial_shape)}), got {count}"
+            )
+        rng = np.random.default_rng(np.random.SeedSequence([_seed_entropy(self.seed), _SENSOR_STREAM]))
+        sets = self.num_frames if self.moving else 1
+        masks = np.zeros((sets, region.size), dtype=bool)
+        for t in range(sets):
+            masks[t, rng.choice(cells, size=count, replace=False)] = True
+        masks = masks.reshape((sets, *self.spatial_shape))
+        return masks if self.moving else masks[0]
 
     def _build_temporal_mask(self, cfg: Any) -> np.ndarray:
         t = self.num_frames
@@ -155,7 +177,8 @@ class ObservationOperator:
             "spatial": self.spatial_kind,
             "temporal": self.temporal_kind,
             "noise": self.noise,
-            "observed_points": int(self.spatial_mask.sum()),
+            "observed_points": int(self.spatial_mask.sum()) // (self.num_frames if self.moving else 1),
+            "moving_sensors": self.moving,
             "observed_frames": int(self.temporal_mask.sum()),
             "observed_fraction": self.observed_fraction,
         }

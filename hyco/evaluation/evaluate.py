@@ -26,10 +26,9 @@ from hyco.config import HycoConfig  # noqa: E402
 from hyco.data.cache import CacheReader  # noqa: E402
 from hyco.data.generate import generate_dataset  # noqa: E402
 from hyco.physics.base import PhysicalModel, build_physics  # noqa: E402
-from hyco.synthetic.registry import build_network  # noqa: E402
 from hyco.synthetic.rollout import rollout  # noqa: E402
 from hyco.training.checkpoint import CheckpointError, load_checkpoint, load_json, save_json  # noqa: E402
-from hyco.training.factory import input_channels  # noqa: E402
+from hyco.training.factory import build_model_network, static_inputs  # noqa: E402
 from hyco.training.physical import PhysicalTrainer, parameter_metrics  # noqa: E402
 from hyco.training.runs import experiment_name  # noqa: E402
 from hyco.training.synthetic import SyntheticTrainer  # noqa: E402
@@ -83,15 +82,18 @@ def resolve_run_id(cfg: DictConfig) -> str:
 
 
 def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test") -> Dict[str, np.ndarray]:
-    """Clean held-out trajectories ``[N, H+1, C, *s]`` of ``split`` and their static inputs ``[N, C_s, *s]``."""
+    """Clean held-out trajectories ``[N, H+1, C_dyn, *s]`` of ``split`` (dynamic fields in the
+    reader's order) and their static inputs ``[N, C_s, *s]`` (static fields, known parameters)."""
     count = reader.num_sims(split)
     if count == 0:
         raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; there is nothing held out to evaluate on")
     sims = [reader.load(split, i) for i in range(count)]
-    truth = np.stack([s["truth_velocity"][: horizon + 1] for s in sims]).astype(np.float32)
-    static = [np.concatenate([s[f"static_{n}"] for n in cfg.data.static_fields]) for s in sims] \
-        if cfg.data.static_fields else None
-    return {"truth": truth, "static": None if static is None else np.stack(static).astype(np.float32)}
+    truth = np.stack([np.concatenate([s[f"truth_{n}"][: horizon + 1] for n in reader.dynamic_fields], axis=1)
+                      for s in sims]).astype(np.float32)
+    inputs = static_inputs(cfg, reader.static_fields)
+    keys = [("static_" if n in reader.static_fields else "param_") + n for n in inputs]
+    static = np.stack([np.concatenate([s[k] for k in keys]) for s in sims]).astype(np.float32) if keys else None
+    return {"truth": truth, "static": static}
 
 
 def synthetic_rollout(cfg: DictConfig, model: PhysicalModel, ckpt_dir: Path, test: Dict[str, np.ndarray]) -> Optional[np.ndarray]:
@@ -102,8 +104,7 @@ def synthetic_rollout(cfg: DictConfig, model: PhysicalModel, ckpt_dir: Path, tes
             break
     else:
         return None
-    c_in, c_out = input_channels(cfg, model)
-    network = build_network(cfg.synthetic, model.dim, c_in, c_out, seed=int(cfg.seed))
+    network = build_model_network(cfg, model)
     network.load_state_dict(load_checkpoint(path)["model"])
     network.eval()
     x0 = torch.from_numpy(test["truth"][:, 0])
@@ -120,12 +121,15 @@ def physical_rollout(model: PhysicalModel, params_file: Path, test: Dict[str, np
     learned = {n: np.asarray(v, dtype=np.float32) for n, v in load_json(params_file)["params"].items()}
     params = model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
     conv = model.converter
-    state = conv.tensor_to_state(torch.from_numpy(test["truth"][:, 0]))
+    x0 = torch.from_numpy(test["truth"][:, 0])
+    if model.static_fields:
+        x0 = torch.cat([x0, torch.from_numpy(test["static"][:, :conv.num_channels - x0.shape[1]])], dim=1)
+    state = conv.tensor_to_state(x0)
     frames = []
     with torch.no_grad():
         for _ in range(test["truth"].shape[1] - 1):
             state = model.step(state, params)
-            frames.append(conv.state_to_tensor(state).cpu())
+            frames.append(conv.state_to_tensor(state, model.dynamic_fields).cpu())
     return torch.stack(frames, dim=1).numpy(), learned
 
 

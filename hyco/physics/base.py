@@ -320,7 +320,7 @@ class PhysicalModel(ABC):
     def pad_to_field(self, name: str, arr: np.ndarray) -> np.ndarray:
         """Zero the entries of a ``[B, C, *field_shape]`` array that are not samples of the field
         (a walled staggered layout has ``N + 1`` entries on every axis, component ``c`` only
-        ``N`` along the other axes)."""
+        ``N`` along the other axes; the converter ignores them)."""
         spec = self.spec(name)
         if spec.grid != "staggered" or spec.periodic:
             return arr

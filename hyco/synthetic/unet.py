@@ -34,6 +34,9 @@ ACTIVATIONS: Dict[str, Callable[[], nn.Module]] = {
 PADDING_MODES: Dict[str, str] = {
     "circular": "circular",
     "periodic": "circular",
+    # 'auto' is resolved from the physics' boundaries by hyco.training.factory.network_config;
+    # a network built without a physical model (a unit test, a notebook) pads periodically
+    "auto": "circular",
     "zeros": "zeros",
     "reflect": "reflect",
     "replicate": "replicate",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from omegaconf import DictConfig
 
+from hyco.config import to_plain
 from hyco.data.cache import CacheReader
+from hyco.fields import padding_mode
 from hyco.data.dataset import WindowDataset
 from hyco.physics.base import PhysicalModel, build_physics
 from hyco.synthetic.registry import build_network
@@ -29,18 +31,40 @@ class TrainingData:
 
     @classmethod
     def open(cls, cfg: DictConfig, reader: CacheReader) -> "TrainingData":
-        kwargs = dict(rollout_steps=int(cfg.trainer.rollout_steps), static_fields=list(cfg.data.static_fields),
+        kwargs = dict(rollout_steps=int(cfg.trainer.rollout_steps), static_fields=static_inputs(cfg, reader.static_fields),
                       source="observed", max_cached_sims=int(cfg.data.max_cached_sims))
         train = WindowDataset(reader, "train", **kwargs)
         val = WindowDataset(reader, "val", **kwargs) if reader.num_sims("val") > 0 else None
         return cls(reader, train, val)
 
 
+def static_inputs(cfg: DictConfig, static_fields: Sequence[str]) -> List[str]:
+    """Inputs appended to the dynamic state: the model's static fields (the physics needs them
+    too), then the known parameters named in ``data.static_fields``."""
+    return [*static_fields, *(n for n in cfg.data.static_fields if n not in static_fields)]
+
+
 def input_channels(cfg: DictConfig, model: PhysicalModel) -> tuple[int, int]:
-    """(in, out) channels of the synthetic network: dynamic fields (+ static fields as inputs)."""
+    """(in, out) channels of the synthetic network: dynamic fields, plus static fields and known
+    parameters as inputs (one channel each)."""
     dynamic = sum(model.channels.values())
-    static = len(cfg.data.static_fields)
-    return dynamic + static, dynamic
+    static = sum(model.converter.fields[n] for n in model.static_fields)
+    params = len([n for n in cfg.data.static_fields if n not in model.static_fields])
+    return dynamic + static + params, dynamic
+
+
+def network_config(cfg: DictConfig, model: PhysicalModel) -> Dict[str, Any]:
+    """``synthetic`` config with ``padding: auto`` resolved from the fields' boundaries."""
+    net = to_plain(cfg.synthetic) if isinstance(cfg.synthetic, DictConfig) else dict(cfg.synthetic)
+    if str(net.get("padding", "auto")) == "auto":
+        net["padding"] = padding_mode(model.field_specs)
+    return net
+
+
+def build_model_network(cfg: DictConfig, model: PhysicalModel):
+    """The configured network for ``model``'s state (channels and padding from its fields)."""
+    c_in, c_out = input_channels(cfg, model)
+    return build_network(network_config(cfg, model), model.dim, c_in, c_out, seed=int(cfg.seed))
 
 
 def synthetic_epochs(cfg: DictConfig) -> int:
@@ -59,8 +83,7 @@ def variant_of(cfg: DictConfig) -> str:
 
 def build_synthetic_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
                             context: RunContext) -> SyntheticTrainer:
-    c_in, c_out = input_channels(cfg, model)
-    network = build_network(cfg.synthetic, model.dim, c_in, c_out, seed=int(cfg.seed))
+    network = build_model_network(cfg, model)
     return SyntheticTrainer(cfg, network, data.train, data.val, context, total_epochs=synthetic_epochs(cfg))
 
 

@@ -107,13 +107,16 @@ class FieldTrainer(AbstractTrainer):
 
     # ------------------------------------------------------------------ loss
     def rollout_tensor(self, x0: torch.Tensor, steps: int, params: Dict[str, Any]) -> torch.Tensor:
-        """Roll the physical model out from ``x0 [B,C,*s]``: ``[B, steps, C, *s]`` (differentiable)."""
+        """Roll the physical model out from ``x0 [B,C,*s]``: ``[B, steps, C_dyn, *s]`` (differentiable).
+
+        ``x0`` holds the dynamic fields, then the model's static fields; any further channels
+        (known parameters given to the network) are ignored."""
         conv = self.model.converter
-        state = conv.tensor_to_state(x0)
+        state = conv.tensor_to_state(x0[:, :conv.num_channels])
         frames: List[torch.Tensor] = []
         for _ in range(steps):
             state = self.model.step(state, params)
-            frames.append(conv.state_to_tensor(state))
+            frames.append(conv.state_to_tensor(state, self.model.dynamic_fields))
         return torch.stack(frames, dim=1)
 
     def loss(self, z: Dict[str, torch.Tensor], x0, targets, masks, weights=None,

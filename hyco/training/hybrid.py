@@ -105,8 +105,7 @@ class HybridTrainer(AbstractTrainer):
         out = []
         with torch.no_grad():
             for chunk in torch.split(initial_states, self.chunk):
-                x0, _ = self._split(chunk)
-                out.append(self.physical.rollout_tensor(x0.cpu(), steps, params).cpu())
+                out.append(self.physical.rollout_tensor(chunk.cpu(), steps, params).cpu())
         return torch.cat(out).detach()
 
     # ------------------------------------------------------------------ ghost ICs
@@ -119,7 +118,7 @@ class HybridTrainer(AbstractTrainer):
         if kind == "prior":
             seeds = [seed + i for i in range(count)]
             state = self.model.initial_state(count, seeds)
-            dynamic = self.converter.state_to_tensor(state).detach().cpu().float()
+            dynamic = self.converter.state_to_tensor(state, self.model.dynamic_fields).detach().cpu().float()
         else:
             rng = np.random.default_rng(seed)
             picks = rng.integers(0, len(self.data), size=count)

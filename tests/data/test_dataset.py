@@ -27,6 +27,8 @@ class FakeReader:
     def __init__(self, root: Path, sims: int, frames: int, masks: Optional[Dict[int, np.ndarray]] = None,
                  statics: Sequence[tuple] = (), split: str = "train") -> None:
         self.path = Path(root)
+        self.dynamic_fields = ["velocity"]
+        self.static_fields = [name for name, _ in statics]
         self.num_frames = frames
         self.spatial_shape = RES
         self._counts = {split: sims}
@@ -42,7 +44,7 @@ class FakeReader:
                 mask[frame] = m
             obs = ((truth + rng.normal(0, 0.01, truth.shape)) * mask).astype(np.float32)
             obs[0] = truth[0]
-            arrays = {"truth_velocity": truth, "obs_velocity": obs, "mask": mask, "seed": np.int64(i)}
+            arrays = {"truth_velocity": truth, "obs_velocity": obs, "mask_velocity": mask, "seed": np.int64(i)}
             for name, ch in statics:
                 arrays[f"static_{name}"] = np.full((ch, *RES), 100 * i + ch, np.float32)
             np.savez(self.path / f"{split}_{i:05d}.npz", **arrays)
@@ -61,6 +63,8 @@ class NoPathReader:
 
     def __init__(self, inner: FakeReader) -> None:
         self._inner = inner
+        self.dynamic_fields = inner.dynamic_fields
+        self.static_fields = inner.static_fields
         self.num_frames = inner.num_frames
         self.spatial_shape = inner.spatial_shape
         self.loads = 0
@@ -123,12 +127,12 @@ def test_window_count_and_content(tmp_path: Path, stride: int, starts: List[int]
         raw = _raw(reader, sim)
         x, y, m = ds[i]
         assert x.dtype == y.dtype == m.dtype == torch.float32
-        assert x.shape == (C + 1 + 2, *RES) and y.shape == (3, C, *RES) and m.shape == (3, 1, *RES)
+        assert x.shape == (C + 1 + 2, *RES) and y.shape == (3, C, *RES) and m.shape == (3, C, *RES)
         np.testing.assert_array_equal(x[:C].numpy(), raw["obs_velocity"][t])
         np.testing.assert_array_equal(x[C:C + 1].numpy(), raw["static_nu"])
         np.testing.assert_array_equal(x[C + 1:].numpy(), raw["static_b"])
         np.testing.assert_array_equal(y.numpy(), raw["obs_velocity"][t + 1:t + 4])
-        np.testing.assert_array_equal(m.numpy(), np.ones((3, 1, *RES)))
+        np.testing.assert_array_equal(m.numpy(), np.ones((3, C, *RES)))
     with pytest.raises(IndexError):
         ds.window_index(len(ds))
 
@@ -157,8 +161,8 @@ def test_start_policy_skips_incompletely_observed_frames(tmp_path: Path) -> None
     assert reader.loads == 0
     x, y, m = ds[1]  # sim 0, start 1: targets are frames 2 (partial) and 3
     raw = _raw(reader, 0)
-    np.testing.assert_array_equal(m.numpy(), raw["mask"][2:4].astype(np.float32))
-    assert float(m[0].sum()) == np.prod(RES) - 2 * RES[1] and float(m[1].min()) == 1.0
+    np.testing.assert_array_equal(m.numpy(), np.repeat(raw["mask_velocity"][2:4], C, axis=1).astype(np.float32))
+    assert float(m[0, 0].sum()) == np.prod(RES) - 2 * RES[1] and float(m[1].min()) == 1.0
     np.testing.assert_array_equal(y.numpy(), raw["obs_velocity"][2:4])
     assert float(y[0, :, :2].abs().sum()) == 0.0  # obs is 0 where unobserved
     # the same index from a reader without a path (fallback: one full load per sim, dropped)
@@ -178,7 +182,7 @@ def test_source_truth_uses_every_start_and_unit_masks(tmp_path: Path) -> None:
     raw = _raw(reader, 1)
     np.testing.assert_array_equal(x.numpy(), raw["truth_velocity"][3])
     np.testing.assert_array_equal(y.numpy(), raw["truth_velocity"][4:6])
-    assert m.shape == (2, 1, *RES) and float(m.min()) == 1.0
+    assert m.shape == (2, C, *RES) and float(m.min()) == 1.0
     assert set(ds._cache[1]) == {"truth_velocity"}  # only what is read stays resident
 
 
@@ -189,7 +193,7 @@ def test_invalid_arguments(tmp_path: Path) -> None:
         with pytest.raises(ValueError):
             WindowDataset(reader, "train", **kwargs)
     ds = WindowDataset(reader, "train", rollout_steps=1, static_fields=["nu"])
-    with pytest.raises(KeyError, match="static_nu"):
+    with pytest.raises(KeyError, match="param_nu"):  # not a static field of the reader: a parameter
         ds[0]
     assert len(WindowDataset(reader, "val", rollout_steps=1)) == 0
 
@@ -282,8 +286,9 @@ def test_with_real_cache_reader(tmp_path: Path) -> None:
     for i in range(3):
         writer.write_sim("train", i, _raw(source, i))
     writer.finalize({"splits": {"train": {"count": 3, "seeds": [0, 1, 2]}}, "num_frames": 6,
-                     "spatial_shape": list(RES), "static_fields": ["nu"],
-                     "fields": {"velocity": {"channels": C, "kind": "dynamic", "grid": "centered"}}})
+                     "spatial_shape": list(RES),
+                     "fields": {"velocity": {"channels": C, "kind": "vector", "grid": "centered", "role": "dynamic"},
+                                "nu": {"channels": 1, "kind": "scalar", "grid": "centered", "role": "static"}}})
     reader = cache.CacheReader(tmp_path / "entry")
     assert isinstance(reader, SimulationReader)
     ds = WindowDataset(reader, "train", rollout_steps=2, static_fields=["nu"], max_cached_sims=2)
@@ -294,6 +299,6 @@ def test_with_real_cache_reader(tmp_path: Path) -> None:
         x, y, m = ds[i]
         np.testing.assert_array_equal(x.numpy(), np.concatenate([raw["obs_velocity"][t], raw["static_nu"]]))
         np.testing.assert_array_equal(y.numpy(), raw["obs_velocity"][t + 1:t + 3])
-        np.testing.assert_array_equal(m.numpy(), raw["mask"][t + 1:t + 3])
+        np.testing.assert_array_equal(m.numpy(), np.repeat(raw["mask_velocity"][t + 1:t + 3], C, axis=1))
     loader = make_loader(ds, batch_size=2, shuffle=True, seed=0, num_workers=2)
     assert Counter(_samples(loader)) == Counter(_key(ds[i]) for i in range(len(ds)))

@@ -16,20 +16,20 @@ def test_arrays_follow_the_contract_1d(data_cfg):
     reader = CacheReader(result.path)
     assert reader.num_frames == 5 and reader.spatial_shape == (16,)
     arrays = reader.load("train", 0)
-    assert set(arrays) == {"truth_velocity", "obs_velocity", "mask", "static_nu", "seed"}
+    assert set(arrays) == {"truth_velocity", "obs_velocity", "mask_velocity", "param_nu", "seed"}
     assert arrays["truth_velocity"].shape == (5, 1, 16) and arrays["truth_velocity"].dtype == np.float32
     assert arrays["obs_velocity"].shape == (5, 1, 16) and arrays["obs_velocity"].dtype == np.float32
-    assert arrays["mask"].shape == (5, 1, 16) and arrays["mask"].dtype == np.uint8
+    assert arrays["mask_velocity"].shape == (5, 1, 16) and arrays["mask_velocity"].dtype == np.uint8
     assert arrays["seed"].shape == () and arrays["seed"].dtype == np.int64
-    # scalar nu stored as the constant field it acts as
-    assert arrays["static_nu"].shape == (1, 16) and arrays["static_nu"].dtype == np.float32
-    np.testing.assert_allclose(arrays["static_nu"], 0.01, rtol=1e-6)
+    # the true scalar nu, stored as the constant field it acts as
+    assert arrays["param_nu"].shape == (1, 16) and arrays["param_nu"].dtype == np.float32
+    np.testing.assert_allclose(arrays["param_nu"], 0.01, rtol=1e-6)
     truth = arrays["truth_velocity"]
     assert np.all(np.isfinite(truth)) and np.abs(truth[0]).max() > 0.1
     assert not np.allclose(truth[0], truth[-1])  # it evolves
     # full, noise-free observation: obs == truth, mask all ones
     np.testing.assert_array_equal(arrays["obs_velocity"], truth)
-    assert arrays["mask"].min() == 1
+    assert arrays["mask_velocity"].min() == 1
 
 
 def test_metadata_records_splits_seeds_versions_and_checksums(data_cfg):
@@ -43,8 +43,9 @@ def test_metadata_records_splits_seeds_versions_and_checksums(data_cfg):
     assert meta["splits"]["val"]["seeds"] == [7 + SEED_OFFSETS["val"]]
     assert meta["splits"]["test"]["seeds"] == [7 + SEED_OFFSETS["test"]]
     assert meta["num_frames"] == 5 and meta["spatial_shape"] == [16]
-    assert meta["fields"] == {"velocity": {"channels": 1, "kind": "dynamic", "grid": "centered"}}
-    assert meta["static_fields"] == ["nu"]
+    assert meta["fields"] == {"velocity": {"channels": 1, "kind": "vector", "grid": "centered", "role": "dynamic",
+                                           "boundary": ["periodic"], "shape": [16], "observed": True}}
+    assert meta["params"] == {"nu": {"kind": "scalar", "learnable": True}}
     assert sorted(meta["files"]) == ["test_00000.npz", "train_00000.npz", "train_00001.npz", "val_00000.npz"]
     assert all(len(sha) == 64 for sha in meta["files"].values())
     assert meta["config"]["physics"]["name"] == "burgers"
@@ -85,7 +86,7 @@ def test_observation_is_applied_2d(data_cfg):
     cfg = data_cfg("observation=quarter_noisy", "observation.noise=0.1", dim=2)
     reader = CacheReader(generate_dataset(cfg, progress=False).path)
     arrays = reader.load("train", 1)
-    truth, obs, mask = arrays["truth_velocity"], arrays["obs_velocity"], arrays["mask"]
+    truth, obs, mask = arrays["truth_velocity"], arrays["obs_velocity"], arrays["mask_velocity"]
     assert truth.shape == (4, 2, 8, 8) and mask.shape == (4, 1, 8, 8)
     assert mask[0].min() == 1
     np.testing.assert_array_equal(obs[0], truth[0])
@@ -118,7 +119,7 @@ def test_field_nu_is_stored_at_cell_centres_2d(data_cfg, grid):
     arrays = reader.load("val", 0)
     assert arrays["truth_velocity"].shape == (4, 2, 8, 8)
     assert reader.metadata["fields"]["velocity"]["grid"] == grid
-    static = arrays["static_nu"]
+    static = arrays["param_nu"]
     assert static.shape == (1, 8, 8)
     truth_nu = build_physics(cfg.physics, cfg.data.ic).true_params()["nu"].numpy(["x", "y"])
     np.testing.assert_allclose(static[0], truth_nu, rtol=1e-6)
