@@ -123,7 +123,7 @@ class FieldTrainer(AbstractTrainer):
              optimising: bool = True) -> torch.Tensor:
         """Masked rollout MSE; ``optimising=False`` (validation) does not advance the step counter."""
         predictions = self.rollout_tensor(x0, targets.shape[1], self.physics_params(z))
-        loss = masked_rollout_loss(predictions, targets, masks, weights)
+        loss = masked_rollout_loss(predictions, targets, masks, weights) + self.smoothness_penalty(z)
         if not optimising:
             return loss
         if self.step == self.cfg.trainer.inject_nan_at_step:
@@ -131,6 +131,20 @@ class FieldTrainer(AbstractTrainer):
         self.step += 1
         self.evaluations += 1
         return loss
+
+    def smoothness_penalty(self, z: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """``sum_p beta_p * mean |grad p|^2`` over field parameters with ``smoothness = beta > 0``
+        (one-sided differences between neighbouring cells, divided by the cell size)."""
+        total = torch.zeros(())
+        for name, value in z.items():
+            beta = self.model.param_specs[name].smoothness
+            if beta <= 0 or value.ndim == 0:
+                continue
+            p = self._to_physical(name, value)
+            for axis, h in enumerate(self.model.dx):
+                if p.shape[axis] > 1:
+                    total = total + beta * (torch.diff(p, dim=axis) / h).square().mean()
+        return total
 
     # ------------------------------------------------------------------ fitting
     def fit(self, x0: torch.Tensor, targets: torch.Tensor, masks: torch.Tensor,

@@ -131,3 +131,21 @@ def _model(cfg):
     from hyco.physics.base import build_physics
 
     return build_physics(cfg.physics, cfg.data.ic)
+
+
+def test_smoothness_penalty_of_a_field_parameter(make_cfg):
+    """beta * mean |grad nu|^2: zero for a uniform field, the finite-difference value otherwise,
+    and it pulls a rough field towards a smooth one (its gradient is not zero)."""
+    cfg = _physical_cfg(make_cfg, "physics.params.nu.kind=field", "physics.params.nu.smoothness=0.5")
+    trainer = PhysicalTrainer(cfg, _model(cfg))
+    assert float(trainer.smoothness_penalty(trainer.z)) == 0.0  # the uniform initial guess
+    rough = np.where(np.arange(trainer.model.resolution[0]) % 2 == 0, 0.02, 0.04)
+    trainer.set_params({"nu": rough})
+    p = trainer.current_params()["nu"].astype(np.float64)
+    expected = 0.5 * np.mean((np.diff(p) / trainer.model.dx[0]) ** 2)
+    penalty = trainer.smoothness_penalty(trainer.z)
+    assert float(penalty) == pytest.approx(expected, rel=1e-4)
+    penalty.backward()
+    assert float(trainer.z["nu"].grad.abs().sum()) > 0
+    scalar = _physical_cfg(make_cfg)
+    assert float(PhysicalTrainer(scalar, _model(scalar)).smoothness_penalty({})) == 0.0
