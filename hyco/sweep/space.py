@@ -52,11 +52,6 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
             spec = _spec_dict(spec)
             kind = spec.get("type")
             where = f"sweep.search_space.{group}.{path}"
-            path = str(path)
-            if path.startswith("trainer.") and readers and \
-                    not any(path[len("trainer."):] in get_variant(a).reads for a in readers):
-                raise ConfigError(f"{where}: {path} does not act on {' or '.join(readers)} "
-                                  "(see the variant's reads in hyco/training/variants.py)")
             if kind in ("float", "int"):
                 if "low" not in spec or "high" not in spec or spec["low"] > spec["high"]:
                     raise ConfigError(f"{where}: needs low <= high, got {spec}")
@@ -67,6 +62,10 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
                     raise ConfigError(f"{where}: categorical needs a non-empty choices list")
             else:
                 raise ConfigError(f"{where}: type must be float, int or categorical, got {kind!r}")
+            if str(path).startswith("trainer.") and readers and \
+                    not any(str(path)[len("trainer."):] in get_variant(a).reads for a in readers):
+                raise ConfigError(f"{where}: {path} does not act on {' or '.join(readers)} "
+                                  "(see the variant's reads in hyco/training/variants.py)")
 
 
 def suggest(trial: optuna.Trial, path: str, spec: Mapping[str, Any]) -> Any:
