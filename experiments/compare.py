@@ -1,4 +1,4 @@
-"""Compare all six arms on one problem with equal budgets and print a Markdown table.
+"""Compare every registered arm on one problem with equal budgets and print a Markdown table.
 
     python experiments/compare.py --experiment compare_quarter_scalar
     python experiments/compare.py --experiment compare_field_partial --arms physical_only,cooperative

@@ -9,6 +9,7 @@ from typing import Callable, Dict
 import torch
 from omegaconf import DictConfig
 
+from hyco import metrics as M
 from hyco.config import ConfigError, default_torch_threads, validate
 
 log = logging.getLogger("hyco")
@@ -44,12 +45,18 @@ def _evaluate(cfg: DictConfig) -> None:
     print(f"evaluation of run {result.run_id} on held-out simulations:")
     players = sorted(result.per_step, key=lambda p: p == "persistence")
     print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13}")
+    split = result.split
     for player in players:
-        print(f"  {player:<12} {result.metrics[f'eval_{player}_rel_l2_mean']:>12.4g} "
-              f"{result.metrics[f'eval_{player}_rel_l2_final']:>13.4g}")
-    for key, value in sorted(result.metrics.items()):
-        if key.startswith("eval_param_"):
-            print(f"  {key}: {value:.4g}")
+        fields = M.eval_fields(result.metrics, split, player)
+        print(f"  {player:<12} {result.metrics[M.rel_l2_mean(split, player)]:>12.4g} "
+              f"{result.metrics[M.rel_l2_final(split, player)]:>13.4g}")
+        for name in fields if len(fields) > 1 else ():  # one field: the same numbers again
+            print(f"    {name:<10} {result.metrics[M.rel_l2_mean(split, player, name)]:>12.4g} "
+                  f"{result.metrics[M.rel_l2_final(split, player, name)]:>13.4g}")
+    for name in cfg.physics.params:
+        for key in (M.eval_param(split, name), M.eval_param_rel_error(split, name)):
+            if key in result.metrics:
+                print(f"  {key}: {result.metrics[key]:.4g}")
 
 
 TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train": _train, "evaluate": _evaluate}

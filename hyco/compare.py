@@ -1,4 +1,4 @@
-"""Evidence: every arm (two baselines, four HYCO variants) on one seeded problem, equal budgets.
+"""Evidence: every registered arm (baselines, HYCO variants) on one seeded problem, equal budgets.
 
 Each arm trains with the same ``trainer.epochs`` (epochs for the baselines, rounds for HYCO:
 every player gets at most that many synthetic epochs / physical fits of
@@ -12,23 +12,25 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from hyco import metrics as M
 from hyco import tracking
 from hyco.app import configure_threads
 from hyco.config import validate
 from hyco.evaluation import evaluate_run
 from hyco.paths import conf_dir, mlruns_dir
 from hyco.training.runs import train_run
+from hyco.training.variants import available_variants
 
 log = logging.getLogger(__name__)
 
-ARMS = ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative")
+ARMS = tuple(available_variants())  # every registered variant, in listing order
 
 
 @dataclass
@@ -41,7 +43,7 @@ class ArmResult:
     synthetic_final: float = math.nan
     physical_mean: float = math.nan
     physical_final: float = math.nan
-    param_error: float = math.nan
+    param_errors: Dict[str, float] = field(default_factory=dict)  # parameter name -> test rel. error
     seconds: float = math.nan
 
 
@@ -60,12 +62,11 @@ def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str]) -> ArmResul
     seconds = time.perf_counter() - start
     cfg.evaluation.run_id = outcome.run_id
     m = evaluate_run(cfg).metrics
-    param_keys = [k for k in m if k.startswith("eval_param_") and k.endswith("_rel_error")]
     return ArmResult(
         arm, outcome.run_id,
-        m.get("eval_synthetic_rel_l2_mean", math.nan), m.get("eval_synthetic_rel_l2_final", math.nan),
-        m.get("eval_physical_rel_l2_mean", math.nan), m.get("eval_physical_rel_l2_final", math.nan),
-        m[param_keys[0]] if param_keys else math.nan, seconds,
+        m.get(M.rel_l2_mean("test", "synthetic"), math.nan), m.get(M.rel_l2_final("test", "synthetic"), math.nan),
+        m.get(M.rel_l2_mean("test", "physical"), math.nan), m.get(M.rel_l2_final("test", "physical"), math.nan),
+        {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in cfg.physics.params}, seconds,
     )
 
 
@@ -73,16 +74,25 @@ def _fmt(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.4f}"
 
 
-def markdown_table(title: str, rows: List[ArmResult], persistence: float) -> str:
+def markdown_table(title: str, rows: List[ArmResult], persistence: float,
+                   params: Optional[Sequence[str]] = None) -> str:
+    """The comparison table: one ``<name> rel. error`` column per physical parameter (``params``,
+    default: every parameter any row has, in order seen), read by name."""
+    if params is None:
+        params = list(dict.fromkeys(n for r in rows for n in r.param_errors))
+    head = ["arm", "synthetic mean", "synthetic final", "physical mean", "physical final",
+            *(f"{n} rel. error" for n in params), "wall time [s]"]
     lines = [
         f"**{title}** (held-out rollout relative L2; persistence forecast: mean {persistence:.4f})",
         "",
-        "| arm | synthetic mean | synthetic final | physical mean | physical final | nu rel. error | wall time [s] |",
-        "|---|---|---|---|---|---|---|",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
     ]
     for r in rows:
-        lines.append(f"| {r.arm} | {_fmt(r.synthetic_mean)} | {_fmt(r.synthetic_final)} | {_fmt(r.physical_mean)} "
-                     f"| {_fmt(r.physical_final)} | {_fmt(r.param_error)} | {r.seconds:.1f} |")
+        cells = [r.arm, _fmt(r.synthetic_mean), _fmt(r.synthetic_final), _fmt(r.physical_mean),
+                 _fmt(r.physical_final), *(_fmt(r.param_errors.get(n, math.nan)) for n in params),
+                 f"{r.seconds:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -102,12 +112,12 @@ def compare(experiment: str, arms: Sequence[str] = ARMS, overrides: Sequence[str
             row = run_arm(cfg, arm, parent.run_id)
             rows.append(row)
             persistence = tracking.get_run(row.run_id, cfg.tracking).metrics.get(
-                "eval_persistence_rel_l2_mean", persistence)
-            parent.log_metrics(nan_safe({f"{arm}_synthetic_rel_l2_mean": row.synthetic_mean,
-                                         f"{arm}_physical_rel_l2_mean": row.physical_mean,
-                                         f"{arm}_param_rel_error": row.param_error,
-                                         f"{arm}_wall_time_s": row.seconds}), step=0)
-        table = markdown_table(experiment, rows, persistence)
+                M.rel_l2_mean("test", M.PERSISTENCE), persistence)
+            parent.log_metrics(nan_safe({M.compare_rel_l2_mean(arm, "synthetic"): row.synthetic_mean,
+                                         M.compare_rel_l2_mean(arm, "physical"): row.physical_mean,
+                                         **{M.compare_param_rel_error(arm, n): v for n, v in row.param_errors.items()},
+                                         M.compare_wall_time(arm): row.seconds}), step=0)
+        table = markdown_table(experiment, rows, persistence, [str(n) for n in base.physics.params])
         parent.log_text(table, f"comparison_{experiment}.md")
     target = output or mlruns_dir() / "comparisons" / f"{experiment}.md"
     target.parent.mkdir(parents=True, exist_ok=True)

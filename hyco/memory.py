@@ -1,14 +1,14 @@
 """Process and CUDA memory, as metrics with stable names (MB).
 
-``MemoryMonitor().snapshot()`` returns::
+``MemoryMonitor().snapshot()`` returns (names from :mod:`hyco.metrics`)::
 
-    mem_rss_mb            resident set size of this process now
-    mem_rss_peak_mb       highest RSS of this process: max of every value this monitor has seen
+    memory/rss_mb            resident set size of this process now
+    memory/rss_peak_mb       highest RSS of this process: max of every value this monitor has seen
                           and the kernel's high-water mark (``getrusage(RUSAGE_SELF).ru_maxrss``),
                           so short spikes between snapshots are not missed
-    mem_cuda_alloc_mb     tensors currently allocated by PyTorch on the device (0 without CUDA)
-    mem_cuda_reserved_mb  memory held by PyTorch's caching allocator (0 without CUDA)
-    mem_cuda_peak_mb      peak allocated since start or the last ``reset_peak`` (0 without CUDA)
+    memory/cuda_alloc_mb     tensors currently allocated by PyTorch on the device (0 without CUDA)
+    memory/cuda_reserved_mb  memory held by PyTorch's caching allocator (0 without CUDA)
+    memory/cuda_peak_mb      peak allocated since start or the last ``reset_peak`` (0 without CUDA)
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any, Dict, Optional, Union
 import psutil
 import torch
 
+from hyco import metrics
+
 try:  # not on Windows
     import resource
 except ImportError:  # pragma: no cover - platform dependent
@@ -27,13 +29,7 @@ except ImportError:  # pragma: no cover - platform dependent
 
 _MB = 1024.0 * 1024.0
 
-METRIC_NAMES = (
-    "mem_rss_mb",
-    "mem_rss_peak_mb",
-    "mem_cuda_alloc_mb",
-    "mem_cuda_reserved_mb",
-    "mem_cuda_peak_mb",
-)
+METRIC_NAMES = metrics.MEMORY_METRICS
 
 
 def _ru_maxrss_mb() -> float:
@@ -94,11 +90,11 @@ class MemoryMonitor:
         """Allocated, reserved and peak-allocated device memory in MB (zeros without CUDA)."""
         device = self._cuda_device()
         if device is None:
-            return {"mem_cuda_alloc_mb": 0.0, "mem_cuda_reserved_mb": 0.0, "mem_cuda_peak_mb": 0.0}
+            return {metrics.MEMORY_CUDA_ALLOC: 0.0, metrics.MEMORY_CUDA_RESERVED: 0.0, metrics.MEMORY_CUDA_PEAK: 0.0}
         return {
-            "mem_cuda_alloc_mb": torch.cuda.memory_allocated(device) / _MB,
-            "mem_cuda_reserved_mb": torch.cuda.memory_reserved(device) / _MB,
-            "mem_cuda_peak_mb": torch.cuda.max_memory_allocated(device) / _MB,
+            metrics.MEMORY_CUDA_ALLOC: torch.cuda.memory_allocated(device) / _MB,
+            metrics.MEMORY_CUDA_RESERVED: torch.cuda.memory_reserved(device) / _MB,
+            metrics.MEMORY_CUDA_PEAK: torch.cuda.max_memory_allocated(device) / _MB,
         }
 
     def reset_peak(self) -> None:
@@ -111,7 +107,7 @@ class MemoryMonitor:
     def snapshot(self) -> Dict[str, float]:
         """All metrics of :data:`METRIC_NAMES`, in MB."""
         rss = self.rss_mb()
-        out = {"mem_rss_mb": rss, "mem_rss_peak_mb": max(rss, self.peak_rss_mb())}
+        out = {metrics.MEMORY_RSS: rss, metrics.MEMORY_RSS_PEAK: max(rss, self.peak_rss_mb())}
         out.update(self.cuda_mb())
         return out
 
@@ -121,21 +117,21 @@ class MemoryMonitor:
         ``logger`` may be a metrics logger with ``log_metrics(metrics, step=...)`` (the tracking
         interface, an in-memory recorder in tests) or a :class:`logging.Logger`, which gets one
         INFO line. ``prefix`` is prepended to every name, joined with ``_`` unless it already
-        ends with a separator (``"train/"`` -> ``train/mem_rss_mb``; ``"train"`` ->
-        ``train_mem_rss_mb``).
+        ends with a separator (``"train/"`` -> ``train/memory/rss_mb``; ``"train"`` ->
+        ``train_memory/rss_mb``).
         """
         if prefix and prefix[-1] not in "/_.-":
             prefix = prefix + "_"
-        metrics = {prefix + name: value for name, value in self.snapshot().items()}
+        values = {prefix + name: value for name, value in self.snapshot().items()}
         if hasattr(logger, "log_metrics"):
             if step is None:
-                logger.log_metrics(metrics)
+                logger.log_metrics(values)
             else:
-                logger.log_metrics(metrics, step=step)
+                logger.log_metrics(values, step=step)
         elif isinstance(logger, logging.Logger):
-            logger.info("memory: %s", ", ".join(f"{k}={v:.1f}" for k, v in metrics.items()))
+            logger.info("memory: %s", ", ".join(f"{k}={v:.1f}" for k, v in values.items()))
         else:
             raise TypeError(
                 f"logger: need an object with log_metrics(...) or a logging.Logger, got {type(logger)!r}"
             )
-        return metrics
+        return values

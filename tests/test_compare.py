@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
+from hyco import metrics as M
 from hyco import tracking
-from hyco.compare import compare
+from hyco.compare import ARMS, ArmResult, compare, markdown_table
 
 
 def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg):
@@ -27,4 +30,23 @@ def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg
                                     tracking=mlflow_tracking_cfg)
     assert sorted(c.tags["hyco.arm"] for c in children) == ["cooperative", "physical_only"]
     assert all(c.status == "FINISHED" for c in children)
-    assert "physical_only_param_rel_error" in parent.metrics
+    assert M.compare_param_rel_error("physical_only", "nu") in parent.metrics
+    assert "| nu rel. error |" in table
+
+
+def test_table_has_one_column_per_parameter_read_by_name():
+    rows = [ArmResult("synthetic_only", "r1", 0.4, 0.6, seconds=1.0),
+            ArmResult("cooperative", "r2", 0.3, 0.5, 0.1, 0.2, {"nu": 0.25, "kappa": 0.5}, 2.0)]
+    table = markdown_table("t", rows, 0.55, ["nu", "kappa"])
+    head, rule, first, second = table.splitlines()[2:6]
+    assert head == ("| arm | synthetic mean | synthetic final | physical mean | physical final "
+                    "| nu rel. error | kappa rel. error | wall time [s] |")
+    assert rule.count("---") == 8
+    assert first.split(" | ")[5:7] == ["—", "—"]
+    assert second.split(" | ")[5:7] == ["0.2500", "0.5000"]
+    # default columns: every parameter the rows have
+    assert "| kappa rel. error |" in markdown_table("t", rows, math.nan)
+
+
+def test_arms_are_the_registered_variants():
+    assert ARMS == ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative")

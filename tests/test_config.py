@@ -37,6 +37,7 @@ def _compose(overrides):
         ("synthetic.levels=6", "synthetic.levels"),
         ("trainer.lr=0", "trainer.lr"),
         ("trainer.lr=-1e-3", "trainer.lr"),
+        ("trainer.variant=foo", "trainer.variant"),
     ],
 )
 def test_bad_config_exits_naming_the_key_and_writes_nothing(tmp_path: Path, override: str, key: str):
@@ -96,3 +97,13 @@ def test_semantic_errors_name_the_key(overrides, key):
     cfg = _compose(overrides)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(cfg)
+
+
+def test_unknown_variant_is_refused_naming_the_key_and_the_registered_variants():
+    from hyco.training.variants import available_variants
+
+    with pytest.raises(ConfigError, match="trainer.variant: unknown variant 'foo'") as err:
+        validate(_compose(["trainer.variant=foo"]))
+    assert all(name in str(err.value) for name in available_variants())
+    with pytest.raises(ConfigError, match="sweep.arms: unknown arm 'foo'"):
+        validate(_compose(["sweep.arms=[mixed,foo]"]))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from hyco import metrics as M
 from hyco import tracking
 from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.paths import conf_dir
@@ -44,12 +45,12 @@ def test_physical_run_evaluates_and_logs(tmp_path, mlflow_tracking_cfg):
     assert result.run_id == outcome.run_id
     assert set(result.per_step) == {"physical", "persistence"}
     assert len(result.per_step["physical"]) == 7  # steps 1..T-1, step 0 excluded
-    assert result.metrics["eval_param_nu_rel_error"] < 1e-3
+    assert result.metrics[M.eval_param_rel_error("test", "nu")] < 1e-3
     # a recovered nu reproduces the held-out truth far better than persistence
-    assert result.metrics["eval_physical_rel_l2_mean"] < 1e-3 < result.metrics["eval_persistence_rel_l2_mean"]
+    assert result.metrics[M.rel_l2_mean("test", "physical")] < 1e-3 < result.metrics[M.rel_l2_mean("test", "persistence")]
     run = tracking.get_run(outcome.run_id, mlflow_tracking_cfg)
-    assert run.metrics["eval_physical_rel_l2_final"] == pytest.approx(result.metrics["eval_physical_rel_l2_final"])
-    history = tracking.get_metric_history(outcome.run_id, "eval_physical_rel_l2", mlflow_tracking_cfg)
+    assert run.metrics[M.rel_l2_final("test", "physical")] == pytest.approx(result.metrics[M.rel_l2_final("test", "physical")])
+    history = tracking.get_metric_history(outcome.run_id, M.rel_l2_curve("test", "physical"), mlflow_tracking_cfg)
     assert [s for s, _ in history] == list(range(1, 8))
     artifacts = tracking.artifact_dir(outcome.run_id, mlflow_tracking_cfg) / "evaluation"
     for name in ("eval_error_vs_time.png", "eval_snapshots.png", "param_vs_epoch.png", "metrics.json"):

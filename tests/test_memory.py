@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from hyco import metrics as M
 from hyco.memory import METRIC_NAMES, MemoryMonitor
 
 
@@ -16,10 +17,10 @@ def test_snapshot_names_and_values() -> None:
     snap = mon.snapshot()
     assert tuple(snap) == METRIC_NAMES
     assert all(isinstance(v, float) for v in snap.values())
-    assert snap["mem_rss_mb"] > 0
-    assert snap["mem_rss_peak_mb"] >= snap["mem_rss_mb"]
+    assert snap[M.MEMORY_RSS] > 0
+    assert snap[M.MEMORY_RSS_PEAK] >= snap[M.MEMORY_RSS]
     if not torch.cuda.is_available():
-        assert snap["mem_cuda_alloc_mb"] == snap["mem_cuda_reserved_mb"] == snap["mem_cuda_peak_mb"] == 0.0
+        assert snap[M.MEMORY_CUDA_ALLOC] == snap[M.MEMORY_CUDA_RESERVED] == snap[M.MEMORY_CUDA_PEAK] == 0.0
 
 
 def test_peak_follows_an_allocation() -> None:
@@ -29,8 +30,8 @@ def test_peak_follows_an_allocation() -> None:
     during = mon.snapshot()
     del block
     after = mon.snapshot()
-    assert during["mem_rss_mb"] >= before["mem_rss_mb"] + 50
-    assert after["mem_rss_peak_mb"] >= during["mem_rss_mb"] >= after["mem_rss_mb"] - 1
+    assert during[M.MEMORY_RSS] >= before[M.MEMORY_RSS] + 50
+    assert after[M.MEMORY_RSS_PEAK] >= during[M.MEMORY_RSS] >= after[M.MEMORY_RSS] - 1
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -39,11 +40,11 @@ def test_cuda_metrics() -> None:
     mon.reset_peak()
     x = torch.empty(32 * 1024 * 1024 // 4, device="cuda")  # 32 MB
     held = mon.snapshot()
-    assert held["mem_cuda_alloc_mb"] >= 32 and held["mem_cuda_reserved_mb"] >= held["mem_cuda_alloc_mb"]
+    assert held[M.MEMORY_CUDA_ALLOC] >= 32 and held[M.MEMORY_CUDA_RESERVED] >= held[M.MEMORY_CUDA_ALLOC]
     del x
     freed = mon.snapshot()
-    assert freed["mem_cuda_alloc_mb"] <= held["mem_cuda_alloc_mb"] - 32
-    assert freed["mem_cuda_peak_mb"] >= held["mem_cuda_alloc_mb"]
+    assert freed[M.MEMORY_CUDA_ALLOC] <= held[M.MEMORY_CUDA_ALLOC] - 32
+    assert freed[M.MEMORY_CUDA_PEAK] >= held[M.MEMORY_CUDA_ALLOC]
 
 
 class _Recorder:
@@ -63,6 +64,6 @@ def test_log_to_metrics_logger_and_logging(caplog: pytest.LogCaptureFixture) -> 
     assert rec.calls[1][1] is None
     with caplog.at_level(logging.INFO, logger="hyco.test"):
         mon.log(logging.getLogger("hyco.test"))
-    assert "mem_rss_mb=" in caplog.text
+    assert f"{M.MEMORY_RSS}=" in caplog.text
     with pytest.raises(TypeError):
         mon.log(object())

@@ -11,7 +11,7 @@ from typing import List
 
 from omegaconf import DictConfig, OmegaConf
 
-from hyco.config.schema import KNOWN_TASKS, ConfigError, SpatialMaskKind, TemporalMaskKind, Variant
+from hyco.config.schema import KNOWN_TASKS, ConfigError, SpatialMaskKind, TemporalMaskKind
 
 
 def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
@@ -133,9 +133,17 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"sweep.objective: '{sweep.objective}'; choose synthetic_error, param_error or both")
     if sweep.pruner not in ("median", "none"):
         raise ConfigError(f"sweep.pruner: '{sweep.pruner}'; choose median or none")
+    # imported here, not at module level: the registry discovers the trainer modules (torch),
+    # and importing hyco.config must stay light
+    from hyco.training.variants import available_variants
+
+    registered = available_variants()
+    variant = str(getattr(cfg.trainer.variant, "value", cfg.trainer.variant))
+    if variant not in registered:
+        raise ConfigError(f"trainer.variant: unknown variant '{variant}'; registered variants: {registered}")
     for arm in sweep.arms:
-        if arm not in [v.value for v in Variant]:
-            raise ConfigError(f"sweep.arms: unknown arm '{arm}'; choose from {[v.value for v in Variant]}")
+        if arm not in registered:
+            raise ConfigError(f"sweep.arms: unknown arm '{arm}'; registered variants: {registered}")
     if sweep.n_trials < 1 or sweep.workers < 1:
         raise ConfigError(f"sweep.n_trials/workers: must be >= 1, got {sweep.n_trials}/{sweep.workers}")
     tr = cfg.trainer

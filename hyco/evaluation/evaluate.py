@@ -5,8 +5,10 @@ persistence forecast ``u_{t+1} = u_t`` as a reference, the rollout starts from t
 state of each *test* simulation (IC seeds disjoint from training) and is compared to the clean
 truth. Reported per step ``t = 1..H`` (step 0, the given IC, is excluded): the relative L2 error
 ``||u_pred(t) - u(t)||_2 / ||u(t)||_2`` averaged over test simulations; its mean over the horizon
-and its final value; and the relative error of each learned parameter. Everything is logged to
-the evaluated run (metrics, ``evaluation/metrics.json``, figures).
+and its final value, over all dynamic fields together and per field (the channels of each field
+of ``model.channels``, in that order); and the relative error of each learned parameter. Metric
+names come from :mod:`hyco.metrics` (``eval/<split>/...``). Everything is logged to the evaluated
+run (metrics, ``evaluation/metrics.json``, figures).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import matplotlib.pyplot as plt  # noqa: E402  (headless: matplotlib falls back to Agg)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from hyco import metrics as M  # noqa: E402
 from hyco import tracking  # noqa: E402
 from hyco.config import HycoConfig  # noqa: E402
 from hyco.data.cache import CacheReader  # noqa: E402
@@ -39,12 +42,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EvaluationResult:
-    """Per-step errors per player, summary metrics and the figures' file names."""
+    """Per-step errors per player (all fields), summary metrics and the figures' file names."""
 
     run_id: str
     per_step: Dict[str, np.ndarray]
     metrics: Dict[str, float]
     figures: list = field(default_factory=list)
+    split: str = "test"
 
 
 def relative_l2_per_step(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -81,14 +85,29 @@ def resolve_run_id(cfg: DictConfig) -> str:
     return run.run_id
 
 
-def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test") -> Dict[str, np.ndarray]:
-    """Clean held-out trajectories ``[N, H+1, C_dyn, *s]`` of ``split`` (dynamic fields in the
-    reader's order) and their static inputs ``[N, C_s, *s]`` (static fields, known parameters)."""
+def field_slices(channels: Mapping[str, int]) -> Dict[str, slice]:
+    """Channel slice of each dynamic field in the concatenated state (``model.channels`` order)."""
+    out, start = {}, 0
+    for name, count in channels.items():
+        out[name] = slice(start, start + int(count))
+        start += int(count)
+    return out
+
+
+def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test",
+                  channels: Optional[Mapping[str, int]] = None) -> Dict[str, np.ndarray]:
+    """Clean held-out trajectories ``[N, H+1, C, *s]`` of ``split`` and their static inputs ``[N, C_s, *s]``.
+
+    The dynamic fields ``truth_<field>`` of ``channels`` (the physical model's, in its order)
+    are concatenated along the channel axis; default: the model of ``cfg.physics``.
+    """
     count = reader.num_sims(split)
     if count == 0:
         raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; there is nothing held out to evaluate on")
+    if channels is None:
+        channels = build_physics(cfg.physics, cfg.data.ic).channels
     sims = [reader.load(split, i) for i in range(count)]
-    truth = np.stack([np.concatenate([s[f"truth_{n}"][: horizon + 1] for n in reader.dynamic_fields], axis=1)
+    truth = np.stack([np.concatenate([s[f"truth_{name}"][: horizon + 1] for name in channels], axis=1)
                       for s in sims]).astype(np.float32)
     inputs = static_inputs(cfg, reader.static_fields)
     keys = [("static_" if n in reader.static_fields else "param_") + n for n in inputs]
@@ -136,9 +155,9 @@ def physical_rollout(model: PhysicalModel, params_file: Path, test: Dict[str, np
 def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
     """Evaluate a run's players on held-out simulations and log the results to it.
 
-    ``split="test"`` (the default) reports ``eval_*`` metrics and figures; ``split="val"`` is for
-    model selection (sweeps), reported as ``val_*`` metrics without figures, so hyperparameters
-    are never chosen on the test simulations.
+    ``split="test"`` (the default) reports ``eval/test/...`` metrics and figures; ``split="val"``
+    is for model selection (sweeps), reported as ``eval/val/...`` metrics without figures, so
+    hyperparameters are never chosen on the test simulations.
     """
     return evaluate_splits(cfg, (split,))[split]
 
@@ -159,8 +178,7 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
 
 def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
                     ckpt_dir: Path, horizon: int, split: str) -> EvaluationResult:
-    test = load_test_set(rcfg, reader, horizon, split)
-    prefix = "eval" if split == "test" else split
+    test = load_test_set(rcfg, reader, horizon, split, model.channels)
     truth = test["truth"][:, 1:]
     predictions: Dict[str, np.ndarray] = {"persistence": np.repeat(test["truth"][:, :1], horizon, axis=1)}
     metrics: Dict[str, float] = {}
@@ -171,30 +189,39 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
     if physical is not None:
         predictions["physical"] = physical[0]
         truth_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
-        for key, value in parameter_metrics(physical[1], truth_params).items():
-            metrics[f"{prefix}_{key}"] = value
+        learned = parameter_metrics(physical[1], truth_params)
+        for name in physical[1]:
+            metrics[M.eval_param(split, name)] = learned[M.param(name)]
+            if M.param_rel_error(name) in learned:
+                metrics[M.eval_param_rel_error(split, name)] = learned[M.param_rel_error(name)]
     if len(predictions) == 1:
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 
     per_step = {p: relative_l2_per_step(pred, truth) for p, pred in predictions.items()}
+    slices = field_slices(model.channels)
     for player, errors in per_step.items():
-        metrics[f"{prefix}_{player}_rel_l2_mean"] = float(errors.mean())
-        metrics[f"{prefix}_{player}_rel_l2_final"] = float(errors[-1])
-    result = EvaluationResult(run_id, per_step, metrics)
+        metrics[M.rel_l2_mean(split, player)] = float(errors.mean())
+        metrics[M.rel_l2_final(split, player)] = float(errors[-1])
+        for name, channels in slices.items():
+            field_errors = relative_l2_per_step(predictions[player][:, :, channels], truth[:, :, channels])
+            metrics[M.rel_l2_mean(split, player, name)] = float(field_errors.mean())
+            metrics[M.rel_l2_final(split, player, name)] = float(field_errors[-1])
+    result = EvaluationResult(run_id, per_step, metrics, split=split)
     if split == "test":
-        _log_results(rcfg, result, predictions, test["truth"])
+        learned_fields = {} if physical is None else physical[1]
+        _log_results(rcfg, result, predictions, test["truth"], model, learned_fields)
     else:
         tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id).log_metrics(metrics, step=0)
     return result
 
 
 def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],
-                 truth: np.ndarray) -> None:
-    from hyco.evaluation.figures import error_vs_time, parameter_history, snapshots
+                 truth: np.ndarray, model: PhysicalModel, learned: Mapping[str, np.ndarray]) -> None:
+    from hyco.evaluation.figures import error_vs_time, field_parameter, parameter_history, snapshots
 
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
     logger.log_metrics(result.metrics, step=0)
-    logger.log_history([(f"eval_{player}_rel_l2", float(value), t)
+    logger.log_history([(M.rel_l2_curve(result.split, player), float(value), t)
                         for player, errors in result.per_step.items() for t, value in enumerate(errors, start=1)])
     out = tracking.artifact_dir(result.run_id, cfg.tracking) / "evaluation"
     save_json(out / "metrics.json", {"metrics": result.metrics,
@@ -202,16 +229,21 @@ def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[st
     if not cfg.evaluation.figures:
         return
     figures = {"eval_error_vs_time": error_vs_time(result.per_step),
-               "eval_snapshots": snapshots(truth, predictions, int(cfg.evaluation.num_snapshots))}
+               "eval_snapshots": snapshots(truth, predictions, int(cfg.evaluation.num_snapshots),
+                                           field_slices(model.channels))}
     history = {}
     for name in cfg.physics.params:
-        for key in (f"param_{name}", f"param_{name}_mean"):
-            points = tracking.get_metric_history(result.run_id, key, cfg.tracking)
-            if points:
-                history[key] = points
+        points = tracking.get_metric_history(result.run_id, M.param(name), cfg.tracking)
+        if points:
+            history[str(name)] = points
     if history:
-        truth_means = {f"param_{n}": float(s.true_value) for n, s in cfg.physics.params.items()}
+        truth_means = {str(n): float(s.true_value) for n, s in cfg.physics.params.items()}
         figures["param_vs_epoch"] = parameter_history(history, truth_means)
+    true_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
+    for name, value in learned.items():
+        value = np.asarray(value)
+        if value.size > 1 and name in true_params:  # a learned field: its map beside the truth
+            figures[f"eval_param_{name}_field"] = field_parameter(name, value, true_params[name])
     for name, fig in figures.items():
         logger.log_figure(fig, f"evaluation/{name}.png")
         plt.close(fig)

@@ -1,8 +1,8 @@
-"""Figures of an evaluation: snapshots, error versus time, learned parameters versus epoch."""
+"""Figures of an evaluation: snapshots per field, error versus time, learned parameters (per epoch; fields as maps)."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,43 +31,55 @@ def _times(horizon: int, count: int) -> List[int]:
     return sorted({int(t) for t in np.linspace(1, horizon, max(1, count))})
 
 
-def snapshots(truth: np.ndarray, predictions: Dict[str, np.ndarray], count: int = 3) -> plt.Figure:
-    """Truth, each player's prediction and its error for the first test simulation.
+def snapshots(truth: np.ndarray, predictions: Dict[str, np.ndarray], count: int = 3,
+              fields: Optional[Mapping[str, slice]] = None) -> plt.Figure:
+    """Truth, each player's prediction and its error for the first test simulation, per field.
 
     ``truth [N, H+1, C, *s]`` includes the IC; predictions ``[N, H, C, *s]`` start at step 1.
-    2D fields show the velocity magnitude; 1D fields show the first component as curves.
+    ``fields`` maps each dynamic field to its channels (default: one field over all channels);
+    each field gets its own block of panel rows. 2D fields show the field's magnitude (its
+    value for a scalar field); 1D fields show its first component as curves.
     """
+    fields = dict(fields) if fields else {"u": slice(0, truth.shape[2])}
     players = [p for p in predictions if p != "persistence"] or list(predictions)
     horizon = truth.shape[1] - 1
     times = _times(horizon, count)
-    if truth.ndim == 4:  # 1D: [N, T, C, X]
-        fig, axes = plt.subplots(2, len(times), figsize=(4 * len(times), 6), squeeze=False)
-        for j, t in enumerate(times):
-            axes[0, j].plot(truth[0, t, 0], "k", label="truth")
-            for p in players:
-                axes[0, j].plot(predictions[p][0, t - 1, 0], color=PLAYER_STYLE.get(p), label=p)
-                axes[1, j].plot(predictions[p][0, t - 1, 0] - truth[0, t, 0], color=PLAYER_STYLE.get(p), label=p)
-            axes[0, j].set_title(f"step {t}")
-            axes[1, j].set_title(f"error, step {t}")
-        axes[0, 0].legend()
+    if truth.ndim == 4:  # 1D: [N, T, C, X]; per field a row of values and a row of errors
+        fig, axes = plt.subplots(2 * len(fields), len(times), figsize=(4 * len(times), 3 * 2 * len(fields)),
+                                 squeeze=False)
+        for f, (name, ch) in enumerate(fields.items()):
+            first = ch.start  # first component of the field
+            for j, t in enumerate(times):
+                top, bottom = axes[2 * f, j], axes[2 * f + 1, j]
+                top.plot(truth[0, t, first], "k", label="truth")
+                for p in players:
+                    top.plot(predictions[p][0, t - 1, first], color=PLAYER_STYLE.get(p), label=p)
+                    bottom.plot(predictions[p][0, t - 1, first] - truth[0, t, first], color=PLAYER_STYLE.get(p),
+                                label=p)
+                top.set_title(f"{name}, step {t}")
+                bottom.set_title(f"{name} error, step {t}")
+            axes[2 * f, 0].legend()
         fig.tight_layout()
         return fig
     magnitude = lambda a: np.sqrt((a**2).sum(axis=0))  # noqa: E731
-    rows = 1 + 2 * len(players)
+    block = 1 + 2 * len(players)  # truth, then prediction and error of each player
+    rows = block * len(fields)
     fig, axes = plt.subplots(rows, len(times), figsize=(3 * len(times), 2.6 * rows), squeeze=False)
-    for j, t in enumerate(times):
-        true = magnitude(truth[0, t])
-        vmax = float(true.max())
-        axes[0, j].imshow(true.T, origin="lower", vmin=0, vmax=vmax)
-        axes[0, j].set_title(f"truth |u|, step {t}")
-        for i, p in enumerate(players):
-            pred = magnitude(predictions[p][0, t - 1])
-            err = magnitude(predictions[p][0, t - 1] - truth[0, t])
-            axes[1 + 2 * i, j].imshow(pred.T, origin="lower", vmin=0, vmax=vmax)
-            axes[1 + 2 * i, j].set_title(f"{p} |u|")
-            im = axes[2 + 2 * i, j].imshow(err.T, origin="lower", cmap="magma")
-            axes[2 + 2 * i, j].set_title(f"{p} |error|")
-            fig.colorbar(im, ax=axes[2 + 2 * i, j], fraction=0.046)
+    for f, (name, ch) in enumerate(fields.items()):
+        r0 = f * block
+        for j, t in enumerate(times):
+            true = magnitude(truth[0, t, ch])
+            vmax = float(true.max())
+            axes[r0, j].imshow(true.T, origin="lower", vmin=0, vmax=vmax)
+            axes[r0, j].set_title(f"truth |{name}|, step {t}")
+            for i, p in enumerate(players):
+                pred = magnitude(predictions[p][0, t - 1, ch])
+                err = magnitude(predictions[p][0, t - 1, ch] - truth[0, t, ch])
+                axes[r0 + 1 + 2 * i, j].imshow(pred.T, origin="lower", vmin=0, vmax=vmax)
+                axes[r0 + 1 + 2 * i, j].set_title(f"{p} |{name}|")
+                im = axes[r0 + 2 + 2 * i, j].imshow(err.T, origin="lower", cmap="magma")
+                axes[r0 + 2 + 2 * i, j].set_title(f"{p} |{name} error|")
+                fig.colorbar(im, ax=axes[r0 + 2 + 2 * i, j], fraction=0.046)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -75,15 +87,40 @@ def snapshots(truth: np.ndarray, predictions: Dict[str, np.ndarray], count: int 
     return fig
 
 
+def field_parameter(name: str, learned: np.ndarray, truth: np.ndarray) -> plt.Figure:
+    """A learned field parameter beside its truth: two curves (1D) or two images (2D)."""
+    learned = np.squeeze(np.asarray(learned, dtype=np.float64))
+    truth = np.broadcast_to(np.squeeze(np.asarray(truth, dtype=np.float64)), learned.shape)
+    if learned.ndim == 1:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(truth, "k--", label=f"{name} (truth)")
+        ax.plot(learned, color=PLAYER_STYLE["physical"], label=f"{name} (learned)")
+        ax.set_xlabel("cell")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_title(f"learned field parameter {name}")
+        fig.tight_layout()
+        return fig
+    vmin, vmax = float(min(truth.min(), learned.min())), float(max(truth.max(), learned.max()))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    for ax, (label, values) in zip(axes, (("truth", truth), ("learned", learned))):
+        im = ax.imshow(values.T, origin="lower", vmin=vmin, vmax=vmax)
+        ax.set_title(f"{name} ({label})")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=list(axes), fraction=0.046)
+    return fig
+
+
 def parameter_history(history: Dict[str, List[Tuple[int, float]]], truth: Dict[str, float]) -> plt.Figure:
-    """Learned parameter (mean for fields) per epoch against its true (mean) value."""
+    """Learned parameter (mean for fields) per epoch against its true (mean) value, by parameter name."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key, points in history.items():
+    for name, points in history.items():
         steps, values = zip(*points)
-        ax.plot(steps, values, marker="o", label=key)
-        base = key[: -len("_mean")] if key.endswith("_mean") else key
-        if base in truth:
-            ax.axhline(truth[base], color="k", linestyle="--", label=f"{base} (truth)")
+        ax.plot(steps, values, marker="o", label=name)
+        if name in truth:
+            ax.axhline(truth[name], color="k", linestyle="--", label=f"{name} (truth)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("value")
     ax.set_title("learned physical parameters")

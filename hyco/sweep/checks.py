@@ -8,7 +8,7 @@ from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
 from hyco.config import ConfigError, validate
-from hyco.sweep.space import arms_for, check_space
+from hyco.sweep.space import arms_for, check_space, sweep_arms
 
 _ABSENT = object()
 
@@ -18,9 +18,9 @@ def check_sweep_config(cfg: DictConfig, overrides: List[str]) -> None:
     objective, the search space's specs and paths, and ``sweep.trial_overrides`` (a typo there
     would otherwise fail every trial). Hydra must be initialised by the caller."""
     if not arms_for(cfg.sweep.objective, list(cfg.sweep.arms)):
-        raise ConfigError(f"sweep.arms: none of {list(cfg.sweep.arms)} has what objective "
+        raise ConfigError(f"sweep.arms: none of {sweep_arms(cfg.sweep.arms)} has what objective "
                           f"'{cfg.sweep.objective}' measures (synthetic_only learns no parameter)")
-    check_space(cfg.sweep.search_space, list(cfg.sweep.arms))
+    check_space(cfg.sweep.search_space, sweep_arms(cfg.sweep.arms))
     trial = compose(config_name="config", overrides=[*cfg.sweep.trial_overrides, *overrides])
     try:
         validate(trial)

@@ -5,7 +5,10 @@ simulations (the test simulations stay untouched for the final report):
 
 * ``synthetic_error``: mean held-out rollout relative L2 of the arm's forecaster — the synthetic
   player, or the physical model for ``physical_only``, which has no network;
-* ``param_error``: relative error of the learned parameter (arms without one are left out);
+* ``param_error``: the mean, over the learnable physical parameters (``physics.params.<name>``
+  with ``learnable: true``), of each one's relative error (relative L2 for a field parameter);
+  arms that learn no parameter are left out. Each parameter's own error is recorded on the
+  trial as user attributes ``eval/val/param/<name>_rel_error`` and ``eval/test/param/<name>_rel_error``;
 * ``both``: the two above, a multi-objective study whose result is a Pareto front.
 
 Each epoch's validation loss is reported to the trial for pruning; a non-finite or diverged
@@ -18,24 +21,24 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import optuna
 from hydra import compose
 from omegaconf import DictConfig
 
+from hyco import metrics as M
 from hyco.config import validate
 from hyco.evaluation import evaluate_splits
 from hyco.tracking.run_logger import RunStopped
-from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
+from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, forecast_player, sample_overrides
 from hyco.training.base import NonFiniteLossError
 from hyco.training.runs import train_run
 
 log = logging.getLogger(__name__)
 
 # the per-epoch validation metric each kind of arm reports, in order of preference
-VALIDATION_KEYS = ("synthetic_val_loss", "synthetic_data_loss", "physical_val_loss")
-
+VALIDATION_KEYS = M.VALIDATION_LOSSES
 
 
 class DivergedError(FloatingPointError):
@@ -67,6 +70,18 @@ class PruningObserver:
         self.trial.report(value, step)
         if self.trial.should_prune():
             raise RunStopped(f"pruned by the sweep's pruner at epoch {step} ({key}={value:.4g})")
+
+
+def learnable_params(cfg: DictConfig) -> List[str]:
+    """Names of the physical parameters a run learns (``physics.params.<name>.learnable``)."""
+    return [str(name) for name, spec in cfg.physics.params.items() if spec.learnable]
+
+
+def param_error(metrics: Mapping[str, float], split: str, names: Sequence[str]) -> float:
+    """Mean of ``eval/<split>/param/<name>_rel_error`` over ``names``: one number for the
+    objective that weighs every learnable parameter equally (NaN if any is missing or none)."""
+    errors = [metrics.get(M.eval_param_rel_error(split, n), math.nan) for n in names]
+    return float(sum(errors) / len(errors)) if errors else math.nan
 
 
 def trial_config(base_overrides: Sequence[str], overrides: Sequence[str]) -> DictConfig:
@@ -102,15 +117,19 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
     cfg.evaluation.run_id = outcome.run_id
     results = evaluate_splits(cfg, ("val", "test"))  # test: recorded for the report, never optimised
     val, test = results["val"].metrics, results["test"].metrics
-    player = "physical" if arm == "physical_only" else "synthetic"
+    player = forecast_player(arm)
+    params = learnable_params(cfg)
     values = {
-        "forecast_error": val.get(f"val_{player}_rel_l2_mean", math.nan),
-        "param_error": next((v for k, v in val.items() if k.startswith("val_param_") and k.endswith("_rel_error")),
-                            math.nan),
+        "forecast_error": val.get(M.rel_l2_mean("val", player), math.nan),
+        "param_error": param_error(val, "val", params),
     }
-    trial.set_user_attr("test_forecast_error", test.get(f"eval_{player}_rel_l2_mean", math.nan))
-    trial.set_user_attr("test_param_error", next(
-        (v for k, v in test.items() if k.startswith("eval_param_") and k.endswith("_rel_error")), math.nan))
+    trial.set_user_attr(M.TRIAL_TEST_FORECAST_ERROR, test.get(M.rel_l2_mean("test", player), math.nan))
+    trial.set_user_attr(M.TRIAL_TEST_PARAM_ERROR, param_error(test, "test", params))
+    for split, metrics in (("val", val), ("test", test)):
+        for name in params:
+            key = M.eval_param_rel_error(split, name)
+            if key in metrics:
+                trial.set_user_attr(M.trial_param_rel_error(split, name), metrics[key])
     result = [float(values[n]) for n in names]
     if not all(math.isfinite(v) for v in result):
         trial.set_user_attr("fail_reason", f"non-finite objective {dict(zip(names, result))}")

@@ -22,8 +22,8 @@ from hyco import tracking
 from hyco.config import default_torch_threads
 from hyco.paths import conf_dir
 from hyco.sweep.objective import run_trial
-from hyco.sweep.space import OBJECTIVE_NAMES, arms_for
-from hyco.sweep.space import check_space
+from hyco import metrics as M
+from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, check_space, sweep_arms
 from hyco.sweep.study import (
     create_study,
     fail_dead_trials,
@@ -99,6 +99,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
     experiment = cfg.tracking.experiment_name or cfg.experiment_name
     sweep_plain = OmegaConf.to_container(sweep, resolve=True)
+    sweep_plain["arms"] = sweep_arms(sweep.arms)  # resolved: the parent run records the arms it ran
     names = OBJECTIVE_NAMES[sweep.objective]
     with tracking.tracked_run(cfg.tracking, experiment, run_name=f"sweep-{sweep.study_name}",
                               tags={"hyco.study": sweep.study_name, "hyco.role": "sweep-parent"},
@@ -118,7 +119,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
         summary = summarize(study, names)
         parent.log_text(summary.csv(), "sweep/summary.csv")
         parent.log_text(summary.markdown(), "sweep/summary.md")
-        parent.log_metrics({f"best_{r['arm']}_{names[0]}": r[names[0]] for r in summary.rows}, step=0)
+        parent.log_metrics({M.sweep_best(r["arm"], names[0]): r[names[0]] for r in summary.rows}, step=0)
         for name, fig in figures(study, names).items():
             parent.log_figure(fig, f"sweep/{name}.png")
         outcome = SweepOutcome(sweep.study_name, parent.run_id, summary, remaining)

@@ -6,6 +6,9 @@
 arm's trials only; the sampled value becomes the Hydra override ``path=value``. The arm itself
 is chosen by :class:`ArmBalancedSampler`, not optimised: a study compares arms, so each arm gets
 an equal share of the budget and is tuned on its own.
+
+The arms, what each forecasts with, whether it learns parameters and which ``trainer.*`` knobs
+act on it come from the variant registry (:mod:`hyco.training.variants`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import optuna
 
-from hyco.config import ConfigError, Variant
+from hyco.config import ConfigError
+from hyco.training.variants import available_variants, get_variant
 
 
 def _spec_dict(spec: Any) -> Dict[str, Any]:
@@ -31,13 +35,19 @@ def arm_space(search_space: Mapping[str, Any], arm: str) -> Dict[str, Dict[str, 
 
 
 def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
-    """Fail early, naming the entry, if a spec is malformed."""
-    known = ["common", *(v.value for v in Variant)]
+    """Fail early, naming the entry, if a spec is malformed or tunes a knob that does not act.
+
+    A ``trainer.<key>`` entry of an arm's group must be a key the arm's variant reads; one under
+    ``common`` must be read by at least one of ``arms`` (otherwise trials would differ in a value
+    that changes nothing).
+    """
+    known = ["common", *available_variants()]
     for group, entries in search_space.items():
         if group not in known:  # a misspelt arm would silently leave that arm untuned
             raise ConfigError(f"sweep.search_space.{group}: unknown group; use one of {known}")
         if group != "common" and group not in arms:
             continue
+        readers = list(arms) if group == "common" else [group]
         for path, spec in _spec_dict(entries).items():
             spec = _spec_dict(spec)
             kind = spec.get("type")
@@ -52,6 +62,10 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
                     raise ConfigError(f"{where}: categorical needs a non-empty choices list")
             else:
                 raise ConfigError(f"{where}: type must be float, int or categorical, got {kind!r}")
+            if str(path).startswith("trainer.") and readers and \
+                    not any(str(path)[len("trainer."):] in get_variant(a).reads for a in readers):
+                raise ConfigError(f"{where}: {path} does not act on {' or '.join(readers)} "
+                                  "(see the variant's reads in hyco/training/variants.py)")
 
 
 def suggest(trial: optuna.Trial, path: str, spec: Mapping[str, Any]) -> Any:
@@ -113,8 +127,20 @@ OBJECTIVE_NAMES = {"synthetic_error": ["forecast_error"], "param_error": ["param
                    "both": ["forecast_error", "param_error"]}
 
 
+def sweep_arms(arms: Sequence[str]) -> List[str]:
+    """``sweep.arms``, or every registered variant when it is empty."""
+    return list(arms) or available_variants()
+
+
 def arms_for(objective: str, arms: Sequence[str]) -> List[str]:
-    """Arms that have the quantity the objective needs (``synthetic_only`` learns no parameter)."""
+    """Arms that have the quantity the objective needs: ``param_error`` (and ``both``) leave out
+    arms that learn no physical parameter (e.g. ``synthetic_only``). Empty ``arms``: all registered."""
+    arms = sweep_arms(arms)
     if objective == "synthetic_error":
-        return list(arms)
-    return [a for a in arms if a != "synthetic_only"]
+        return arms
+    return [a for a in arms if get_variant(a).learns_params]
+
+
+def forecast_player(arm: str) -> str:
+    """The player whose rollout is ``arm``'s forecast (the physical model for ``physical_only``)."""
+    return get_variant(arm).forecast

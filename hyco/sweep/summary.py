@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hyco import metrics as M
+
 log = logging.getLogger(__name__)
 
 
@@ -68,8 +70,8 @@ def summarize(study: optuna.Study, objective_names: List[str]) -> SweepSummary:
     for arm, trial in sorted(best.items(), key=lambda kv: kv[1].values[0]):
         row: Dict[str, Any] = {"arm": arm, "trial": trial.number}
         row.update({name: value for name, value in zip(objective_names, trial.values)})
-        row["test_forecast_error"] = trial.user_attrs.get("test_forecast_error", math.nan)
-        row["test_param_error"] = trial.user_attrs.get("test_param_error", math.nan)
+        row["test_forecast_error"] = trial.user_attrs.get(M.TRIAL_TEST_FORECAST_ERROR, math.nan)
+        row["test_param_error"] = trial.user_attrs.get(M.TRIAL_TEST_PARAM_ERROR, math.nan)
         row["params"] = ", ".join(f"{k}={_short(v)}" for k, v in sorted(trial.params.items()) if k != "arm")
         row["mlflow_run_id"] = trial.user_attrs.get("mlflow_run_id", "")
         rows.append(row)

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
+from hyco import metrics as M
 from hyco.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from hyco.training.hybrid import HybridTrainer
-from hyco.training.physical import parameter_metrics
+from hyco.training.context import RunContext
+from hyco.training.hybrid import HybridTrainer, ObservedWindows
+from hyco.training.physical import build_physical_trainer, parameter_metrics
+from hyco.training.synthetic import build_synthetic_trainer
 from hyco.training.targets import (
     Targets,
     alpha_at,
@@ -36,6 +40,11 @@ from hyco.training.targets import (
     ghost_targets,
     mixed_targets,
 )
+from hyco.training.variants import HYCO_KEYS, get_variant, register_variant
+
+if TYPE_CHECKING:  # the factory imports this module
+    from hyco.physics.base import PhysicalModel
+    from hyco.training.factory import TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,7 @@ class HYCOTrainer(HybridTrainer):
         super().__init__(*args, **kwargs)
         tr = self.cfg.trainer
         self.variant = str(getattr(tr.variant, "value", tr.variant))
+        self.spec = get_variant(self.variant)
         self.rounds = int(tr.epochs)
         self.warmstart = min(int(tr.warmstart_epochs), self.rounds)
         self.steps = int(tr.rollout_steps)
@@ -102,7 +112,7 @@ class HYCOTrainer(HybridTrainer):
         """Synthetic player on observations only (the physical player waits)."""
         start = time.perf_counter()
         loss = self.synthetic.train_epoch(self.data.observed_dataset())
-        return {"synthetic_total_loss": loss, "synthetic_time_s": time.perf_counter() - start}
+        return {M.SYNTHETIC_TOTAL_LOSS: loss, M.TIME_SYNTHETIC: time.perf_counter() - start}
 
     def exchange_round(self, round_index: int) -> Dict[str, float]:
         tr = self.cfg.trainer
@@ -111,7 +121,8 @@ class HYCOTrainer(HybridTrainer):
         count = min(int(tr.physical_sims_per_fit), len(self.data))
         fit_idx = np.sort(rng.choice(len(self.data), size=count, replace=False))
         all_idx = np.arange(len(self.data))
-        metrics: Dict[str, float] = {"alpha": alpha} if self.variant == "mixed" else {}
+        # alpha is logged only where it acts: variants whose schema reads it (mixed)
+        metrics: Dict[str, float] = {M.HYCO_ALPHA: alpha} if "alpha" in self.spec.reads else {}
 
         t0 = time.perf_counter()
         x0_all = self.initial_states_all()
@@ -137,13 +148,13 @@ class HYCOTrainer(HybridTrainer):
         interaction_p = float(((p_pred[fit_idx] - s_pred) ** 2).mean())
         interaction_s = float(((self.synthetic_predictions(x0_fit, self.steps) - p_pred[fit_idx]) ** 2).mean())
         metrics.update({
-            "physical_total_loss": fit.loss,
-            "physical_interaction_loss": interaction_p,
-            "synthetic_total_loss": float(np.mean(s_losses)),
-            "synthetic_interaction_loss": interaction_s,
-            "predict_time_s": (t1 - t0) + (t3 - t2),
-            "physical_time_s": t2 - t1,
-            "synthetic_time_s": t4 - t3,
+            M.PHYSICAL_TOTAL_LOSS: fit.loss,
+            M.PHYSICAL_INTERACTION_LOSS: interaction_p,
+            M.SYNTHETIC_TOTAL_LOSS: float(np.mean(s_losses)),
+            M.SYNTHETIC_INTERACTION_LOSS: interaction_s,
+            M.TIME_PREDICT: (t1 - t0) + (t3 - t2),
+            M.TIME_PHYSICAL: t2 - t1,
+            M.TIME_SYNTHETIC: t4 - t3,
             **parameter_metrics(fit.params, self.physical.truth),
         })
         return metrics
@@ -188,13 +199,14 @@ class HYCOTrainer(HybridTrainer):
             phase = "warmstart" if r < self.warmstart else "exchange"
             metrics = self.warmstart_round() if phase == "warmstart" else self.exchange_round(r)
             if self.val_data is not None:
-                metrics["synthetic_data_loss"] = self.synthetic.validation_loss(self.val_data)
+                metrics[M.SYNTHETIC_DATA_LOSS] = self.synthetic.validation_loss(self.val_data)
                 if phase == "exchange":
-                    metrics["physical_data_loss"] = self.physical.validation_loss(self.val_data)
-            metrics.update({"phase": PHASES[phase], "round_time_s": time.perf_counter() - start,
-                            "lr": self.synthetic.lr})
+                    metrics[M.PHYSICAL_DATA_LOSS] = self.physical.validation_loss(self.val_data)
+            metrics.update({M.HYCO_PHASE: PHASES[phase], M.TIME_ROUND: time.perf_counter() - start,
+                            M.SYNTHETIC_LR: self.synthetic.lr})
             self.round = r + 1
-            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("total_loss")})
+            bar.set_postfix({k: f"{metrics[k]:.3g}" for k in (M.SYNTHETIC_TOTAL_LOSS, M.PHYSICAL_TOTAL_LOSS)
+                            if k in metrics})
             log.info("round %d/%d (%s) %s", self.round, self.rounds, phase,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if self.round % every == 0 or self.round == self.rounds:
@@ -203,3 +215,20 @@ class HYCOTrainer(HybridTrainer):
                 self.context.log(metrics, self.round)
                 self.context.notify(self.round, metrics)
         return {**metrics, "rounds": self.round, "params": self.physical.current_params()}
+
+
+_BOTH = ("synthetic", "physical")
+
+
+@register_variant("cooperative", trains=_BOTH, hybrid=True, rank=13,
+                  reads=(*HYCO_KEYS, "lambda_s_data", "lambda_p_data"))
+@register_variant("mixed", trains=_BOTH, hybrid=True, rank=12,
+                  reads=(*HYCO_KEYS, "alpha", "alpha_end", "alpha_schedule"))
+@register_variant("warmstart", trains=_BOTH, hybrid=True, reads=HYCO_KEYS, rank=11)
+@register_variant("full", trains=_BOTH, hybrid=True, reads=HYCO_KEYS, rank=10)
+def build_hyco_trainer(cfg: DictConfig, model: "PhysicalModel", data: "TrainingData",
+                       context: Optional[RunContext]) -> HYCOTrainer:
+    """Both players (built exactly as for the baselines) and the observed windows."""
+    return HYCOTrainer(cfg, build_physical_trainer(cfg, model, data, context),
+                       build_synthetic_trainer(cfg, model, data, context),
+                       ObservedWindows(data.train), data.val, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -12,11 +12,16 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from hyco import metrics as M
 from hyco.physics.base import PhysicalModel
 from hyco.training.batches import sample_windows
 from hyco.training.checkpoint import load_json, save_json
 from hyco.training.context import RunContext
 from hyco.training.field import FieldTrainer, param_to_numpy
+from hyco.training.variants import PHYSICAL_KEYS, register_variant
+
+if TYPE_CHECKING:  # the factory imports this module
+    from hyco.training.factory import TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +29,18 @@ log = logging.getLogger(__name__)
 def parameter_metrics(params: Dict[str, np.ndarray], truth: Dict[str, np.ndarray]) -> Dict[str, float]:
     """Learned values and their error against the truth.
 
-    Scalars: ``param_<name>`` and ``param_<name>_rel_error = |p - p*| / |p*|``.
-    Fields: ``param_<name>_mean`` and ``param_<name>_rel_error = ||p - p*||_2 / ||p*||_2``.
+    Scalars: ``param/<name>`` and ``param/<name>_rel_error = |p - p*| / |p*|``.
+    Fields: ``param/<name>`` (the spatial mean) and ``param/<name>_rel_error = ||p - p*||_2 / ||p*||_2``.
     """
     out: Dict[str, float] = {}
     for name, value in params.items():
         value = np.asarray(value, dtype=np.float64)
         true = np.asarray(truth[name], dtype=np.float64) if name in truth else None
-        key = f"param_{name}" if value.size == 1 else f"param_{name}_mean"
-        out[key] = float(value.mean())
+        out[M.param(name)] = float(value.mean())
         if true is not None:
             true = np.broadcast_to(true, value.shape) if true.size == 1 else true
             denom = float(np.linalg.norm(true.ravel())) or 1.0
-            out[f"param_{name}_rel_error"] = float(np.linalg.norm((value - true).ravel()) / denom)
+            out[M.param_rel_error(name)] = float(np.linalg.norm((value - true).ravel()) / denom)
     return out
 
 
@@ -125,12 +129,12 @@ class PhysicalTrainer(FieldTrainer):
         result = self.fit(*self.epoch_batch(data), iterations=self.cfg.trainer.physical_iterations_per_epoch)
         self.epoch += 1
         metrics = {
-            "physical_loss": result.loss,
-            "physical_fit_evaluations": float(result.evaluations),
+            M.PHYSICAL_TOTAL_LOSS: result.loss,
+            M.PHYSICAL_FIT_EVALUATIONS: float(result.evaluations),
             **parameter_metrics(result.params, self.truth),
         }
-        metrics["physical_time_s"] = time.perf_counter() - start
-        self.history.append({"epoch": self.epoch, **{k: v for k, v in metrics.items() if k.startswith("param_")}})
+        metrics[M.TIME_PHYSICAL] = time.perf_counter() - start
+        self.history.append({"epoch": self.epoch, **{k: v for k, v in metrics.items() if M.is_param_metric(k)}})
         return metrics
 
     def train(self) -> Dict[str, Any]:
@@ -144,7 +148,14 @@ class PhysicalTrainer(FieldTrainer):
                       leave=False, dynamic_ncols=True):
             metrics = self.train_epoch(self.train_data)
             if self.val_data is not None and len(self.val_data) > 0:  # type: ignore[arg-type]
-                metrics["physical_val_loss"] = self.validation_loss(self.val_data)
+                metrics[M.PHYSICAL_DATA_LOSS] = self.validation_loss(self.val_data)
             log.info("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.current_params()}
+
+
+@register_variant("physical_only", trains=("physical",), reads=PHYSICAL_KEYS, rank=1)
+def build_physical_trainer(cfg: DictConfig, model: PhysicalModel, data: "TrainingData",
+                           context: Optional[RunContext]) -> PhysicalTrainer:
+    """The physical model's parameter fit on the observed windows of ``data``."""
+    return PhysicalTrainer(cfg, model, data.train, data.val, context)

@@ -23,6 +23,7 @@ from hyco.data.generate import generate_dataset
 from hyco.training.context import RunContext
 from hyco.training.factory import TrainingData, build_trainer
 from hyco.training.checkpoint import seed_everything
+from hyco.training.variants import get_variant
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,16 @@ def run_fingerprint(cfg: DictConfig) -> str:
         plain.get("data", {}).pop(key, None)
     text = json.dumps(plain, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_params(cfg: DictConfig) -> Dict[str, str]:
+    """The flattened config logged as run parameters, with only the ``trainer`` knobs that act on
+    the variant (its registered ``reads``): the run page then shows what was actually tuned. The
+    complete resolved config is logged as an artifact beside them."""
+    plain = to_plain(cfg)
+    reads = get_variant(variant_name(cfg)).reads
+    plain["trainer"] = {k: v for k, v in plain["trainer"].items() if k == "variant" or k in reads}
+    return tracking.flatten_config(plain)
 
 
 def experiment_name(cfg: DictConfig) -> str:
@@ -113,7 +124,7 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         "hyco.experiment_preset": cfg.experiment_name,
         **(extra_tags or {}),
     }
-    params = tracking.flatten_config(to_plain(cfg))
+    params = run_params(cfg)
     with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
                               tags=tags, params=params, resume_run_id=resume_id,
                               parent_run_id=parent_run_id) as logger:

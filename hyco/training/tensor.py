@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm.auto import tqdm
 
+from hyco import metrics as M
 from hyco.training.base import AbstractTrainer
 from hyco.training.checkpoint import (
     capture_rng_state,
@@ -154,7 +155,8 @@ class TensorTrainer(AbstractTrainer):
         """Train from ``self.epoch`` up to ``epochs`` (default ``trainer.epochs``).
 
         ``on_epoch_end(epoch, metrics)`` is called after each epoch (tracking, checkpoints);
-        metrics are named ``<prefix>_train_loss``, ``<prefix>_val_loss``, ``lr``, ``epoch_time_s``.
+        metrics (:mod:`hyco.metrics`): ``<prefix>/train_loss``, ``<prefix>/data_loss`` (the
+        validation misfit), ``synthetic/lr`` and ``time/epoch_s``.
         """
         target = int(epochs if epochs is not None else self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
@@ -164,11 +166,11 @@ class TensorTrainer(AbstractTrainer):
             start = time.perf_counter()
             lr = self.lr
             train_loss = self.train_epoch(train_data)
-            metrics = {f"{prefix}_train_loss": train_loss, "lr": lr}
+            metrics = {M.loss(prefix, "train"): train_loss, M.SYNTHETIC_LR: lr}
             if val_data is not None:
-                metrics[f"{prefix}_val_loss"] = self.validation_loss(val_data)
+                metrics[M.loss(prefix, "data")] = self.validation_loss(val_data)
             self.end_epoch()
-            metrics["epoch_time_s"] = time.perf_counter() - start
+            metrics[M.TIME_EPOCH] = time.perf_counter() - start
             bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")})
             log.info("epoch %d/%d %s", self.epoch, target,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

@@ -10,6 +10,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
+from hyco import metrics as M
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.paths import conf_dir
@@ -87,7 +88,7 @@ def test_full_reads_only_initial_conditions(tmp_path):
     assert windows.calls["observations"] == 0 and windows.calls["observed_dataset"] == 0
     # the synthetic player only ever trained on the physical player's predictions
     assert seen and all(isinstance(d, TensorDataset) for d in seen)
-    assert [s for s, _ in logger.history("physical_total_loss")] == [1, 2, 3]
+    assert [s for s, _ in logger.history(M.PHYSICAL_TOTAL_LOSS)] == [1, 2, 3]
 
 
 def test_warmstart_reads_observations_only_during_the_warm_start(tmp_path):
@@ -98,10 +99,10 @@ def test_warmstart_reads_observations_only_during_the_warm_start(tmp_path):
     assert windows.calls["observed_dataset"] == 2
     assert windows.calls["observations"] == 0
     assert [type(d).__name__ for d in seen] == ["WindowDataset", "WindowDataset", "TensorDataset", "TensorDataset"]
-    phases = [v for _, v in logger.history("phase")]
+    phases = [v for _, v in logger.history(M.HYCO_PHASE)]
     assert phases == [0.0, 0.0, 1.0, 1.0]
     # the physical player waits during the warm start
-    assert [s for s, _ in logger.history("physical_total_loss")] == [3, 4]
+    assert [s for s, _ in logger.history(M.PHYSICAL_TOTAL_LOSS)] == [3, 4]
 
 
 @pytest.mark.parametrize("variant", ["mixed", "cooperative"])
@@ -115,7 +116,7 @@ def test_alpha_in_effect_is_logged_per_round(tmp_path):
     trainer, _, logger = _hyco(tmp_path, "trainer=mixed", "trainer.alpha=0.9", "trainer.alpha_end=0.3",
                                "trainer.alpha_schedule=linear")
     trainer.train()
-    assert [v for _, v in logger.history("alpha")] == pytest.approx([0.9, 0.6, 0.3])
+    assert [v for _, v in logger.history(M.HYCO_ALPHA)] == pytest.approx([0.9, 0.6, 0.3])
 
 
 def test_ghost_initial_conditions_are_fresh_each_round_and_seeded(tmp_path):
@@ -156,4 +157,4 @@ def test_resumed_hybrid_run_is_bit_identical(tmp_path):
     for name, tensor in straight.synthetic.model.state_dict().items():
         assert torch.equal(tensor, second.synthetic.model.state_dict()[name]), name
     assert torch.equal(straight.physical.z["nu"], second.physical.z["nu"])
-    assert [s for s, _ in logger.history("synthetic_total_loss")] == [1, 2, 3, 4]
+    assert [s for s, _ in logger.history(M.SYNTHETIC_TOTAL_LOSS)] == [1, 2, 3, 4]

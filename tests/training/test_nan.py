@@ -10,6 +10,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from hyco import metrics as M
 from hyco import tracking
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.base import NonFiniteLossError
@@ -57,7 +58,7 @@ def test_synthetic_nan_fails_the_process_and_the_run(make_cfg, make_overrides, t
     run = _only_run(cfg)
     assert run.info.status == "FAILED"
     assert "NonFiniteLossError" in run.data.tags["hyco.error"] and "step 5" in run.data.tags["hyco.error"]
-    history = MlflowClient(cfg.tracking.tracking_uri).get_metric_history(run.info.run_id, "synthetic_train_loss")
+    history = MlflowClient(cfg.tracking.tracking_uri).get_metric_history(run.info.run_id, M.SYNTHETIC_TRAIN_LOSS)
     assert sorted(m.step for m in history) == [1, 2]
 
     ckpt_dir = tracking.artifact_dir(run.info.run_id, cfg.tracking) / "checkpoints"

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from hyco import metrics as M
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.checkpoint import load_json
 from hyco.training.context import RunContext
@@ -48,7 +49,7 @@ def test_scalar_nu_is_recovered_within_one_percent(make_cfg, optimizer_overrides
 
     nu = float(outcome.results["params"]["nu"])
     assert abs(nu - NU_TRUE) / NU_TRUE < 0.01, nu
-    assert outcome.results["param_nu_rel_error"] < 0.01
+    assert outcome.results[M.param_rel_error("nu")] < 0.01
 
     # The per-epoch parameter is in MLflow: one point per epoch, steps 1..epochs.
     client = MlflowClient(cfg.tracking.tracking_uri)
@@ -56,11 +57,11 @@ def test_scalar_nu_is_recovered_within_one_percent(make_cfg, optimizer_overrides
                               "tags.`hyco.variant` = 'physical_only'")
     assert [r.info.run_id for r in runs] == [outcome.run_id]
     assert runs[0].info.status == "FINISHED"
-    assert runs[0].data.metrics["param_nu"] == pytest.approx(nu, rel=1e-6)
-    history = _history(cfg, outcome.run_id, "param_nu")
+    assert runs[0].data.metrics[M.param("nu")] == pytest.approx(nu, rel=1e-6)
+    history = _history(cfg, outcome.run_id, M.param("nu"))
     assert [step for step, _ in history] == [1, 2]
     assert history[-1][1] == pytest.approx(nu, rel=1e-6)
-    errors = [v for _, v in sorted(_history(cfg, outcome.run_id, "param_nu_rel_error"))]
+    errors = [v for _, v in sorted(_history(cfg, outcome.run_id, M.param_rel_error("nu")))]
     assert errors[-1] < 0.01 and errors[-1] <= errors[0]
 
     # ...and in the run's JSON parameter file, with the same history.
@@ -92,8 +93,8 @@ def test_spatially_varying_nu_field_is_recovered_in_2d(make_cfg):
     initial = np.linalg.norm(0.05 - truth) / np.linalg.norm(truth)
     assert rel_l2 < 0.03, rel_l2  # measured 0.0105; the uniform initial guess is at 4.0
     assert initial > 3.5
-    assert outcome.results["param_nu_rel_error"] == pytest.approx(rel_l2, rel=1e-4)
-    assert [s for s, _ in _history(cfg, outcome.run_id, "param_nu_mean")] == [1]
+    assert outcome.results[M.param_rel_error("nu")] == pytest.approx(rel_l2, rel=1e-4)
+    assert [s for s, _ in _history(cfg, outcome.run_id, M.param("nu"))] == [1]
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgsb", "adam"])
@@ -122,7 +123,7 @@ def test_physical_resume_continues_exactly(make_cfg, tmp_path, optimizer):
     np.testing.assert_array_equal(resumed.current_params()["nu"], straight.current_params()["nu"])
     for key, values in split.metrics.items():
         assert [s for s, _ in values] == [1, 2], key
-        if not key.endswith("_time_s"):
+        if not M.is_timing(key):
             assert [v for _, v in values] == [v for _, v in whole.metrics[key]], key
     assert resumed.history == straight.history
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from hyco import metrics as M
 from hyco import tracking
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.checkpoint import load_checkpoint
@@ -73,7 +74,7 @@ def test_a_killed_run_resumes_in_the_same_mlflow_run_to_identical_weights(
     ckpt = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints" / SyntheticTrainer.LAST
     interrupted_at = load_checkpoint(ckpt)["epoch"]
     assert KILL_AFTER - 1 <= interrupted_at < EPOCHS
-    logged = _metric_steps(client, run_id)["synthetic_train_loss"]
+    logged = _metric_steps(client, run_id)[M.SYNTHETIC_TRAIN_LOSS]
     assert logged == list(range(1, len(logged) + 1)) and len(logged) <= KILL_AFTER
 
     # 2. The same command again: the dead run is recognised and continued to the end. Meanwhile
@@ -97,7 +98,7 @@ def test_a_killed_run_resumes_in_the_same_mlflow_run_to_identical_weights(
 
     # Every metric has exactly one value per epoch.
     steps = _metric_steps(client, run_id)
-    assert {"synthetic_train_loss", "synthetic_val_loss", "lr", "epoch_time_s", "mem_rss_mb"} <= steps.keys()
+    assert {M.SYNTHETIC_TRAIN_LOSS, M.SYNTHETIC_DATA_LOSS, M.SYNTHETIC_LR, M.TIME_EPOCH, M.MEMORY_RSS} <= steps.keys()
     for key, values in steps.items():
         assert values == list(range(1, EPOCHS + 1)), key
 
@@ -109,9 +110,9 @@ def test_a_killed_run_resumes_in_the_same_mlflow_run_to_identical_weights(
     _assert_same_weights(load_checkpoint(ckpt.with_name(SyntheticTrainer.BEST))["model"],
                          load_checkpoint(reference_dir / SyntheticTrainer.BEST)["model"])
     assert final["step"] == reference["step"] and final["best_val"] == reference["best_val"]
-    history = client.get_metric_history(run_id, "synthetic_val_loss")
+    history = client.get_metric_history(run_id, M.SYNTHETIC_DATA_LOSS)
     ref_client = MlflowClient(other_store.tracking_uri)
-    ref_history = ref_client.get_metric_history(straight.run_id, "synthetic_val_loss")
+    ref_history = ref_client.get_metric_history(straight.run_id, M.SYNTHETIC_DATA_LOSS)
     assert sorted((m.step, m.value) for m in history) == sorted((m.step, m.value) for m in ref_history)
 
 
@@ -135,7 +136,7 @@ def test_metrics_of_a_checkpointed_epoch_that_never_reached_the_tracker_are_repl
     dying.die_at = 2
     with pytest.raises(KeyboardInterrupt):
         SyntheticTrainer(cfg, toy_network(), data, val, dying).train()
-    assert [s for s, _ in logger.history("synthetic_train_loss")] == [1]
+    assert [s for s, _ in logger.history(M.SYNTHETIC_TRAIN_LOSS)] == [1]
     assert load_checkpoint(dying.path(SyntheticTrainer.LAST))["epoch"] == 2
 
     context = RunContext(logger, tmp_path / "run", log_memory=False)
@@ -150,7 +151,7 @@ def test_metrics_of_a_checkpointed_epoch_that_never_reached_the_tracker_are_repl
     assert logger.metrics.keys() == reference_logger.metrics.keys()
     for key, values in logger.metrics.items():
         assert [s for s, _ in values] == [1, 2, 3, 4], key
-        if key != "epoch_time_s":
+        if key != M.TIME_EPOCH:
             assert values == reference_logger.metrics[key], key
 
 
