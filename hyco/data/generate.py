@@ -86,7 +86,9 @@ def split_seeds(data_cfg: Any) -> Dict[str, List[int]]:
 def _build_model(cfg: Any) -> Any:
     from hyco.physics import build_physics  # deferred: a cache hit never imports PhiFlow models
 
-    return build_physics(cfg.physics, cfg.data.ic)
+    # Always on the CPU: the cache key does not name a device, and the same key must hold the same
+    # numbers on every machine (a GPU's reductions differ in the last bits).
+    return build_physics(cfg.physics, cfg.data.ic, device="cpu")
 
 
 def _states_to_numpy(model: Any, state: Dict[str, Any]) -> Dict[str, np.ndarray]:

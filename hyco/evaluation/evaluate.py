@@ -31,6 +31,7 @@ from hyco.data.generate import generate_dataset  # noqa: E402
 from hyco.physics.base import PhysicalModel, build_physics  # noqa: E402
 from hyco.synthetic.rollout import rollout  # noqa: E402
 from hyco.training.checkpoint import CheckpointError, load_checkpoint, load_json, save_json  # noqa: E402
+from hyco.training.tensor import select_device  # noqa: E402
 from hyco.training.factory import build_model_network, static_inputs  # noqa: E402
 from hyco.training.physical import PhysicalTrainer, parameter_metrics  # noqa: E402
 from hyco.training.runs import experiment_name  # noqa: E402
@@ -143,6 +144,7 @@ def physical_rollout(model: PhysicalModel, params_file: Path, test: Dict[str, np
     x0 = torch.from_numpy(test["truth"][:, 0])
     if model.static_fields:
         x0 = torch.cat([x0, torch.from_numpy(test["static"][:, :conv.num_channels - x0.shape[1]])], dim=1)
+    x0 = x0.to(model.device)
     state = conv.tensor_to_state(x0)
     frames = []
     with torch.no_grad():
@@ -171,7 +173,7 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     reader = CacheReader(generate_dataset(rcfg).path)
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
-    model = build_physics(rcfg.physics, rcfg.data.ic)
+    model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
     ckpt_dir = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints"
     return {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
 

@@ -334,6 +334,12 @@ class PhysicalModel(ABC):
         return arr
 
     # ---------------------------------------------------------------- parameters
+    @property
+    def device(self) -> torch.device:
+        """Where the model's tensors live: PhiFlow's default torch device, which
+        :func:`build_physics` points at the configured ``device`` (CUDA on a GPU machine)."""
+        return torch.device(TORCH.get_default_device().ref)
+
     def _device(self) -> str:
         return TORCH.get_default_device().ref
 
@@ -476,9 +482,27 @@ def _plain(cfg: Any) -> Any:
     return getattr(cfg, "value", cfg)
 
 
-def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True) -> PhysicalModel:
+def use_device(device: Union[str, torch.device, None]) -> None:
+    """Point PhiFlow's torch backend at ``device`` (``cuda[:N]`` or ``cpu``): the physics then
+    creates and steps its tensors there. PhiFlow keeps one default device per process."""
+    if device is None:
+        return
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not TORCH.set_default_device("GPU"):
+            raise ConfigError("device: CUDA was requested for the physics but PhiFlow finds no GPU; use device=cpu")
+        if device.index is not None:
+            torch.cuda.set_device(device)
+    else:
+        TORCH.set_default_device("CPU")
+
+
+def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
+                  device: Union[str, torch.device, None] = None) -> PhysicalModel:
     """The registered model named ``physics_cfg.name``, built from a ``PhysicsConfig`` (DictConfig,
-    dataclass or mapping) and an ``InitialConditionConfig`` (or None for its defaults)."""
+    dataclass or mapping) and an ``InitialConditionConfig`` (or None for its defaults); ``device``
+    (default: leave PhiFlow's device as it is) is where the physics runs (:func:`use_device`)."""
+    use_device(device)
     cfg = _plain(physics_cfg)
     name = cfg.get("name")
     if name not in _REGISTRY:

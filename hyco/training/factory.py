@@ -16,6 +16,7 @@ from hyco.data.dataset import WindowDataset
 from hyco.physics.base import PhysicalModel, build_physics
 from hyco.training.base import AbstractTrainer
 from hyco.training.context import RunContext
+from hyco.training.tensor import select_device
 # the built-in builders, re-exported for callers that build one player directly
 from hyco.training.hyco import build_hyco_trainer  # noqa: F401
 from hyco.training.physical import build_physical_trainer  # noqa: F401
@@ -53,5 +54,5 @@ def build_trainer(cfg: DictConfig, data: TrainingData, context: RunContext,
         spec = get_variant(variant_of(cfg))
     except KeyError as err:
         raise ValueError(err.args[0]) from None
-    model = model or build_physics(cfg.physics, cfg.data.ic)
+    model = model or build_physics(cfg.physics, cfg.data.ic, device=select_device(cfg.device))
     return spec.builder(cfg, model, data, context)

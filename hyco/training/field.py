@@ -67,7 +67,7 @@ class FieldTrainer(AbstractTrainer):
         # Leaf tensors updated in place, so an Adam optimiser keeps its moments across fits.
         self.z: Dict[str, torch.Tensor] = {
             name: torch.tensor(self._to_unconstrained(name, init[name]), dtype=torch.float32,
-                               requires_grad=True)
+                               device=model.device, requires_grad=True)
             for name in self.learnable
         }
         self.evaluations = 0
@@ -98,11 +98,11 @@ class FieldTrainer(AbstractTrainer):
 
     def _assign(self, name: str, value: torch.Tensor) -> None:
         with torch.no_grad():
-            self.z[name].copy_(value.reshape(self.z[name].shape).to(self.z[name].dtype))
+            self.z[name].copy_(value.reshape(self.z[name].shape).to(self.z[name].dtype).to(self.z[name].device))
 
     def physics_params(self, z: Dict[str, torch.Tensor]) -> Dict[str, Any]:
         values: Dict[str, Any] = {n: self._to_physical(n, t) for n, t in z.items()}
-        values.update({n: torch.tensor(v, dtype=torch.float32) for n, v in self.fixed.items()})
+        values.update({n: torch.tensor(v, dtype=torch.float32, device=self.model.device) for n, v in self.fixed.items()})
         return self.model.params_from_values(values)
 
     # ------------------------------------------------------------------ loss
@@ -122,6 +122,9 @@ class FieldTrainer(AbstractTrainer):
     def loss(self, z: Dict[str, torch.Tensor], x0, targets, masks, weights=None,
              optimising: bool = True) -> torch.Tensor:
         """Masked rollout MSE; ``optimising=False`` (validation) does not advance the step counter."""
+        device = self.model.device
+        x0, targets, masks = x0.to(device), targets.to(device), masks.to(device)
+        weights = None if weights is None else weights.to(device)
         predictions = self.rollout_tensor(x0, targets.shape[1], self.physics_params(z))
         loss = masked_rollout_loss(predictions, targets, masks, weights) + self.smoothness_penalty(z)
         if not optimising:
@@ -154,8 +157,9 @@ class FieldTrainer(AbstractTrainer):
         Raises :class:`~hyco.training.base.NonFiniteLossError` (naming the step) if the loss
         becomes NaN/inf; the parameters then keep their values from before this call.
         """
-        x0, targets, masks = (t.detach().float().cpu() for t in (x0, targets, masks))
-        weights = None if weights is None else weights.detach().float().cpu()
+        device = self.model.device  # the physics' device (CUDA when configured), not the network's
+        x0, targets, masks = (t.detach().float().to(device) for t in (x0, targets, masks))
+        weights = None if weights is None else weights.detach().float().to(device)
         before = {n: t.detach().clone() for n, t in self.z.items()}
         start, evals0 = time.perf_counter(), self.evaluations
         method = getattr(self.cfg.trainer.physical_optimizer, "value", self.cfg.trainer.physical_optimizer)

@@ -105,7 +105,7 @@ class HybridTrainer(AbstractTrainer):
         out = []
         with torch.no_grad():
             for chunk in torch.split(initial_states, self.chunk):
-                out.append(self.physical.rollout_tensor(chunk.cpu(), steps, params).cpu())
+                out.append(self.physical.rollout_tensor(chunk.to(self.model.device), steps, params).cpu())
         return torch.cat(out).detach()
 
     # ------------------------------------------------------------------ ghost ICs
