@@ -7,7 +7,7 @@ semi-Lagrangian self-advection step: backtrace every cell centre by ``-dt u`` an
 bilinearly between cell centres with periodic wrap-around. ``n`` is read from the platform model
 (``model.diffusion_substeps``, chosen by the platform from ``nu.upper``), so the reference does
 exactly the platform's work. The PhiFlow side is ``model.step`` of a model built by
-``hyco.physics.base.build_physics`` from ``conf/physics/burgers_2d.yaml`` with the resolution,
+``hyco.physics.registry.build_physics`` from ``conf/physics/burgers_2d.yaml`` with the resolution,
 ``dt`` and ``nu`` of each case.
 
 Before timing, the bench checks that the two agree on the same input: one step and a chain of
@@ -107,7 +107,7 @@ def build_model(config: Path, n: int, dt: float, nu: float, nu_upper: Optional[f
     from omegaconf import OmegaConf
 
     from hyco.config import PhysicsConfig
-    from hyco.physics.base import build_physics
+    from hyco.physics.registry import build_physics
 
     cfg = OmegaConf.merge(OmegaConf.structured(PhysicsConfig), OmegaConf.load(config))
     cfg.resolution = [n, n]
@@ -295,7 +295,7 @@ def run_model_case(name: str, args: argparse.Namespace, device: torch.device) ->
     from omegaconf import OmegaConf
 
     from hyco.config import PhysicsConfig
-    from hyco.physics.base import build_physics
+    from hyco.physics.registry import build_physics
 
     file, ic, batch = MODEL_CONFIGS[name]
     cfg = OmegaConf.merge(OmegaConf.structured(PhysicsConfig), OmegaConf.load(DEFAULT_CONFIG.parent / file))

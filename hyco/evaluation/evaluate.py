@@ -28,7 +28,8 @@ from hyco import tracking  # noqa: E402
 from hyco.config import HycoConfig  # noqa: E402
 from hyco.data.cache import CacheReader  # noqa: E402
 from hyco.data.generate import generate_dataset  # noqa: E402
-from hyco.physics.base import PhysicalModel, build_physics  # noqa: E402
+from hyco.physics.base import PhysicalModel
+from hyco.physics.registry import build_physics  # noqa: E402
 from hyco.synthetic.rollout import rollout  # noqa: E402
 from hyco.training.checkpoint import CheckpointError, load_checkpoint, load_json, save_json  # noqa: E402
 from hyco.training.tensor import select_device  # noqa: E402

@@ -4,14 +4,9 @@ Importing this package registers every built-in model (``burgers``, ``inviscid_b
 ``gray_scott``, ``heat``).
 """
 
-from hyco.physics.base import (
-    ParamSpec,
-    PhysicalModel,
-    PhysicsParameterError,
-    available_physics,
-    build_physics,
-    register_physics,
-)
+from hyco.physics.base import PhysicalModel
+from hyco.physics.params import ParamSpec, PhysicsParameterError
+from hyco.physics.registry import available_physics, build_physics, register_physics
 from hyco.physics.burgers import Burgers
 from hyco.physics.gray_scott import GrayScott
 from hyco.physics.heat import Heat

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 from phi.geom import Box
 from phi.torch import TORCH
 from phiml import math
@@ -24,126 +23,12 @@ from hyco.config import ConfigError
 from hyco.convert import FieldTensorConverter
 from hyco.fields import FieldSpec, parse_boundary
 from hyco.physics.ic import sample_prior
-from hyco.physics.profiles import PROFILES, profile_values
+from hyco.physics.params import ParamSpec, PhysicsParameterError, _host_values  # noqa: F401 (re-exported)
+from hyco.physics.profiles import profile_values
 
 math.use(TORCH)
 
 State = Dict[str, Any]  # field name -> phi.field.Field
-
-
-class PhysicsParameterError(ValueError):
-    """A physical parameter (or the step size it is used with) is invalid; the message names it."""
-
-
-# ------------------------------------------------------------------------------------------------
-# parameter specs
-# ------------------------------------------------------------------------------------------------
-def _host_values(value: Any) -> Optional[np.ndarray]:
-    """Values as float64 numpy for checks, or None while being traced by ``jit_compile``."""
-    if isinstance(value, Tensor):
-        if not value.available:
-            return None
-        value = value.numpy(value.shape.names) if value.shape.rank else value.numpy()
-    elif torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
-
-
-@dataclasses.dataclass(frozen=True)
-class ParamSpec:
-    """One physical parameter.
-
-    Attributes
-    ----------
-    name : str
-        Parameter name (``nu``); error messages name it and its config key.
-    kind : str
-        ``'scalar'`` (0-d tensor) or ``'field'`` (one value per cell centre).
-    lower, upper : float
-        Admissible range; the model's explicit scheme is made stable for ``upper``.
-    true_value, initial_guess : float
-        Truth used to generate data, and the starting point of a fit.
-    true_profile : str
-        Spatial profile of the true field (``kind='field'``), see :mod:`hyco.physics.profiles`.
-    profile_amplitude : float
-        ``a`` in ``truth = true_value * (1 + a * profile(x))`` (``profile_scale='relative'``) or
-        ``truth = true_value + a * profile(x)`` (``'additive'``).
-    profile_scale : str
-        ``'relative'`` or ``'additive'``.
-    profile_args : dict
-        Extra arguments of the profile (``gaussians``: ``centres``, ``amplitudes``, ``width``).
-    learnable : bool
-        Whether trainers fit it (``False``: a known, fixed parameter such as Gray–Scott's ``F``).
-    smoothness : float
-        ``beta`` of the penalty ``beta * ||grad theta||^2`` (mean over cells) added to the
-        physical fit's loss for a field parameter; 0 disables it. A field is not identifiable
-        where the solution carries no information; the penalty fills such regions smoothly.
-    """
-
-    name: str
-    kind: str = "scalar"
-    lower: float = 0.0
-    upper: float = 1.0
-    true_value: float = 0.0
-    initial_guess: float = 0.0
-    true_profile: str = "constant"
-    profile_amplitude: float = 0.0
-    profile_scale: str = "relative"
-    profile_args: Any = None
-    learnable: bool = True
-    smoothness: float = 0.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "profile_args", dict(self.profile_args or {}))
-        key = f"physics.params.{self.name}"
-        if self.kind not in ("scalar", "field"):
-            raise ConfigError(f"{key}.kind: must be 'scalar' or 'field', got '{self.kind}'")
-        if self.true_profile not in PROFILES:
-            raise ConfigError(f"{key}.true_profile: must be one of {list(PROFILES)}, got '{self.true_profile}'")
-        if not self.lower <= self.upper:
-            raise ConfigError(f"{key}.lower/upper: need lower <= upper, got [{self.lower}, {self.upper}]")
-        if self.profile_scale not in ("relative", "additive"):
-            raise ConfigError(f"{key}.profile_scale: must be 'relative' or 'additive', got '{self.profile_scale}'")
-        if self.smoothness < 0:
-            raise ConfigError(f"{key}.smoothness: must be >= 0, got {self.smoothness}")
-        if self.smoothness > 0 and self.kind != "field":
-            raise ConfigError(f"{key}.smoothness: a smoothness penalty needs kind: field")
-
-    @classmethod
-    def from_config(cls, name: str, cfg: Mapping[str, Any]) -> "ParamSpec":
-        """Build from a plain ``ParamSpecConfig`` mapping (enums already normalised to str)."""
-        values: Dict[str, Any] = {"name": name}
-        for f in dataclasses.fields(cls)[1:]:
-            if f.name not in cfg:
-                continue
-            raw, kind = cfg[f.name], type(f.default)
-            if f.name == "profile_args":
-                values[f.name] = dict(raw or {})
-                continue
-            try:
-                if kind is bool and not isinstance(raw, bool):
-                    raise TypeError  # bool("false") would be True
-                values[f.name] = kind(raw)
-            except (TypeError, ValueError):
-                raise ConfigError(f"physics.params.{name}.{f.name}: invalid value {raw!r}") from None
-        return cls(**values)
-
-    def validate(self, value: Any) -> None:
-        """Raise :class:`PhysicsParameterError` if ``value`` (any array-like) is not finite or
-        leaves ``[lower, upper]``. Traced (jit) values are not checked."""
-        arr = _host_values(value)
-        if arr is None:
-            return
-        if not np.all(np.isfinite(arr)):
-            raise PhysicsParameterError(f"physics parameter '{self.name}': non-finite value(s) {arr.ravel()[:4]}")
-        lo, hi = float(arr.min()), float(arr.max())
-        # relative slack for float32 round-off: 0.1 stored as float32 (0.10000000149) is inside
-        if lo < self.lower - 1e-6 * abs(self.lower) or hi > self.upper + 1e-6 * abs(self.upper):
-            got = f"{lo:g}" if arr.size == 1 else f"values in [{lo:g}, {hi:g}]"
-            raise PhysicsParameterError(
-                f"physics parameter '{self.name}': {got} outside its bounds [{self.lower:g}, {self.upper:g}]; "
-                f"pass a value inside them or widen physics.params.{self.name}.lower/upper"
-            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -443,85 +328,3 @@ class PhysicalModel(ABC):
         for _ in range(int(n)):
             states.append(self.step(states[-1], params))
         return states
-
-
-# ------------------------------------------------------------------------------------------------
-# registry and construction from configs
-# ------------------------------------------------------------------------------------------------
-_REGISTRY: Dict[str, Type[PhysicalModel]] = {}
-
-
-def register_physics(name: str) -> Callable[[Type[PhysicalModel]], Type[PhysicalModel]]:
-    """Class decorator: make a :class:`PhysicalModel` available as ``physics.name=<name>``."""
-
-    def decorate(cls: Type[PhysicalModel]) -> Type[PhysicalModel]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"physics model '{name}' is registered twice ({_REGISTRY[name].__name__}, {cls.__name__})")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def available_physics() -> List[str]:
-    """Names accepted by ``physics.name``."""
-    return sorted(_REGISTRY)
-
-
-def _plain(cfg: Any) -> Any:
-    """DictConfig / dataclass / mapping -> plain Python; enums -> their values."""
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        cfg = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
-    if isinstance(cfg, Mapping):
-        return {str(k): _plain(v) for k, v in cfg.items()}
-    if isinstance(cfg, (list, tuple)):
-        return [_plain(v) for v in cfg]
-    return getattr(cfg, "value", cfg)
-
-
-def use_device(device: Union[str, torch.device, None]) -> None:
-    """Point PhiFlow's torch backend at ``device`` (``cuda[:N]`` or ``cpu``): the physics then
-    creates and steps its tensors there. PhiFlow keeps one default device per process."""
-    if device is None:
-        return
-    device = torch.device(device)
-    if device.type == "cuda":
-        if not TORCH.set_default_device("GPU"):
-            raise ConfigError("device: CUDA was requested for the physics but PhiFlow finds no GPU; use device=cpu")
-        if device.index is not None:
-            torch.cuda.set_device(device)
-    else:
-        TORCH.set_default_device("CPU")
-
-
-def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
-                  device: Union[str, torch.device, None] = None) -> PhysicalModel:
-    """The registered model named ``physics_cfg.name``, built from a ``PhysicsConfig`` (DictConfig,
-    dataclass or mapping) and an ``InitialConditionConfig`` (or None for its defaults); ``device``
-    (default: leave PhiFlow's device as it is) is where the physics runs (:func:`use_device`)."""
-    use_device(device)
-    cfg = _plain(physics_cfg)
-    name = cfg.get("name")
-    if name not in _REGISTRY:
-        raise ConfigError(f"physics.name: unknown physics model '{name}'; available: {available_physics()}")
-    for key in ("resolution", "dt"):
-        if key not in cfg:
-            raise ConfigError(f"physics.{key}: missing")
-    if "dim" in cfg and int(cfg["dim"]) != len(cfg["resolution"]):
-        raise ConfigError(f"physics.resolution: needs {cfg['dim']} entries for dim={cfg['dim']}, got {cfg['resolution']}")
-    specs = {n: ParamSpec.from_config(n, s) for n, s in (cfg.get("params") or {}).items()}
-    return _REGISTRY[name](
-        resolution=cfg["resolution"],
-        domain_size=float(cfg.get("domain_size", 1.0)),
-        dt=float(cfg["dt"]),
-        param_specs=specs,
-        grid=str(cfg.get("grid", "centered")),
-        substeps=int(cfg.get("substeps", 1)),
-        ic=_plain(ic_cfg) if ic_cfg is not None else None,
-        jit=jit,
-        boundary=cfg.get("boundary") or "",
-        domain_origin=float(cfg.get("domain_origin", 0.0)),
-    )

@@ -40,7 +40,8 @@ from phiml.math import Tensor, dual
 
 from hyco.fields import FieldSpec
 from hyco.physics import operators as ops
-from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values, register_physics
+from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values
+from hyco.physics.registry import register_physics
 from hyco.physics.checks import MAX_SUBSTEPS, check_nonnegative, check_stable, diffusion_substeps
 from hyco.physics.operators import stable_substeps
 

@@ -34,7 +34,8 @@ from phiml.math import Tensor
 
 from hyco.fields import FieldSpec
 from hyco.physics import operators as ops
-from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values, register_physics
+from hyco.physics.base import PhysicalModel, PhysicsParameterError, State, _host_values
+from hyco.physics.registry import register_physics
 from hyco.physics.checks import check_nonnegative, check_stable, diffusion_substeps
 
 

@@ -27,7 +27,8 @@ from phiml.math import Tensor
 
 from hyco.fields import FieldSpec
 from hyco.physics import operators as ops
-from hyco.physics.base import PhysicalModel, State, register_physics
+from hyco.physics.base import PhysicalModel, State
+from hyco.physics.registry import register_physics
 from hyco.physics.checks import check_nonnegative, check_stable, diffusion_substeps
 
 

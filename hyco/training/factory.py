@@ -13,7 +13,8 @@ from omegaconf import DictConfig
 
 from hyco.data.cache import CacheReader
 from hyco.data.dataset import WindowDataset
-from hyco.physics.base import PhysicalModel, build_physics
+from hyco.physics.base import PhysicalModel
+from hyco.physics.registry import build_physics
 from hyco.training.base import AbstractTrainer
 from hyco.training.context import RunContext
 from hyco.training.tensor import select_device

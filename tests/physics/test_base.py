@@ -19,7 +19,7 @@ from hyco.physics import (
     build_physics,
     register_physics,
 )
-from hyco.physics import base
+from hyco.physics import registry as base
 from hyco.physics.burgers import stable_substeps
 from hyco.physics.profiles import fourier_modes, profile_values, smooth_random_components
 

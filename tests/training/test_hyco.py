@@ -59,7 +59,7 @@ def _hyco(tmp_path: Path, *overrides: str, ckpt: str = "ckpt"):
     data = TrainingData.open(cfg, CacheReader(generate_dataset(cfg, progress=False).path))
     logger = MemoryRunLogger()
     context = RunContext(logger, tmp_path / ckpt, log_memory=False)
-    from hyco.physics.base import build_physics
+    from hyco.physics.registry import build_physics
 
     model = build_physics(cfg.physics, cfg.data.ic)
     windows = RecordingWindows(data.train)

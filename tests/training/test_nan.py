@@ -89,7 +89,7 @@ def test_physical_nan_with_lbfgsb_is_an_error_and_restores_the_parameters(make_c
     cfg = make_cfg("trainer.physical_iterations_per_epoch=4", "trainer.epochs=1", base=TINY_PHYSICAL_1D)
     data, _ = open_training_data(cfg)
     context = RunContext(MemoryRunLogger(), tmp_path / "ckpt", log_memory=False)
-    from hyco.physics.base import build_physics
+    from hyco.physics.registry import build_physics
 
     trainer = build_physical_trainer(cfg, build_physics(cfg.physics, cfg.data.ic), data, context)
     trainer.train()

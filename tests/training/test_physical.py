@@ -129,7 +129,7 @@ def test_physical_resume_continues_exactly(make_cfg, tmp_path, optimizer):
 
 
 def _model(cfg):
-    from hyco.physics.base import build_physics
+    from hyco.physics.registry import build_physics
 
     return build_physics(cfg.physics, cfg.data.ic)
 

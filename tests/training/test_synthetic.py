@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from hyco.physics.base import build_physics
+from hyco.physics.registry import build_physics
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
 from hyco.training import variants

@@ -1,0 +1,129 @@
+"""Physical parameters: :class:`ParamSpec` (shape, bounds, truth, initial guess, learnable,
+smoothness) and the error raised for invalid values."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+import torch
+from phiml.math import Tensor
+
+from hyco.config import ConfigError
+from hyco.physics.profiles import PROFILES
+
+
+class PhysicsParameterError(ValueError):
+    """A physical parameter (or the step size it is used with) is invalid; the message names it."""
+
+
+# ------------------------------------------------------------------------------------------------
+# parameter specs
+# ------------------------------------------------------------------------------------------------
+def _host_values(value: Any) -> Optional[np.ndarray]:
+    """Values as float64 numpy for checks, or None while being traced by ``jit_compile``."""
+    if isinstance(value, Tensor):
+        if not value.available:
+            return None
+        value = value.numpy(value.shape.names) if value.shape.rank else value.numpy()
+    elif torch.is_tensor(value):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One physical parameter.
+
+    Attributes
+    ----------
+    name : str
+        Parameter name (``nu``); error messages name it and its config key.
+    kind : str
+        ``'scalar'`` (0-d tensor) or ``'field'`` (one value per cell centre).
+    lower, upper : float
+        Admissible range; the model's explicit scheme is made stable for ``upper``.
+    true_value, initial_guess : float
+        Truth used to generate data, and the starting point of a fit.
+    true_profile : str
+        Spatial profile of the true field (``kind='field'``), see :mod:`hyco.physics.profiles`.
+    profile_amplitude : float
+        ``a`` in ``truth = true_value * (1 + a * profile(x))`` (``profile_scale='relative'``) or
+        ``truth = true_value + a * profile(x)`` (``'additive'``).
+    profile_scale : str
+        ``'relative'`` or ``'additive'``.
+    profile_args : dict
+        Extra arguments of the profile (``gaussians``: ``centres``, ``amplitudes``, ``width``).
+    learnable : bool
+        Whether trainers fit it (``False``: a known, fixed parameter such as Gray–Scott's ``F``).
+    smoothness : float
+        ``beta`` of the penalty ``beta * ||grad theta||^2`` (mean over cells) added to the
+        physical fit's loss for a field parameter; 0 disables it. A field is not identifiable
+        where the solution carries no information; the penalty fills such regions smoothly.
+    """
+
+    name: str
+    kind: str = "scalar"
+    lower: float = 0.0
+    upper: float = 1.0
+    true_value: float = 0.0
+    initial_guess: float = 0.0
+    true_profile: str = "constant"
+    profile_amplitude: float = 0.0
+    profile_scale: str = "relative"
+    profile_args: Any = None
+    learnable: bool = True
+    smoothness: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "profile_args", dict(self.profile_args or {}))
+        key = f"physics.params.{self.name}"
+        if self.kind not in ("scalar", "field"):
+            raise ConfigError(f"{key}.kind: must be 'scalar' or 'field', got '{self.kind}'")
+        if self.true_profile not in PROFILES:
+            raise ConfigError(f"{key}.true_profile: must be one of {list(PROFILES)}, got '{self.true_profile}'")
+        if not self.lower <= self.upper:
+            raise ConfigError(f"{key}.lower/upper: need lower <= upper, got [{self.lower}, {self.upper}]")
+        if self.profile_scale not in ("relative", "additive"):
+            raise ConfigError(f"{key}.profile_scale: must be 'relative' or 'additive', got '{self.profile_scale}'")
+        if self.smoothness < 0:
+            raise ConfigError(f"{key}.smoothness: must be >= 0, got {self.smoothness}")
+        if self.smoothness > 0 and self.kind != "field":
+            raise ConfigError(f"{key}.smoothness: a smoothness penalty needs kind: field")
+
+    @classmethod
+    def from_config(cls, name: str, cfg: Mapping[str, Any]) -> "ParamSpec":
+        """Build from a plain ``ParamSpecConfig`` mapping (enums already normalised to str)."""
+        values: Dict[str, Any] = {"name": name}
+        for f in dataclasses.fields(cls)[1:]:
+            if f.name not in cfg:
+                continue
+            raw, kind = cfg[f.name], type(f.default)
+            if f.name == "profile_args":
+                values[f.name] = dict(raw or {})
+                continue
+            try:
+                if kind is bool and not isinstance(raw, bool):
+                    raise TypeError  # bool("false") would be True
+                values[f.name] = kind(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"physics.params.{name}.{f.name}: invalid value {raw!r}") from None
+        return cls(**values)
+
+    def validate(self, value: Any) -> None:
+        """Raise :class:`PhysicsParameterError` if ``value`` (any array-like) is not finite or
+        leaves ``[lower, upper]``. Traced (jit) values are not checked."""
+        arr = _host_values(value)
+        if arr is None:
+            return
+        if not np.all(np.isfinite(arr)):
+            raise PhysicsParameterError(f"physics parameter '{self.name}': non-finite value(s) {arr.ravel()[:4]}")
+        lo, hi = float(arr.min()), float(arr.max())
+        # relative slack for float32 round-off: 0.1 stored as float32 (0.10000000149) is inside
+        if lo < self.lower - 1e-6 * abs(self.lower) or hi > self.upper + 1e-6 * abs(self.upper):
+            got = f"{lo:g}" if arr.size == 1 else f"values in [{lo:g}, {hi:g}]"
+            raise PhysicsParameterError(
+                f"physics parameter '{self.name}': {got} outside its bounds [{self.lower:g}, {self.upper:g}]; "
+                f"pass a value inside them or widen physics.params.{self.name}.lower/upper"
+            )
