@@ -192,7 +192,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
     if physical is not None:
         predictions["physical"] = physical[0]
         truth_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
-        learned = parameter_metrics(physical[1], truth_params)
+        learned = parameter_metrics(physical[1], truth_params, [n for n, s in model.param_specs.items() if s.learnable])
         for name in physical[1]:
             metrics[M.eval_param(split, name)] = learned[M.param(name)]
             if M.param_rel_error(name) in learned:

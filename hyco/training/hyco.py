@@ -155,7 +155,7 @@ class HYCOTrainer(HybridTrainer):
             M.TIME_PREDICT: (t1 - t0) + (t3 - t2),
             M.TIME_PHYSICAL: t2 - t1,
             M.TIME_SYNTHETIC: t4 - t3,
-            **parameter_metrics(fit.params, self.physical.truth),
+            **parameter_metrics(fit.params, self.physical.truth, self.physical.learnable),
         })
         return metrics
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Collection, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -26,14 +26,18 @@ if TYPE_CHECKING:  # the factory imports this module
 log = logging.getLogger(__name__)
 
 
-def parameter_metrics(params: Dict[str, np.ndarray], truth: Dict[str, np.ndarray]) -> Dict[str, float]:
-    """Learned values and their error against the truth.
+def parameter_metrics(params: Dict[str, np.ndarray], truth: Dict[str, np.ndarray],
+                      learnable: Optional[Collection[str]] = None) -> Dict[str, float]:
+    """Learned values and their error against the truth (only the ``learnable`` ones when given:
+    a fixed, known parameter such as Gray–Scott's ``F`` has nothing to report).
 
     Scalars: ``param/<name>`` and ``param/<name>_rel_error = |p - p*| / |p*|``.
     Fields: ``param/<name>`` (the spatial mean) and ``param/<name>_rel_error = ||p - p*||_2 / ||p*||_2``.
     """
     out: Dict[str, float] = {}
     for name, value in params.items():
+        if learnable is not None and name not in learnable:
+            continue
         value = np.asarray(value, dtype=np.float64)
         true = np.asarray(truth[name], dtype=np.float64) if name in truth else None
         out[M.param(name)] = float(value.mean())
@@ -131,7 +135,7 @@ class PhysicalTrainer(FieldTrainer):
         metrics = {
             M.PHYSICAL_TOTAL_LOSS: result.loss,
             M.PHYSICAL_FIT_EVALUATIONS: float(result.evaluations),
-            **parameter_metrics(result.params, self.truth),
+            **parameter_metrics(result.params, self.truth, self.learnable),
         }
         metrics[M.TIME_PHYSICAL] = time.perf_counter() - start
         self.history.append({"epoch": self.epoch, **{k: v for k, v in metrics.items() if M.is_param_metric(k)}})
