@@ -66,7 +66,7 @@ def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str]) -> ArmResul
         arm, outcome.run_id,
         m.get(M.rel_l2_mean("test", "synthetic"), math.nan), m.get(M.rel_l2_final("test", "synthetic"), math.nan),
         m.get(M.rel_l2_mean("test", "physical"), math.nan), m.get(M.rel_l2_final("test", "physical"), math.nan),
-        {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in cfg.physics.params}, seconds,
+        {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in learnable_params(cfg)}, seconds,
     )
 
 
@@ -117,13 +117,18 @@ def compare(experiment: str, arms: Sequence[str] = ARMS, overrides: Sequence[str
                                          M.compare_rel_l2_mean(arm, "physical"): row.physical_mean,
                                          **{M.compare_param_rel_error(arm, n): v for n, v in row.param_errors.items()},
                                          M.compare_wall_time(arm): row.seconds}), step=0)
-        table = markdown_table(experiment, rows, persistence, [str(n) for n in base.physics.params])
+        table = markdown_table(experiment, rows, persistence, learnable_params(base))
         parent.log_text(table, f"comparison_{experiment}.md")
     target = output or mlruns_dir() / "comparisons" / f"{experiment}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(table)
     log.info("comparison table written to %s", target)
     return table
+
+
+def learnable_params(cfg: DictConfig) -> List[str]:
+    """The parameters a comparison reports: the learnable ones (a fixed one has no error)."""
+    return [str(n) for n, spec in cfg.physics.params.items() if spec.learnable]
 
 
 def nan_safe(metrics: Dict[str, float]) -> Dict[str, float]:

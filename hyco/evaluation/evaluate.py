@@ -194,6 +194,8 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
         truth_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
         learned = parameter_metrics(physical[1], truth_params, [n for n, s in model.param_specs.items() if s.learnable])
         for name in physical[1]:
+            if M.param(name) not in learned:
+                continue  # a fixed, known parameter
             metrics[M.eval_param(split, name)] = learned[M.param(name)]
             if M.param_rel_error(name) in learned:
                 metrics[M.eval_param_rel_error(split, name)] = learned[M.param_rel_error(name)]
