@@ -69,7 +69,7 @@ class PhysicalModel(ABC):
     """
 
     name: ClassVar[str] = ""
-    FIELDS: ClassVar[Tuple[FieldSpec, ...]] = (FieldSpec("velocity", "vector"),)
+    FIELDS: ClassVar[Tuple[FieldSpec, ...]] = ()
     BOUNDARIES: ClassVar[Tuple[str, ...]] = ("periodic",)
     GRIDS: ClassVar[Tuple[str, ...]] = ("centered",)
     PARAMS: ClassVar[Tuple[str, ...]] = ()
@@ -109,6 +109,8 @@ class PhysicalModel(ABC):
         self.ic_max_wavenumber = int(self.ic.get("max_wavenumber", 4))
         self.ic_amplitude = float(self.ic.get("amplitude", 1.0))
         self.ic_decay = float(self.ic.get("decay", 1.0))
+        if not self.FIELDS:
+            raise TypeError(f"{type(self).__name__} declares no FIELDS; a model names its fields (hyco.fields.FieldSpec)")
         self.field_specs: Tuple[FieldSpec, ...] = self._resolve_fields(boundary)
         self.converter = FieldTensorConverter(self.spatial_names, self.resolution, self.bounds_box(),
                                               self.field_specs)

@@ -133,12 +133,14 @@ def test_flipped_byte_is_an_integrity_error(data_cfg):
         CacheReader(result.path).verify()
 
 
-def test_other_format_version_is_refused(data_cfg):
+@pytest.mark.parametrize("version", [1, FORMAT_VERSION + 1])  # 1: the one-mask layout before field specs
+def test_other_format_version_is_refused(data_cfg, version):
+    assert FORMAT_VERSION == 2
     cfg = data_cfg()
     result = generate_dataset(cfg, progress=False)
     meta_file = result.path / METADATA_FILE
     meta = json.loads(meta_file.read_text())
-    meta["format_version"] = FORMAT_VERSION + 1
+    meta["format_version"] = version
     meta_file.write_text(json.dumps(meta))
     with pytest.raises(CacheError, match=r"format version.*data\.regenerate=true"):
         CacheReader(result.path)

@@ -124,3 +124,26 @@ def test_field_nu_is_stored_at_cell_centres_2d(data_cfg, grid):
     truth_nu = build_physics(cfg.physics, cfg.data.ic).true_params()["nu"].numpy(["x", "y"])
     np.testing.assert_allclose(static[0], truth_nu, rtol=1e-6)
     assert static.max() > 1.2 * static.min()  # a real profile, not a constant
+
+
+def test_each_field_has_its_own_mask_and_unobserved_fields_keep_only_their_ic(tmp_path):
+    from data_helpers import compose_data_cfg
+
+    cfg = compose_data_cfg(tmp_path / "gs", "experiment=gray_scott_quick", "physics.resolution=[8,8]",
+                           "physics.dt=2.0", "physics.substeps=5", "observation.fields=[v]",
+                           "observation.spatial=box", "observation.box_lower=[0.0,0.0]",
+                           "observation.box_upper=[0.5,0.5]", dim=2)
+    reader = CacheReader(generate_dataset(cfg, progress=False).path)
+    arrays = reader.load("train", 0)
+    assert {"truth_u", "truth_v", "obs_u", "obs_v", "mask_u", "mask_v", "param_Du", "param_Dv", "param_F",
+            "param_k", "seed"} == set(arrays)
+    assert reader.dynamic_fields == ["u", "v"] and reader.static_fields == []
+    assert reader.fields["v"]["observed"] and not reader.fields["u"]["observed"]
+    # u: the initial condition only
+    assert arrays["mask_u"][0].min() == 1 and arrays["mask_u"][1:].max() == 0
+    np.testing.assert_array_equal(arrays["obs_u"][0], arrays["truth_u"][0])
+    assert np.all(arrays["obs_u"][1:] == 0)
+    # v: the lower-left quarter of every frame
+    assert arrays["mask_v"][1:, 0, :4, :4].min() == 1 and arrays["mask_v"][1:, 0, 4:].max() == 0
+    np.testing.assert_array_equal(arrays["obs_v"][:, :, :4, :4], arrays["truth_v"][:, :, :4, :4])
+    np.testing.assert_allclose(arrays["param_Du"], 0.2, rtol=1e-6)

@@ -167,3 +167,25 @@ def test_wrong_truth_shape_is_refused():
     op = ObservationOperator(obs_cfg(), (8, 8), 3)
     with pytest.raises(ObservationError, match="shape"):
         op.apply(np.zeros((4, 2, 8, 8), np.float32), sim_seed=0)
+
+
+# ------------------------------------------------------------------------------------- sensors in a region
+def test_sensors_stay_inside_their_region_and_can_move():
+    fixed = ObservationOperator(obs_cfg(spatial=SpatialMaskKind.sensors, num_sensors=5, box_lower=[0.0, 0.5],
+                                        box_upper=[0.5, 1.0]), (8, 8), 4)
+    assert fixed.spatial_mask.shape == (8, 8) and int(fixed.spatial_mask.sum()) == 5
+    assert not fixed.spatial_mask[4:, :].any() and not fixed.spatial_mask[:, :4].any()
+    for t in range(1, 4):  # fixed sensors: the same points every frame
+        np.testing.assert_array_equal(fixed.mask[t, 0], fixed.spatial_mask)
+    moving = ObservationOperator(obs_cfg(spatial=SpatialMaskKind.sensors, num_sensors=5, box_lower=[0.0, 0.5],
+                                         box_upper=[0.5, 1.0], moving_sensors=True), (8, 8), 4)
+    assert moving.spatial_mask.shape == (4, 8, 8)
+    assert [int(moving.mask[t, 0].sum()) for t in range(1, 4)] == [5, 5, 5]
+    assert not moving.mask[1:, 0, 4:, :].any() and not moving.mask[1:, 0, :, :4].any()
+    assert not all(np.array_equal(moving.mask[1, 0], moving.mask[t, 0]) for t in (2, 3))  # they move
+    again = ObservationOperator(obs_cfg(spatial=SpatialMaskKind.sensors, num_sensors=5, box_lower=[0.0, 0.5],
+                                        box_upper=[0.5, 1.0], moving_sensors=True), (8, 8), 4)
+    np.testing.assert_array_equal(again.mask, moving.mask)  # seeded
+    with pytest.raises(ObservationError, match="num_sensors"):
+        ObservationOperator(obs_cfg(spatial=SpatialMaskKind.sensors, num_sensors=17, box_lower=[0.0, 0.5],
+                                    box_upper=[0.5, 1.0]), (8, 8), 4)

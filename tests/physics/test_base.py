@@ -10,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 
 from hyco.config import ConfigError, GridKind, InitialConditionConfig, ParamKind, ParamSpecConfig, PhysicsConfig
+from hyco.fields import FieldSpec
 from hyco.physics import (
     Burgers,
     ParamSpec,
@@ -99,6 +100,8 @@ def test_build_rejects_inconsistent_dim():
 def test_register_and_rollout_of_a_new_model():
     @register_physics("_halving")
     class Halving(PhysicalModel):
+        FIELDS = (FieldSpec("velocity", "vector"),)
+
         def initial_state(self, batch, seed):
             return self.converter.from_numpy({"velocity": np.ones((batch, 1, *self.resolution))})
 
