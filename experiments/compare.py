@@ -3,6 +3,7 @@
     python experiments/compare.py --experiment compare_quarter_scalar
     python experiments/compare.py --experiment compare_field_partial --arms physical_only,cooperative
     python experiments/compare.py --experiment compare_quarter_scalar trainer.epochs=10   # Hydra overrides
+    python experiments/compare.py --experiment compare_field_partial --seeds 3   # mean ± std, t interval, paired wins
 """
 
 import os
@@ -21,6 +22,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiment", default="compare_quarter_scalar", help="experiment preset (conf/experiment)")
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="repeat every arm with this many seeds (data ICs, noise and training seed together)")
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/comparisons/<experiment>.md)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every arm")
     args = parser.parse_args()
@@ -30,7 +33,10 @@ def main() -> None:
         parser.error(f"--arms: unknown arm(s) {unknown}; choose from {list(ARMS)}")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    table = compare(args.experiment, arms, list(args.overrides), Path(args.output) if args.output else None)
+    if args.seeds < 1:
+        parser.error(f"--seeds: must be >= 1, got {args.seeds}")
+    table = compare(args.experiment, arms, list(args.overrides), Path(args.output) if args.output else None,
+                    seeds=args.seeds)
     print(table)
 
 

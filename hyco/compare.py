@@ -1,10 +1,18 @@
-"""Evidence: every registered arm (baselines, HYCO variants) on one seeded problem, equal budgets.
+"""Evidence: every registered arm (baselines, HYCO variants) on one problem, equal budgets, N seeds.
 
 Each arm trains with the same ``trainer.epochs`` (epochs for the baselines, rounds for HYCO:
 every player gets at most that many synthetic epochs / physical fits of
 ``physical_iterations_per_epoch`` iterations), then is evaluated on the held-out test
-simulations. The arms are child runs of one parent MLflow run, which receives the table as a
-Markdown artifact and the per-arm numbers as metrics.
+simulations. The arms are child runs of one parent MLflow run (tags ``hyco.arm``,
+``hyco.seed``), which receives the table as a Markdown artifact and the per-arm numbers as
+metrics.
+
+Seeds (``seeds > 1``): seed ``s`` changes the data's initial conditions, the observation noise
+and the training seed together, the same way for every arm (:func:`seed_overrides`), so seed
+``s`` of any arm sees the same data and arms can be compared seed by seed. Each metric is then
+reported as mean ± std with a 95 % Student-t interval (:mod:`hyco.stats`), with paired results
+against the baselines, as Markdown and CSV, and with a figure of each arm's forecast error along
+the rollout horizon with its band.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -25,6 +33,7 @@ from hyco.app import configure_threads
 from hyco.config import validate
 from hyco.evaluation import evaluate_run
 from hyco.paths import conf_dir, mlruns_dir
+from hyco.stats import t_interval
 from hyco.training.runs import train_run
 from hyco.training.variants import available_variants
 
@@ -45,6 +54,24 @@ class ArmResult:
     physical_final: float = math.nan
     param_errors: Dict[str, float] = field(default_factory=dict)  # parameter name -> test rel. error
     seconds: float = math.nan
+    seed: int = 0
+    per_step: Dict[str, Any] = field(default_factory=dict)  # player -> test error per rollout step
+
+
+#: data IC seeds of seed ``s`` start at ``data.seed + SEED_STRIDE * s`` (splits hold fewer sims)
+SEED_STRIDE = 1000
+
+
+def seed_overrides(cfg: DictConfig, seed: int) -> List[str]:
+    """The one seed scheme of comparisons: seed ``s`` shifts the data's IC seeds by
+    ``SEED_STRIDE * s``, the observation seed (sensors, noise) by ``s`` and the training seed by
+    ``s``, for every arm alike. Seed 0 is the preset itself."""
+    if seed == 0:
+        return []
+    if max(int(cfg.data.num_train), int(cfg.data.num_val), int(cfg.data.num_test)) >= SEED_STRIDE:
+        raise ValueError(f"--seeds: a split with >= {SEED_STRIDE} simulations would overlap the next seed's data")
+    return [f"data.seed={int(cfg.data.seed) + SEED_STRIDE * seed}",
+            f"observation.seed={int(cfg.observation.seed) + seed}", f"seed={int(cfg.seed) + seed}"]
 
 
 def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConfig:
@@ -55,18 +82,20 @@ def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConf
     return cfg
 
 
-def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str]) -> ArmResult:
+def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int = 0) -> ArmResult:
     configure_threads(cfg)
     start = time.perf_counter()
-    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm})
+    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm, "hyco.seed": str(seed)})
     seconds = time.perf_counter() - start
     cfg.evaluation.run_id = outcome.run_id
-    m = evaluate_run(cfg).metrics
+    result = evaluate_run(cfg)
+    m = result.metrics
     return ArmResult(
         arm, outcome.run_id,
         m.get(M.rel_l2_mean("test", "synthetic"), math.nan), m.get(M.rel_l2_final("test", "synthetic"), math.nan),
         m.get(M.rel_l2_mean("test", "physical"), math.nan), m.get(M.rel_l2_final("test", "physical"), math.nan),
         {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in learnable_params(cfg)}, seconds,
+        seed, dict(result.per_step),
     )
 
 
@@ -97,33 +126,59 @@ def markdown_table(title: str, rows: List[ArmResult], persistence: float,
 
 
 def compare(experiment: str, arms: Sequence[str] = ARMS, overrides: Sequence[str] = (),
-            output: Optional[Path] = None) -> str:
-    """Run ``arms`` on ``experiment`` and return (and write) the Markdown table."""
+            output: Optional[Path] = None, seeds: int = 1) -> str:
+    """Run ``arms`` on ``experiment`` for ``seeds`` seeds; return (and write) the Markdown table
+    (with ``seeds > 1``: the seed statistics, beside a CSV and the horizon figure)."""
+    if seeds < 1:
+        raise ValueError(f"--seeds: must be >= 1, got {seeds}")
     base = compose_arm(experiment, arms[0], overrides)
+    seed_sets = {s: seed_overrides(base, s) for s in range(seeds)}
     tracking.ensure_backend(base.tracking)
     rows: List[ArmResult] = []
-    persistence = math.nan
+    persistence: List[float] = []
+    target = output or mlruns_dir() / "comparisons" / f"{experiment}{'' if seeds == 1 else f'_seeds{seeds}'}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
     with tracking.tracked_run(base.tracking, base.tracking.experiment_name or base.experiment_name,
                               run_name=f"compare-{experiment}", tags={"hyco.compare": experiment},
-                              params={"arms": ",".join(arms), "overrides": " ".join(overrides)}) as parent:
+                              params={"arms": ",".join(arms), "overrides": " ".join(overrides),
+                                      "seeds": str(seeds), "seed_stride": str(SEED_STRIDE)}) as parent:
+        for seed, extra in seed_sets.items():
+            for arm in arms:
+                log.info("comparison %s: arm %s, seed %d", experiment, arm, seed)
+                cfg = compose_arm(experiment, arm, [*overrides, *extra])
+                row = run_arm(cfg, arm, parent.run_id, seed)
+                rows.append(row)
+                if arm == arms[0]:
+                    persistence.append(tracking.get_run(row.run_id, cfg.tracking).metrics.get(
+                        M.rel_l2_mean("test", M.PERSISTENCE), math.nan))
+        params = learnable_params(base)
         for arm in arms:
-            log.info("comparison %s: arm %s", experiment, arm)
-            cfg = compose_arm(experiment, arm, overrides)
-            row = run_arm(cfg, arm, parent.run_id)
-            rows.append(row)
-            persistence = tracking.get_run(row.run_id, cfg.tracking).metrics.get(
-                M.rel_l2_mean("test", M.PERSISTENCE), persistence)
-            parent.log_metrics(nan_safe({M.compare_rel_l2_mean(arm, "synthetic"): row.synthetic_mean,
-                                         M.compare_rel_l2_mean(arm, "physical"): row.physical_mean,
-                                         **{M.compare_param_rel_error(arm, n): v for n, v in row.param_errors.items()},
-                                         M.compare_wall_time(arm): row.seconds}), step=0)
-        table = markdown_table(experiment, rows, persistence, learnable_params(base))
+            mine = [r for r in rows if r.arm == arm]
+            parent.log_metrics(nan_safe({
+                M.compare_rel_l2_mean(arm, "synthetic"): _mean([r.synthetic_mean for r in mine]),
+                M.compare_rel_l2_mean(arm, "physical"): _mean([r.physical_mean for r in mine]),
+                **{M.compare_param_rel_error(arm, n): _mean([r.param_errors.get(n, math.nan) for r in mine])
+                   for n in params},
+                M.compare_wall_time(arm): _mean([r.seconds for r in mine])}), step=0)
+        if seeds == 1:
+            table = markdown_table(experiment, rows, persistence[0], params)
+        else:
+            from hyco.compare_seeds import horizon_figure, seed_csv, seed_tables
+
+            table = seed_tables(experiment, rows, arms, params, t_interval(persistence))
+            target.with_suffix(".csv").write_text(seed_csv(rows, arms, params))
+            parent.log_text(target.with_suffix(".csv").read_text(), f"comparison_{experiment}.csv")
+            figure = horizon_figure(experiment, rows, arms)
+            figure.savefig(target.with_suffix(".png"), dpi=120)
+            parent.log_figure(figure, f"comparison_{experiment}_horizon.png")
         parent.log_text(table, f"comparison_{experiment}.md")
-    target = output or mlruns_dir() / "comparisons" / f"{experiment}.md"
-    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(table)
     log.info("comparison table written to %s", target)
     return table
+
+
+def _mean(values: Sequence[float]) -> float:
+    return t_interval(values).mean
 
 
 def learnable_params(cfg: DictConfig) -> List[str]:

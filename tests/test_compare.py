@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from hyco import metrics as M
 from hyco import tracking
 from hyco.compare import ARMS, ArmResult, compare, markdown_table
@@ -50,3 +52,68 @@ def test_table_has_one_column_per_parameter_read_by_name():
 
 def test_arms_are_the_registered_variants():
     assert ARMS == ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative")
+
+
+# ------------------------------------------------------------------------------------------------
+# seeds
+# ------------------------------------------------------------------------------------------------
+def test_seed_scheme_same_data_across_arms_different_across_seeds(tmp_path):
+    from hyco.compare import compose_arm, seed_overrides
+    from hyco.data.cache import CacheReader, cache_key
+    from hyco.data.generate import generate_dataset
+
+    base = ["physics.resolution=[16]", "data.num_train=2", "data.num_val=1", "data.num_test=1", "data.num_frames=6",
+            f"data.cache_dir={tmp_path / 'cache'}", "observation.noise=0.05", "trainer.rollout_steps=2"]
+    first = compose_arm("compare_field_partial", "physical_only", base)
+    assert seed_overrides(first, 0) == []
+    configs = {(arm, s): compose_arm("compare_field_partial", arm, [*base, *seed_overrides(first, s)])
+               for arm in ("physical_only", "cooperative") for s in (0, 1)}
+    for s in (0, 1):  # the data of seed s are the same for every arm ...
+        assert cache_key(configs["physical_only", s]) == cache_key(configs["cooperative", s])
+    assert cache_key(configs["physical_only", 0]) != cache_key(configs["physical_only", 1])  # ... and differ by seed
+    a, b = (CacheReader(generate_dataset(configs["cooperative", s], progress=False).path) for s in (0, 1))
+    assert a.seeds("train") == [0, 1] and b.seeds("train") == [1000, 1001]
+    assert not (a.load("train", 0)["obs_velocity"] == b.load("train", 0)["obs_velocity"]).all()
+    assert int(configs["cooperative", 1].seed) == int(configs["cooperative", 0].seed) + 1
+
+
+def test_seed_tables_csv_and_paired_results():
+    from hyco.compare_seeds import paired_results, seed_csv, seed_tables
+    from hyco.stats import t_interval
+
+    rows = [ArmResult("synthetic_only", f"s{s}", 0.40 + 0.01 * s, 0.6, seconds=1.0, seed=s) for s in range(3)]
+    rows += [ArmResult("cooperative", f"c{s}", 0.30 + 0.02 * s, 0.5, 0.1, 0.2, {"nu": 0.2}, 2.0, seed=s)
+             for s in range(3)]
+    arms = ["synthetic_only", "cooperative"]
+    lines = paired_results(rows, arms, ["nu"])
+    # differences -0.10, -0.09, -0.08: 3 wins, mean -0.09, std 0.01
+    assert lines[0] == "| cooperative | synthetic_only | synthetic mean | 3 of 3 | -0.0900 ± 0.0100 |"
+    table = seed_tables("t", rows, arms, ["nu"], t_interval([0.5, 0.6, 0.7]))
+    assert "3 seeds" in table and "| cooperative | 0.3200 ± 0.0200 [0.2703, 0.3697]" in table
+    csv_text = seed_csv(rows, arms, ["nu"])
+    line = next(r for r in csv_text.splitlines() if r.startswith("cooperative,param:nu,"))
+    assert line.split(",")[2] == "3" and float(line.split(",")[3]) == pytest.approx(0.2)
+    assert line.endswith("0.2 0.2 0.2") and csv_text.splitlines()[0].startswith("arm,metric,n,mean")
+
+
+def test_compare_with_seeds_tags_children_and_writes_csv_and_figure(tmp_path, mlflow_tracking_cfg):
+    overrides = [
+        "physics.resolution=[16]", "data.num_train=2", "data.num_val=1", "data.num_test=1",
+        "data.num_frames=5", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.levels=1",
+        "synthetic.filters=4", "torch_threads=1", f"data.cache_dir={tmp_path / 'cache'}",
+        f"tracking.tracking_uri={mlflow_tracking_cfg.tracking_uri}",
+        f"tracking.artifact_location={mlflow_tracking_cfg.artifact_location}",
+    ]
+    out = tmp_path / "seeds.md"
+    first = compare("compare_field_partial", ["synthetic_only", "physical_only"], overrides, out, seeds=2)
+    assert "2 seeds" in first and out.with_suffix(".csv").is_file() and out.with_suffix(".png").is_file()
+    parent = tracking.find_run_by_tag("compare_field_partial", "hyco.compare", "compare_field_partial",
+                                      mlflow_tracking_cfg)
+    children = tracking.search_runs("compare_field_partial", f"tags.`mlflow.parentRunId` = '{parent.run_id}'",
+                                    tracking=mlflow_tracking_cfg)
+    assert sorted((c.tags["hyco.arm"], c.tags["hyco.seed"]) for c in children) == [
+        ("physical_only", "0"), ("physical_only", "1"), ("synthetic_only", "0"), ("synthetic_only", "1")]
+    # the same command again gives the same numbers on the CPU (the wall-time column aside)
+    again = compare("compare_field_partial", ["synthetic_only", "physical_only"], overrides, out, seeds=2)
+    strip = lambda t: [line.rsplit("|", 2)[0] for line in t.splitlines() if line.startswith("| s") or line.startswith("| p")]  # noqa: E731
+    assert strip(again) == strip(first)
