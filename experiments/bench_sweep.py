@@ -62,7 +62,7 @@ def machine_scaling(seconds: float) -> float:
 def sweep_args(root: Path, study: str, trials: int, workers: int, arm: str, epochs: int) -> List[str]:
     return [
         f"sweep.study_name={study}", f"sweep.n_trials={trials}", f"sweep.workers={workers}",
-        f"sweep.storage=sqlite:///{root / 'optuna.db'}", "sweep.pruner=none", f"sweep.arms=[{arm}]",
+        f"sweep.storage=sqlite:///{root / 'optuna.db'}", "sweep.pruner=none", "sweep.reeval_seeds=0", f"sweep.arms=[{arm}]",
         f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
         f"tracking.artifact_location={root / 'artifacts'}", f"data.cache_dir={root.parent / 'cache'}",
         f"trainer.epochs={epochs}", "torch_threads=1",

@@ -42,7 +42,8 @@ def run_tiny_sweep(tmp_path, mlflow_db_template, objective, arms):
                        f"tracking.artifact_location={tmp_path / 'mlruns' / 'artifacts'}",
                        f"data.cache_dir={tmp_path / 'cache'}", *TINY]
     sweep = ["sweep.study_name=nb_test", f"sweep.storage={storage}", f"sweep.n_trials={len(arms)}",
-             f"sweep.objective={objective}", f"sweep.arms=[{','.join(arms)}]", "sweep.trial_overrides=[]"]
+             f"sweep.objective={objective}", f"sweep.arms=[{','.join(arms)}]", "sweep.trial_overrides=[]",
+             "sweep.reeval_seeds=0"]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[*trial_overrides, *sweep])
     validate(cfg)

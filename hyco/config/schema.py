@@ -273,6 +273,9 @@ class SweepConfig:
     trial_overrides: List[str] = field(default_factory=list)
     search_space: Dict[str, Any] = field(default_factory=dict)
     summary_only: bool = False
+    # after the study: retrain each arm's best configuration on this many fresh seeds (the seed
+    # scheme of compare.py) and report mean ± interval beside the optimistic best value
+    reeval_seeds: int = 0
 
 
 @dataclass

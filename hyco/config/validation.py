@@ -144,6 +144,8 @@ def validate(cfg: DictConfig) -> None:
     for arm in sweep.arms:
         if arm not in registered:
             raise ConfigError(f"sweep.arms: unknown arm '{arm}'; registered variants: {registered}")
+    if sweep.reeval_seeds < 0:
+        raise ConfigError(f"sweep.reeval_seeds: must be >= 0, got {sweep.reeval_seeds}")
     if sweep.n_trials < 1 or sweep.workers < 1:
         raise ConfigError(f"sweep.n_trials/workers: must be >= 1, got {sweep.n_trials}/{sweep.workers}")
     tr = cfg.trainer

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import optuna
 from hydra import compose
@@ -91,6 +91,24 @@ def trial_config(base_overrides: Sequence[str], overrides: Sequence[str]) -> Dic
     return cfg
 
 
+def score_run(cfg: DictConfig, arm: str, run_id: str) -> Dict[str, Any]:
+    """Evaluate a trained run on the validation split (the objectives) and the test split (the
+    report): ``forecast_error``, ``param_error``, their ``test_`` twins and, under ``params``,
+    every learnable parameter's error keyed as the trial's user attribute."""
+    cfg.evaluation.run_id = run_id
+    results = evaluate_splits(cfg, ("val", "test"))  # test: recorded for the report, never optimised
+    val, test = results["val"].metrics, results["test"].metrics
+    player = forecast_player(arm)
+    params = learnable_params(cfg)
+    per_param = {M.trial_param_rel_error(split, name): metrics[M.eval_param_rel_error(split, name)]
+                 for split, metrics in (("val", val), ("test", test)) for name in params
+                 if M.eval_param_rel_error(split, name) in metrics}
+    return {"forecast_error": val.get(M.rel_l2_mean("val", player), math.nan),
+            "param_error": param_error(val, "val", params),
+            "test_forecast_error": test.get(M.rel_l2_mean("test", player), math.nan),
+            "test_param_error": param_error(test, "test", params), "params": per_param}
+
+
 def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
               parent_run_id: str, study_name: str) -> float | List[float]:
     """The objective: train the sampled arm, then score it on the validation simulations."""
@@ -114,23 +132,12 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
         log.warning("trial %d failed: %s", trial.number, err)
         return [math.nan] * len(names) if len(names) > 1 else math.nan  # NaN marks the trial FAIL
     trial.set_user_attr("train_seconds", time.perf_counter() - start)
-    cfg.evaluation.run_id = outcome.run_id
-    results = evaluate_splits(cfg, ("val", "test"))  # test: recorded for the report, never optimised
-    val, test = results["val"].metrics, results["test"].metrics
-    player = forecast_player(arm)
-    params = learnable_params(cfg)
-    values = {
-        "forecast_error": val.get(M.rel_l2_mean("val", player), math.nan),
-        "param_error": param_error(val, "val", params),
-    }
-    trial.set_user_attr(M.TRIAL_TEST_FORECAST_ERROR, test.get(M.rel_l2_mean("test", player), math.nan))
-    trial.set_user_attr(M.TRIAL_TEST_PARAM_ERROR, param_error(test, "test", params))
-    for split, metrics in (("val", val), ("test", test)):
-        for name in params:
-            key = M.eval_param_rel_error(split, name)
-            if key in metrics:
-                trial.set_user_attr(M.trial_param_rel_error(split, name), metrics[key])
-    result = [float(values[n]) for n in names]
+    scores = score_run(cfg, arm, outcome.run_id)
+    trial.set_user_attr(M.TRIAL_TEST_FORECAST_ERROR, scores["test_forecast_error"])
+    trial.set_user_attr(M.TRIAL_TEST_PARAM_ERROR, scores["test_param_error"])
+    for key, value in scores["params"].items():
+        trial.set_user_attr(key, value)
+    result = [float(scores[n]) for n in names]
     if not all(math.isfinite(v) for v in result):
         trial.set_user_attr("fail_reason", f"non-finite objective {dict(zip(names, result))}")
         # Optuna would count an inf as COMPLETE; NaN makes the trial FAIL and never best

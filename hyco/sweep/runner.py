@@ -117,6 +117,12 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
             log.info("study %s: budget of %d trials already used; summarising", sweep.study_name, sweep.n_trials)
         study = load_study(sweep, 0)
         summary = summarize(study, names)
+        if int(sweep.reeval_seeds) > 0 and summary.rows:
+            from hyco.sweep.reeval import reevaluate, stored_reeval  # deferred: imports the comparison tools
+
+            best = {r["arm"]: r["trial"] for r in summary.rows}
+            summary.reeval = (stored_reeval(study, best) if sweep.summary_only
+                              else reevaluate(study, sweep, base_overrides, parent.run_id, best))
         parent.log_text(summary.csv(), "sweep/summary.csv")
         parent.log_text(summary.markdown(), "sweep/summary.md")
         parent.log_metrics({M.sweep_best(r["arm"], names[0]): r[names[0]] for r in summary.rows}, step=0)

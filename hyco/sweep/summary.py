@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hyco import metrics as M
+from hyco.stats import t_interval
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +28,58 @@ class SweepSummary:
     rows: List[Dict[str, Any]]
     counts: Dict[str, int]
     pareto: List[int] = field(default_factory=list)
+    # arm -> per-seed values of the best configuration retrained on fresh seeds (hyco.sweep.reeval)
+    reeval: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+
+    def _reeval_columns(self) -> List[str]:
+        if not self.reeval:
+            return []
+        k = max(len(r.get("seeds", [])) for r in self.reeval.values())
+        return [f"{n}, {k} fresh seeds" for n in self.objective_names] + [f"test forecast error, {k} fresh seeds"]
+
+    def _reeval_cells(self, arm: str) -> List[str]:
+        if not self.reeval:
+            return []
+        record = self.reeval.get(arm, {})
+        return [t_interval(record.get(n, [])).format() for n in [*self.objective_names, "test_forecast_error"]]
 
     def markdown(self) -> str:
-        head = ["arm", "trial", *self.objective_names, "test forecast error", "test param error", "params", "mlflow run"]
+        head = ["arm", "trial", *self.objective_names, *self._reeval_columns(), "test forecast error",
+                "test param error", "params", "mlflow run"]
         lines = [f"**Study `{self.study_name}`** — " + ", ".join(f"{k}: {v}" for k, v in self.counts.items()), "",
                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
             cells = [r["arm"], str(r["trial"]), *[_fmt(r[n]) for n in self.objective_names],
-                     _fmt(r["test_forecast_error"]), _fmt(r["test_param_error"]), r["params"], r["mlflow_run_id"]]
+                     *self._reeval_cells(r["arm"]), _fmt(r["test_forecast_error"]), _fmt(r["test_param_error"]),
+                     r["params"], r["mlflow_run_id"]]
             lines.append("| " + " | ".join(cells) + " |")
+        if self.reeval:
+            lines.append("\nThe best value of an arm is a minimum over noisy trials (optimistic); the fresh-seed "
+                         "columns retrain that configuration on new data and seeds: mean ± std [95 % t interval].")
         if self.pareto:
             lines.append(f"\nPareto front (trials): {self.pareto}")
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
         buf = io.StringIO()
-        if self.rows:
-            writer = csv.DictWriter(buf, fieldnames=list(self.rows[0]))
+        rows = [{**r, **self._reeval_fields(r["arm"])} for r in self.rows]
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(self.rows)
+            writer.writerows(rows)
         return buf.getvalue()
+
+    def _reeval_fields(self, arm: str) -> Dict[str, Any]:
+        record = self.reeval.get(arm)
+        if not record:
+            return {}
+        out: Dict[str, Any] = {}
+        for n in [*self.objective_names, "test_forecast_error"]:
+            summary = t_interval(record.get(n, []))
+            out.update({f"reeval_{n}_mean": summary.mean, f"reeval_{n}_std": summary.std,
+                        f"reeval_{n}_ci95_low": summary.low, f"reeval_{n}_ci95_high": summary.high,
+                        f"reeval_{n}_n": summary.n})
+        return out
 
 
 def _fmt(value: Any) -> str:

@@ -47,6 +47,7 @@ TINY = [
     "tracking.log_memory=false",
     "evaluation.figures=false",
     "sweep.trial_overrides=[]",
+    "sweep.reeval_seeds=0",  # tests that want the fresh-seed re-evaluation ask for it
 ]
 
 
