@@ -118,6 +118,10 @@ def pinn_weight(term: str) -> str:
     return f"pinn/weight_{term}"
 
 
+PINN_DATA_LOSS = pinn_loss("data")
+PINN_RESIDUAL_LOSS = pinn_loss("residual")
+PINN_IC_LOSS = pinn_loss("ic")
+PINN_BC_LOSS = pinn_loss("bc")
 PINN_TOTAL_LOSS = pinn_loss("total")
 PINN_RECONSTRUCTION = "pinn/reconstruction_rel_l2"
 APHYNITY_DATA_LOSS = "aphynity/data_loss"
