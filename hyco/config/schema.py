@@ -232,7 +232,7 @@ class TrainerConfig:
     pinn_fourier_features: int = 4  # harmonics per axis (periodic axes: at least 1, for exact periodicity)
     pinn_embedding_dim: int = 8  # learned code per training simulation
     pinn_collocation: int = 2048  # residual points per epoch, resampled every epoch
-    pinn_iterations_per_epoch: int = 20  # optimiser steps per epoch
+    pinn_iterations_per_epoch: int = 50  # optimiser steps per epoch
     pinn_data_batch: int = 1024  # observed points per step
     pinn_weight_data: float = 1.0
     pinn_weight_residual: float = 1.0

@@ -60,18 +60,24 @@ def augmented_forecast(network: nn.Module, model: "PhysicalModel", params: Dict[
 
     Returns the frames ``[B, steps, C, *s]`` and the correction's mean square over the steps.
     ``x0`` holds the dynamic fields (``channels``), then the model's static fields and known
-    parameters: the physics receives its static fields, the network every input channel.
+    parameters: the physics receives its static fields, the network every input channel. A
+    residual network (``network.residual``, the UNet's default: ``u + net(u)`` with a
+    zero-initialised head) contributes its increment, so an untrained one is ``F_w = 0`` exactly
+    and the forecaster starts as the physical model.
     """
     conv = model.converter
     device = x0.device
     static = x0[:, channels:] if x0.shape[1] > channels else None
     physics_static = x0[:, channels:conv.num_channels].to(model.device) if conv.num_channels > channels else None
     u = x0[:, :channels]
+    residual = bool(getattr(network, "residual", False))
     frames, norms = [], []
     for _ in range(int(steps)):
         phys_in = u.to(model.device) if physics_static is None else torch.cat([u.to(model.device), physics_static], 1)
         physics = conv.state_to_tensor(model.step(conv.tensor_to_state(phys_in), params), model.dynamic_fields)
         correction = network(u if static is None else torch.cat([u, static], dim=1))
+        if residual:  # a residual network returns u + increment: the increment is the correction
+            correction = correction - u
         u = physics.to(device) + correction
         frames.append(u)
         norms.append(correction.square().mean())

@@ -7,6 +7,7 @@ a learned embedding per training simulation, and why) is fitted to the training 
 
 * ``L_data``: squared misfit at observed points (frames ``t >= 1``, the observation masks);
 * ``L_res``: mean squared PDE residual (:meth:`PhysicalModel.residual`, autograd derivatives)
+  times the frame interval ``dt`` (so that it is in the data's units: field change per frame)
   at ``trainer.pinn_collocation`` points drawn uniformly over space, time and simulations,
   **resampled every epoch** from a generator seeded by ``(seed, epoch)``;
 * ``L_ic``: misfit to the known initial frame (all points);
@@ -122,7 +123,10 @@ class PINNTrainer(AbstractTrainer):
         d = Derivatives(coords, values)
         params = self.model.params_at(self.physical_values(), coords[:, : self.model.dim])
         residuals = self.model.residual(values, d, params)
-        return torch.stack([r.square().mean() for r in residuals.values()]).mean()
+        # R * dt: the residual in units of the field per frame, the data misfit's units, so that
+        # one set of weights suits every PDE (Burgers' R reaches ~50 where u_x is steep)
+        dt = float(self.model.dt)
+        return torch.stack([(r * dt).square().mean() for r in residuals.values()]).mean()
 
     def boundary_loss(self, rng: np.random.Generator, count: int) -> torch.Tensor:
         """Mean square of the boundary condition's defect at ``count`` wall points (0 without walls)."""

@@ -161,4 +161,5 @@ def test_a_model_without_residual_says_so():
     model = _model("burgers_1d")
     with pytest.raises(ResidualNotDefined, match="continuous residual"):
         PhysicalModel.residual(model, {}, None, {})
-    assert not NoResidual.residual is not PhysicalModel.residual
+    assert NoResidual.residual is PhysicalModel.residual  # what has_residual tests
+    assert model.has_residual

@@ -109,6 +109,10 @@ def test_aphynity_with_zero_correction_reproduces_the_physics_and_lambda_grows(m
         physics = trainer.physical.rollout_tensor(x0, targets.shape[1], trainer.physical.physics_params(trainer.physical.z))
     assert torch.equal(augmented, physics)
     assert float(correction) == 0.0
+    # the configured (residual) UNet contributes its increment: zero before training
+    with torch.no_grad():
+        untrained, correction = trainer.forecast(x0, targets.shape[1])
+    assert torch.equal(untrained, physics) and float(correction) == 0.0
 
     # lambda <- lambda + tau * L_traj after every update, so it grows while the misfit is positive
     zero.train_epoch(trainer.train_data)
