@@ -50,7 +50,8 @@ def test_the_arms_are_registered_with_their_players():
 
 # ------------------------------------------------------------------------------ pinn
 def test_pinn_parameter_gradient_is_nonzero_and_its_loss_decreases(make_cfg, tmp_path):
-    trainer, logger = _trainer(make_cfg, tmp_path, *PINN_TINY, "trainer.epochs=12", "trainer.lr=3e-3")
+    trainer, logger = _trainer(make_cfg, tmp_path, *PINN_TINY, "trainer.epochs=12", "trainer.lr=3e-3",
+                               "trainer.pinn_iterations_per_epoch=20")
     rng = np.random.default_rng(0)
     terms = trainer.terms(rng, trainer.data.collocation(rng, 64))
     terms["residual"].backward()
