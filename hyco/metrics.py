@@ -100,6 +100,18 @@ def player_losses(player: str, keys: Iterable[str]) -> List[str]:
 HYCO_ALPHA = "hyco/alpha"
 HYCO_PHASE = "hyco/phase"
 
+TIME_EPOCH = "time/epoch_s"
+TIME_ROUND = "time/round_s"
+TIME_PHYSICAL = "time/physical_s"
+TIME_SYNTHETIC = "time/synthetic_s"
+TIME_PREDICT = "time/predict_s"
+
+
+def is_timing(key: str) -> bool:
+    """Wall-time metrics differ between identical runs (resume tests compare everything else)."""
+    return key.startswith("time/")
+
+
 # ------------------------------------------------------------------------------ pinn, aphynity arms
 PINN_TERMS = ("data", "residual", "ic", "bc")
 
@@ -127,17 +139,6 @@ PINN_RECONSTRUCTION = "pinn/reconstruction_rel_l2"
 APHYNITY_DATA_LOSS = "aphynity/data_loss"
 APHYNITY_CORRECTION_NORM = "aphynity/correction_norm"
 APHYNITY_LAMBDA = "aphynity/lambda"
-
-TIME_EPOCH = "time/epoch_s"
-TIME_ROUND = "time/round_s"
-TIME_PHYSICAL = "time/physical_s"
-TIME_SYNTHETIC = "time/synthetic_s"
-TIME_PREDICT = "time/predict_s"
-
-
-def is_timing(key: str) -> bool:
-    """Wall-time metrics differ between identical runs (resume tests compare everything else)."""
-    return key.startswith("time/")
 
 
 # ------------------------------------------------------------------------------ memory

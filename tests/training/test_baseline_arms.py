@@ -175,8 +175,7 @@ def _quick_presets():
 
     cases = []
     for name in available_physics():
-        presets = sorted(p.stem for p in (conf_dir() / "experiment").glob(f"{name}*_quick.yaml")
-                         if not (name == "burgers" and p.stem.startswith("inviscid")))
+        presets = sorted(p.stem for p in (conf_dir() / "experiment").glob(f"{name}*_quick.yaml"))
         cases += [(name, p) for p in presets] or [(name, None)]
     return cases
 
