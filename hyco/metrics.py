@@ -21,6 +21,15 @@ name                                                     meaning                
 ``physical/fit_evaluations``                             solver loss evaluations of the fit          epoch
 ``param/<name>``                                         learned value (field: spatial mean)         epoch / round
 ``param/<name>_rel_error``                               ``|p-p*|/|p*|`` (field: relative L2)        epoch / round
+``pinn/data_loss``, ``pinn/residual_loss``,              the PINN's loss terms (unweighted means):   epoch
+``pinn/ic_loss``, ``pinn/bc_loss``, ``pinn/total_loss``  observed misfit, PDE residual, initial
+                                                         condition, boundary; weighted total
+``pinn/weight_<term>``                                   the weight in effect (adaptive: ``lra``)    epoch
+``pinn/reconstruction_rel_l2``                           PINN vs clean training trajectories where   epoch
+                                                         they were not observed (relative L2)
+``aphynity/data_loss``                                   augmented forecaster's trajectory misfit    epoch
+``aphynity/correction_norm``                             mean ``|F_w(u)|^2`` of the correction       epoch
+``aphynity/lambda``                                      multiplier of the misfit after the epoch    epoch
 ``hyco/alpha``                                           blend weight in effect (``mixed`` only)     round
 ``hyco/phase``                                           0 = warm start, 1 = exchange                round
 ``time/epoch_s``, ``time/round_s``                       wall time of an epoch / a HYCO round        epoch / round
@@ -101,6 +110,35 @@ TIME_PREDICT = "time/predict_s"
 def is_timing(key: str) -> bool:
     """Wall-time metrics differ between identical runs (resume tests compare everything else)."""
     return key.startswith("time/")
+
+
+# ------------------------------------------------------------------------------ pinn, aphynity arms
+PINN_TERMS = ("data", "residual", "ic", "bc")
+
+
+def pinn_loss(term: str) -> str:
+    """``pinn/<term>_loss``; ``term`` is one of :data:`PINN_TERMS` or ``total``."""
+    if term not in (*PINN_TERMS, "total"):
+        raise ValueError(f"pinn loss term: {term!r}; choose from {(*PINN_TERMS, 'total')}")
+    return f"pinn/{term}_loss"
+
+
+def pinn_weight(term: str) -> str:
+    """``pinn/weight_<term>``: the weight of a loss term in effect."""
+    if term not in PINN_TERMS:
+        raise ValueError(f"pinn loss term: {term!r}; choose from {PINN_TERMS}")
+    return f"pinn/weight_{term}"
+
+
+PINN_DATA_LOSS = pinn_loss("data")
+PINN_RESIDUAL_LOSS = pinn_loss("residual")
+PINN_IC_LOSS = pinn_loss("ic")
+PINN_BC_LOSS = pinn_loss("bc")
+PINN_TOTAL_LOSS = pinn_loss("total")
+PINN_RECONSTRUCTION = "pinn/reconstruction_rel_l2"
+APHYNITY_DATA_LOSS = "aphynity/data_loss"
+APHYNITY_CORRECTION_NORM = "aphynity/correction_norm"
+APHYNITY_LAMBDA = "aphynity/lambda"
 
 
 # ------------------------------------------------------------------------------ memory

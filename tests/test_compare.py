@@ -51,7 +51,7 @@ def test_table_has_one_column_per_parameter_read_by_name():
 
 
 def test_arms_are_the_registered_variants():
-    assert ARMS == ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative")
+    assert ARMS == ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative", "pinn", "aphynity")
 
 
 # ------------------------------------------------------------------------------------------------

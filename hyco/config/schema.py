@@ -224,6 +224,25 @@ class TrainerConfig:
     resume: bool = True
     inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
 
+    # ---------------------------------------------------------------- pinn and aphynity arms
+    # (hyco/training/pinn.py, hyco/training/aphynity.py; a network lr is trainer.lr, the physical
+    # parameters' Adam lr trainer.physical_lr for both)
+    pinn_hidden: int = 64  # width of the coordinate MLP
+    pinn_layers: int = 4  # hidden layers
+    pinn_fourier_features: int = 4  # harmonics per axis (periodic axes: at least 1, for exact periodicity)
+    pinn_embedding_dim: int = 8  # learned code per training simulation
+    pinn_collocation: int = 2048  # residual points per epoch, resampled every epoch
+    pinn_iterations_per_epoch: int = 50  # optimiser steps per epoch
+    pinn_data_batch: int = 1024  # observed points per step
+    pinn_weight_data: float = 1.0
+    pinn_weight_residual: float = 1.0
+    pinn_weight_ic: float = 1.0
+    pinn_weight_bc: float = 1.0
+    pinn_adaptive: str = "none"  # none | lra (learning-rate annealing, Wang, Teng & Perdikaris 2021)
+    pinn_adaptive_alpha: float = 0.9  # moving-average factor of the lra weights
+    aphynity_lambda0: float = 1.0  # initial multiplier of the trajectory misfit
+    aphynity_tau: float = 1.0  # multiplier step: lambda <- lambda + tau * L_traj after each update
+
 
 @dataclass
 class TrackingConfig:

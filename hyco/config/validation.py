@@ -187,6 +187,14 @@ def validate_against_model(cfg: DictConfig) -> None:
         model.validate_params(model.initial_params())
     except PhysicsParameterError as err:
         raise ConfigError(f"physics.params: the initial guesses are invalid — {err}") from None
+    from hyco.training.variants import variant_of
+
+    arm_check = variant_of(cfg).check
+    if arm_check is not None:
+        try:
+            arm_check(cfg, model)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     unknown = [n for n in cfg.observation.fields if n not in model.dynamic_fields]
     if unknown:
         raise ConfigError(f"observation.fields: {unknown} not dynamic fields of '{cfg.physics.name}'; "

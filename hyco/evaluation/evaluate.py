@@ -38,6 +38,7 @@ from hyco.training.physical import PhysicalTrainer, parameter_metrics  # noqa: E
 from hyco.training.runs import experiment_name  # noqa: E402
 from hyco.training.synthetic import SyntheticTrainer  # noqa: E402
 from hyco.training.field import param_to_numpy  # noqa: E402
+from hyco.training.aphynity import augmented_rollout  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,8 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
     predictions: Dict[str, np.ndarray] = {"persistence": np.repeat(test["truth"][:, :1], horizon, axis=1)}
     metrics: Dict[str, float] = {}
     synthetic = synthetic_rollout(rcfg, model, ckpt_dir, test)
+    if synthetic is None:  # an aphynity run: its forecaster is P_theta + F_w, not the network alone
+        synthetic = augmented_rollout(rcfg, model, ckpt_dir, test)
     if synthetic is not None:
         predictions["synthetic"] = synthetic
     physical = physical_rollout(model, ckpt_dir / PhysicalTrainer.PARAMS_FILE, test)

@@ -25,6 +25,7 @@ from hyco.fields import FieldSpec, parse_boundary
 from hyco.physics.ic import sample_prior
 from hyco.physics.params import ParamSpec, PhysicsParameterError, _host_values  # noqa: F401 (re-exported)
 from hyco.physics.profiles import profile_values
+from hyco.physics.residuals import Derivatives, ResidualNotDefined, scalar_or_field
 
 math.use(TORCH)
 
@@ -315,6 +316,28 @@ class PhysicalModel(ABC):
         if self.static_fields:
             out = {**out, **{n: state[n] for n in self.static_fields}}
         return out
+
+    # ---------------------------------------------------------------- continuous form (PINN)
+    def residual(self, values: Dict[str, torch.Tensor], d: Derivatives,
+                 params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The PDE's continuous residual ``{field: R [N, C]}`` at ``N`` space-time points (zero
+        where ``values`` solve the PDE); see :mod:`hyco.physics.residuals` for the arguments.
+        Optional: a model that does not override it has no residual (:attr:`has_residual`)."""
+        raise ResidualNotDefined(f"the physical model '{self.name or type(self).__name__}' does not state its PDE's "
+                                 "continuous residual (PhysicalModel.residual), which the pinn arm needs")
+
+    @property
+    def has_residual(self) -> bool:
+        """Whether the model implements :meth:`residual`."""
+        return type(self).residual is not PhysicalModel.residual
+
+    def params_at(self, values: Mapping[str, torch.Tensor], points: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Physical-space parameter values (0-d tensors or grids ``[*resolution]``) at ``points
+        [N, dim]``: scalars as they are, fields interpolated multilinearly between cell centres
+        (wrapping around on a periodic box, held constant beyond the outer centres otherwise)."""
+        periodic = all(s.periodic for s in self.field_specs)
+        return {n: scalar_or_field(torch.as_tensor(v), points, self.domain_lower, self.dx, periodic)
+                for n, v in values.items()}
 
     @property
     def trace_count(self) -> int:

@@ -116,6 +116,16 @@ class Burgers(PhysicalModel):
             return ops.semi_lagrangian(u, u, self.dt)
         return ops.godunov_burgers_1d(u, self.dt, self.dx[0])
 
+    def residual(self, values: Dict[str, Any], d: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``R_c = ∂_t u_c + (u·∇) u_c − ∇·(ν ∇u_c)`` per velocity component (the divergence form of
+        the discrete viscous term; see :mod:`hyco.physics.residuals`)."""
+        import torch
+
+        u = values["velocity"]
+        comps = [d.t("velocity", c) + d.advection("velocity", u, c) - d.div_flux("velocity", params["nu"], c)
+                 for c in range(self.dim)]
+        return {"velocity": torch.stack(comps, dim=1)}
+
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
         u = self.advection(self.diffusion(state["velocity"], params["nu"]))
         return {"velocity": self.converter.standardize(u)}

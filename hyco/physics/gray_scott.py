@@ -87,5 +87,15 @@ class GrayScott(PhysicalModel):
         return {"u": self.converter.standardize(u_field.with_values(u)),
                 "v": self.converter.standardize(v_field.with_values(v))}
 
+    def residual(self, values: Dict[str, Any], d: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``R_u = ∂_t u − Du Δu + u v² − F (1 − u)``, ``R_v = ∂_t v − Dv Δv − u v² + (F + k) v``
+        (``D Δu``, not the divergence form: the discrete model steps ``D`` times the Laplacian)."""
+        u, v = values["u"][:, 0], values["v"][:, 0]
+        F, k = params["F"], params["k"]
+        uvv = u * v * v
+        r_u = d.t("u") - params["Du"] * d.laplace("u") + uvv - F * (1.0 - u)
+        r_v = d.t("v") - params["Dv"] * d.laplace("v") - uvv + (F + k) * v
+        return {"u": r_u[:, None], "v": r_v[:, None]}
+
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
         return self.advance(state, params, reaction=True)

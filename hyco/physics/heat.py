@@ -55,6 +55,10 @@ class Heat(PhysicalModel):
         super().validate_params(params)
         check_stable("kappa", values, self.dt, self.dx, self.diffusion_substeps)
 
+    def residual(self, values: Dict[str, Any], d: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``R = ∂_t u − ∇·(κ ∇u)`` (divergence form, as the discrete model)."""
+        return {"u": (d.t("u") - d.div_flux("u", params["kappa"]))[:, None]}
+
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
         u = ops.diffuse_explicit(state["u"], params["kappa"], self.dt, self.diffusion_substeps, self.dx)
         return {"u": self.converter.standardize(u)}

@@ -88,6 +88,16 @@ class InviscidBurgers(PhysicalModel):
         arr = np.asarray(_host_values(phi), dtype=np.float64)
         return arr - arr.mean()
 
+    def residual(self, values: Dict[str, Any], d: Any, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``R_c = ∂_t u_c + (u·∇) u_c + ∂_c φ`` (``φ`` interpolated at the points, so its gradient
+        is the autograd derivative of the interpolant)."""
+        import torch
+
+        u = values["velocity"]
+        grad_phi = d.spatial_grad_of(params["phi"])
+        comps = [d.t("velocity", c) + d.advection("velocity", u, c) + grad_phi[:, c] for c in range(self.dim)]
+        return {"velocity": torch.stack(comps, dim=1)}
+
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
         u = state["velocity"]
         n = self.advection_substeps

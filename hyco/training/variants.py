@@ -60,6 +60,10 @@ class VariantSpec:
         the trainer settings logged as run parameters.
     rank
         Position in listings (tables, default sweep arms); ties by name.
+    check
+        Optional ``check(cfg, model)`` run by config validation with the built physical model;
+        raises ``ValueError`` when the arm cannot run on it (e.g. ``pinn`` on a model without a
+        continuous residual).
     """
 
     name: str
@@ -70,6 +74,7 @@ class VariantSpec:
     hybrid: bool
     reads: FrozenSet[str]
     rank: int = 100
+    check: Optional[Callable[[Any, Any], None]] = None
 
 
 _REGISTRY: Dict[str, VariantSpec] = {}
@@ -78,7 +83,8 @@ _discovered = False
 
 def register_variant(name: str, *, trains: Sequence[str], forecast: Optional[str] = None,
                      learns_params: Optional[bool] = None, hybrid: bool = False,
-                     reads: Iterable[str] = (), rank: int = 100) -> Callable[[VariantBuilder], VariantBuilder]:
+                     reads: Iterable[str] = (), rank: int = 100,
+                     check: Optional[Callable[[Any, Any], None]] = None) -> Callable[[VariantBuilder], VariantBuilder]:
     """Decorator registering a builder as variant ``name`` (returns the builder unchanged).
 
     ``forecast`` defaults to ``synthetic`` when the synthetic player trains, else ``physical``;
@@ -102,7 +108,7 @@ def register_variant(name: str, *, trains: Sequence[str], forecast: Optional[str
         _REGISTRY[name] = VariantSpec(
             name, builder, trains, forecast,
             "physical" in trains if learns_params is None else bool(learns_params),
-            bool(hybrid), frozenset(reads), int(rank))
+            bool(hybrid), frozenset(reads), int(rank), check)
         return builder
 
     return decorator

@@ -10,10 +10,11 @@ from hyco.training import variants
 from hyco.training.variants import available_variants, get_variant, register_variant
 
 SIX = ["synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative"]
+OTHERS = ["pinn", "aphynity"]  # the field's other hybrid methods, listed after the six
 
 
-def test_registry_lists_the_six_arms_with_their_declarations():
-    assert available_variants() == SIX
+def test_registry_lists_the_arms_with_their_declarations():
+    assert available_variants() == SIX + OTHERS
     assert get_variant("synthetic_only").trains == ("synthetic",)
     assert not get_variant("synthetic_only").learns_params
     assert get_variant("physical_only").forecast == "physical"
@@ -32,7 +33,7 @@ def test_unknown_variant_names_the_key():
 def test_a_new_variant_is_one_registration(monkeypatch):
     monkeypatch.setattr(variants, "_REGISTRY", dict(variants._REGISTRY))
 
-    @register_variant("pinn_like", trains=("synthetic",), learns_params=True, reads=("lr", "epochs"), rank=20)
+    @register_variant("pinn_like", trains=("synthetic",), learns_params=True, reads=("lr", "epochs"), rank=99)
     def build(cfg, model, data, context):  # pragma: no cover - never built here
         raise AssertionError
 
@@ -43,8 +44,11 @@ def test_a_new_variant_is_one_registration(monkeypatch):
 
 
 def test_sweep_reads_arms_and_knobs_from_the_registry():
-    assert sweep_arms([]) == SIX and sweep_arms(["mixed"]) == ["mixed"]
-    assert arms_for("param_error", []) == SIX[1:]
+    assert sweep_arms([]) == SIX + OTHERS and sweep_arms(["mixed"]) == ["mixed"]
+    assert arms_for("param_error", []) == SIX[1:] + OTHERS
+    assert forecast_player("pinn") == "physical" and forecast_player("aphynity") == "synthetic"
+    with pytest.raises(ConfigError, match="sweep.search_space.pinn.trainer.alpha: .* does not act"):
+        check_space({"pinn": {"trainer.alpha": {"type": "float", "low": 0.1, "high": 0.9}}}, OTHERS)
     assert arms_for("synthetic_error", ["synthetic_only"]) == ["synthetic_only"]
     assert forecast_player("physical_only") == "physical" and forecast_player("mixed") == "synthetic"
     lr = {"type": "float", "low": 1e-4, "high": 1e-2}

@@ -1,0 +1,209 @@
+"""The field's other hybrid methods as arms: ``pinn`` and ``aphynity``.
+
+Numbers: the PINN's parameter gradient, its decreasing loss; APHYNITY with ``F_w = 0`` equals the
+physics rollout bit for bit and its multiplier grows by ``tau * L_traj``; an interrupted run of
+either resumes to bit-identical weights, parameters and multiplier; NaNs name their term.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hyco import metrics as M
+from hyco.config import ConfigError, validate
+from hyco.tracking.run_logger import MemoryRunLogger
+from hyco.training.aphynity import AphynityTrainer
+from hyco.training.base import NonFiniteLossError
+from hyco.training.context import RunContext
+from hyco.training.factory import build_trainer
+from hyco.training.physical import PhysicalTrainer
+from hyco.training.runs import open_training_data
+from hyco.training.variants import get_variant
+from training_helpers import TINY_SYNTHETIC
+
+PINN_TINY = ["trainer=pinn", "trainer.pinn_collocation=128", "trainer.pinn_iterations_per_epoch=4",
+             "trainer.pinn_data_batch=64", "trainer.pinn_hidden=16", "trainer.pinn_layers=2"]
+
+
+def _trainer(make_cfg, tmp_path: Path, *overrides: str, name: str = "run", context_cls=RunContext):
+    cfg = make_cfg(*overrides)
+    validate(cfg)
+    data, _ = open_training_data(cfg)
+    logger = MemoryRunLogger()
+    context = context_cls(logger, tmp_path / name, log_memory=False)
+    return build_trainer(cfg, data, context), logger
+
+
+def test_the_arms_are_registered_with_their_players():
+    pinn, aphynity = get_variant("pinn"), get_variant("aphynity")
+    assert pinn.trains == ("physical",) and pinn.forecast == "physical" and pinn.learns_params
+    assert aphynity.trains == ("synthetic", "physical") and aphynity.forecast == "synthetic"
+    assert {"pinn_collocation", "pinn_weight_residual", "physical_lr", "lr"} <= pinn.reads
+    assert {"aphynity_tau", "aphynity_lambda0", "physical_lr", "lr"} <= aphynity.reads
+
+
+# ------------------------------------------------------------------------------ pinn
+def test_pinn_parameter_gradient_is_nonzero_and_its_loss_decreases(make_cfg, tmp_path):
+    trainer, logger = _trainer(make_cfg, tmp_path, *PINN_TINY, "trainer.epochs=12", "trainer.lr=3e-3",
+                               "trainer.pinn_iterations_per_epoch=20")
+    rng = np.random.default_rng(0)
+    terms = trainer.terms(rng, trainer.data.collocation(rng, 64))
+    terms["residual"].backward()
+    grad = trainer.physical.z["nu"].grad
+    assert grad is not None and float(grad.abs()) > 1e-6
+    trainer.physical.z["nu"].grad = None
+    trainer.train()
+    total = [v for _, v in logger.history(M.PINN_TOTAL_LOSS)]
+    assert len(total) == 12
+    assert np.mean(total[-3:]) < 0.5 * total[0], total
+    # nu moves from its initial guess 0.05 towards the truth 0.01
+    nu = [v for _, v in logger.history(M.param("nu"))]
+    assert nu[-1] < 0.045
+    for term in M.PINN_TERMS:
+        assert len(logger.history(M.pinn_loss(term))) == 12
+    assert (tmp_path / "run" / PhysicalTrainer.PARAMS_FILE).is_file()
+
+
+def test_pinn_nan_names_the_term(make_cfg, tmp_path):
+    trainer, _ = _trainer(make_cfg, tmp_path, *PINN_TINY, "trainer.inject_nan_at_step=2")
+    with pytest.raises(NonFiniteLossError, match="pinn_residual_loss.*step 2"):
+        trainer.train()
+
+
+def test_pinn_refuses_a_model_without_residual_at_config_time(make_cfg, monkeypatch):
+    from hyco.physics.base import PhysicalModel
+    from hyco.physics.burgers import Burgers
+
+    monkeypatch.setattr(Burgers, "residual", PhysicalModel.residual)
+    with pytest.raises(ConfigError, match="does not state its PDE's continuous residual"):
+        validate(make_cfg(*PINN_TINY))
+
+
+# ------------------------------------------------------------------------------ aphynity
+class _ZeroCorrection(nn.Module):
+    """A trainable 1x1 convolution initialised to zero: ``F_w == 0`` exactly, with parameters."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_aphynity_with_zero_correction_reproduces_the_physics_and_lambda_grows(make_cfg, tmp_path):
+    trainer, logger = _trainer(make_cfg, tmp_path, "trainer=aphynity", "trainer.aphynity_tau=0.5",
+                               "trainer.aphynity_lambda0=1.0")
+    zero = AphynityTrainer(trainer.cfg, _ZeroCorrection(1), trainer.physical, trainer.train_data,
+                           trainer.val_data, trainer.context)
+    x0, targets, _ = (t[None] for t in trainer.train_data[0])
+    with torch.no_grad():
+        augmented, correction = zero.forecast(x0, targets.shape[1])
+        physics = trainer.physical.rollout_tensor(x0, targets.shape[1], trainer.physical.physics_params(trainer.physical.z))
+    assert torch.equal(augmented, physics)
+    assert float(correction) == 0.0
+    # the configured (residual) UNet contributes its increment: zero before training
+    with torch.no_grad():
+        untrained, correction = trainer.forecast(x0, targets.shape[1])
+    assert torch.equal(untrained, physics) and float(correction) == 0.0
+
+    # lambda <- lambda + tau * L_traj after every update, so it grows while the misfit is positive
+    zero.train_epoch(trainer.train_data)
+    first = zero.terms
+    assert first[M.APHYNITY_DATA_LOSS] > 0
+    batches = int(np.ceil(len(trainer.train_data) / trainer.cfg.trainer.batch_size))
+    assert first[M.APHYNITY_LAMBDA] == pytest.approx(1.0 + 0.5 * batches * first[M.APHYNITY_DATA_LOSS], rel=1e-6)
+    zero.train_epoch(trainer.train_data)
+    assert zero.terms[M.APHYNITY_LAMBDA] > first[M.APHYNITY_LAMBDA]
+
+
+def test_aphynity_nan_names_the_term(make_cfg, tmp_path):
+    trainer, _ = _trainer(make_cfg, tmp_path, "trainer=aphynity", "trainer.inject_nan_at_step=1")
+    with pytest.raises(NonFiniteLossError, match="aphynity_trajectory_mse.*step 1"):
+        trainer.train()
+
+
+# ------------------------------------------------------------------------------ exact resume
+class _DiesAfterCheckpoint(RunContext):
+    """A kill after epoch 2 was checkpointed, before it reached the tracker."""
+
+    def log(self, metrics, step):
+        if step == 2:
+            raise KeyboardInterrupt("killed between checkpoint and logging")
+        super().log(metrics, step)
+
+
+def _final_state(trainer):
+    if isinstance(trainer, AphynityTrainer):
+        return {**trainer.model.state_dict(), "z": trainer.physical.z["nu"].detach().clone(),
+                "lambda": torch.tensor(trainer.lam, dtype=torch.float64)}
+    return {**trainer.network.state_dict(), "z": trainer.physical.z["nu"].detach().clone()}
+
+
+@pytest.mark.parametrize("arm", ["pinn", "aphynity"])
+def test_an_interrupted_run_resumes_bit_identical(arm, make_cfg, tmp_path):
+    overrides = [*(PINN_TINY if arm == "pinn" else ["trainer=aphynity"]), "trainer.epochs=4",
+                 "trainer.physical_lr=0.02"]
+    dying, _ = _trainer(make_cfg, tmp_path, *overrides, name="run", context_cls=_DiesAfterCheckpoint)
+    with pytest.raises(KeyboardInterrupt):
+        dying.train()
+    resumed, logger = _trainer(make_cfg, tmp_path, *overrides, name="run")
+    resumed.train()
+    reference, ref_logger = _trainer(make_cfg, tmp_path, *overrides, name="reference")
+    reference.train()
+    a, b = _final_state(resumed), _final_state(reference)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    key = M.PINN_TOTAL_LOSS if arm == "pinn" else M.APHYNITY_LAMBDA
+    assert [s for s, _ in logger.history(key)] == [2, 3, 4]  # epoch 2 replayed from the checkpoint
+    assert logger.history(key) == ref_logger.history(key)[1:]
+
+
+# ------------------------------------------------------------------------------ every PDE
+def _quick_presets():
+    from hyco.paths import conf_dir
+    from hyco.physics.registry import available_physics
+
+    cases = []
+    for name in available_physics():
+        presets = sorted(p.stem for p in (conf_dir() / "experiment").glob(f"{name}*_quick.yaml"))
+        cases += [(name, p) for p in presets] or [(name, None)]
+    return cases
+
+
+@pytest.mark.parametrize("arm", ["pinn", "aphynity"])
+@pytest.mark.parametrize("physics,preset", _quick_presets())
+def test_each_arm_trains_one_epoch_on_each_pde_quick_preset(arm, physics, preset, make_cfg, tmp_path):
+    if preset is None:
+        pytest.skip(f"physics '{physics}' has no conf/experiment/{physics}*_quick.yaml preset")
+    from hyco.physics import build_physics
+    from training_helpers import compose_cfg
+
+    base = compose_cfg(f"experiment={preset}")
+    resolution = [8] * len(base.physics.resolution) if len(base.physics.resolution) > 1 else [16]
+    overrides = [f"experiment={preset}", f"trainer={arm}", f"physics.resolution={resolution}".replace(" ", ""),
+                 "data.num_train=2", "data.num_val=1", "data.num_test=1", "data.num_frames=4",
+                 "trainer.epochs=1", "trainer.rollout_steps=2", "trainer.batch_size=2",
+                 "synthetic.levels=1", "synthetic.filters=4", *PINN_TINY[1:]]
+    model = build_physics(base.physics, base.data.ic)
+    if arm == "pinn" and not model.has_residual:
+        with pytest.raises(ConfigError, match="continuous residual"):
+            validate(make_cfg(*overrides))
+        return
+    trainer, logger = _trainer(make_cfg, tmp_path, *overrides)
+    trainer.train()
+    key = M.PINN_RESIDUAL_LOSS if arm == "pinn" else M.APHYNITY_DATA_LOSS
+    (step, value), = logger.history(key)
+    assert step == 1 and np.isfinite(value)
+    learnable = [n for n, s in model.param_specs.items() if s.learnable]
+    assert all(logger.history(M.param_rel_error(n)) for n in learnable)
+    shutil.rmtree(tmp_path / "run", ignore_errors=True)
