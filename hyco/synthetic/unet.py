@@ -93,7 +93,8 @@ class UNet(nn.Module):
         Channels of input and output. With ``residual`` the first ``out_channels`` input
         channels are the state that is carried forward (static channels come after them).
     levels : int
-        Number of down-sampling steps; every spatial size must be divisible by ``2**levels``.
+        Number of down-sampling steps; ``2**levels`` must not exceed the smallest spatial size
+        (other sizes are padded up to a multiple of ``2**levels`` inside the network).
     filters : int
         Channels at full resolution, doubled at each level.
     kernel_size : int
