@@ -75,7 +75,8 @@ class Smoke(PhysicalModel):
     """Buoyant incompressible smoke with buoyancy ``b`` (a field at the cell centres or a scalar).
 
     Attributes beyond :class:`~hyco.physics.base.PhysicalModel`: ``solver`` (the direct
-    pressure solve) and ``steps_taken`` (calls of :meth:`step`, named in solve errors).
+    pressure solve), ``steps_taken`` (calls of :meth:`step`, named in solve errors) and
+    ``worst_residual`` (the largest finite relative residual checked so far).
     """
 
     FIELDS = (FieldSpec("velocity", "vector", grid="staggered", boundary=("dirichlet",)),
@@ -93,6 +94,7 @@ class Smoke(PhysicalModel):
             raise ConfigError(f"physics.resolution: the smoke model is 2D, got {list(self.resolution)}")
         self.solver = SpectralPoissonSolver(self.resolution, self.dx)
         self.steps_taken = 0
+        self.worst_residual = 0.0  # largest finite relative residual seen by check_residual
 
     def _resolve_fields(self, boundary: Union[str, Sequence[str]]) -> Tuple[FieldSpec, ...]:
         # physics.boundary names the velocity's walls; the smoke keeps its zero-gradient walls
@@ -136,6 +138,9 @@ class Smoke(PhysicalModel):
         if values is None:
             return
         values = np.atleast_1d(values)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            self.worst_residual = max(self.worst_residual, float(finite.max()))
         bad = np.flatnonzero(~np.isfinite(values) | (values > self.RESIDUAL_TOLERANCE))
         if bad.size:
             i = int(bad[0])
