@@ -124,3 +124,21 @@ def test_field_nu_is_stored_at_cell_centres_2d(data_cfg, grid):
     truth_nu = build_physics(cfg.physics, cfg.data.ic).true_params()["nu"].numpy(["x", "y"])
     np.testing.assert_allclose(static[0], truth_nu, rtol=1e-6)
     assert static.max() > 1.2 * static.min()  # a real profile, not a constant
+
+
+def test_windows_follow_the_models_field_order_for_a_walled_staggered_state(data_cfg):
+    # smoke's state is (velocity, smoke): not alphabetical, and the metadata JSON sorts its keys
+    cfg = data_cfg("experiment=smoke_quick", "physics.resolution=[8,8]", "data.num_frames=3", dim=2)
+    result = generate_dataset(cfg, progress=False)
+    reader = CacheReader(result.path)
+    assert reader.dynamic_fields == ["velocity", "smoke"]
+    assert reader.spatial_shape == (9, 9)  # N + 1: PhiFlow's uniform face layout
+    from hyco.data.dataset import WindowDataset
+
+    x0, targets, masks = WindowDataset(reader, "train", 1)[0]
+    arrays = reader.load("train", 0)
+    np.testing.assert_array_equal(x0[:2].numpy(), arrays["truth_velocity"][0])
+    np.testing.assert_array_equal(x0[2:].numpy(), arrays["truth_smoke"][0])
+    np.testing.assert_array_equal(targets[0, 2:].numpy(), arrays["obs_smoke"][1])
+    # the smoke's zero padding (row and column 8) is never observed; the velocity is, in full
+    assert masks[0, 2, 8].max() == 0 and masks[0, 2, :8, :8].min() == 1 and masks[0, :2].min() == 1
