@@ -4,11 +4,12 @@ Why not PhiFlow's ``fluid.make_incompressible`` with an iterative solve
 ----------------------------------------------------------------------
 Measured here (``experiments/smoke_pressure.py``; PhiFlow 3.4, torch CPU, one thread, smoke +
 buoyancy at 64^2 x 4, closed box, 20 steps per configuration; the numbers are in the module
-docstring of :mod:`hyco.physics.smoke`): CG with absolute tolerances raises ``NotConverged`` or
-``Diverged`` for some batch entries; a relative tolerance, ``rank_deficiency=1`` and float64 make
-it converge on most steps but not every one, cost tens to hundreds of ms per step, and under
-``jit_compile`` an unconverged solve does not raise at all (it returns its last iterate). The
-iteration count also varies with the state, so its cost and its accuracy follow the data.
+docstring of :mod:`hyco.physics.smoke`): CG with absolute tolerances stops on the wrong scale (a
+hundred times the round-off divergence; the seed saw ``NotConverged``/``Diverged`` with it); a
+relative tolerance with ``rank_deficiency=1`` does not converge in float32 at 64^2 and does in
+float64 (eager only, slow); under ``jit_compile`` an unconverged solve does not raise at all (it
+returns its last iterate) and ``Solve('auto')`` fails with ``unordered_map::at``. The iteration
+count also varies with the state, so cost and accuracy follow the data.
 
 What is used instead
 --------------------
