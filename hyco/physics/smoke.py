@@ -72,7 +72,7 @@ this part does not converge). ``tests/physics/test_smoke.py`` checks the 10-step
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -192,7 +192,3 @@ class Smoke(PhysicalModel):
         values = state["smoke"].values
         return np.asarray(math.sum(values, "x,y").numpy(values.shape.non_spatial.names), dtype=np.float64) * float(
             np.prod(self.dx))
-
-    def validate_params(self, params: Mapping[str, Any]) -> None:
-        """Bounds and finiteness of ``b`` (:meth:`PhysicalModel.validate_params`)."""
-        super().validate_params(params)
