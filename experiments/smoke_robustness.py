@@ -69,7 +69,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     results = run(args.experiment, args.count, args.batch, args.seed, args.overrides)
-    print(f"| b | rollouts x steps | solver failures | worst relative residual | worst max|div u| dx/max|u| | seconds |")
+    print("| b | rollouts x steps | solver failures | worst relative residual | worst max|div u| dx/max|u| | seconds |")
     print("|---|---|---|---|---|---|")
     for label, r in results.items():
         print(f"| {label} | {r['rollouts']} x {r['steps']} | {r['failures']} | {r['worst_relative_residual']:.2e} | "
