@@ -175,8 +175,13 @@ class FieldTrainer(AbstractTrainer):
             for name, value in before.items():
                 self._assign(name, value)
             raise
-        with torch.no_grad():
-            final = float(self.loss(self.z, x0, targets, masks, weights))
+        try:
+            with torch.no_grad():
+                final = float(self.loss(self.z, x0, targets, masks, weights))
+        except PhysicsSolveError:
+            for name, value in before.items():
+                self._assign(name, value)
+            raise
         if not pymath.isfinite(final):
             for name, value in before.items():
                 self._assign(name, value)
