@@ -32,7 +32,8 @@ float64.
 Gradient: the solve is a fixed linear map ``L^+`` written as matrix products, so autograd's
 backward pass applies ``(L^+)^T = L^+``: the backward of the solve is another solve with the
 same operator (the implicit-function gradient of a linear solve), never backpropagation
-through iterations. It runs inside ``math.jit_compile`` (plain torch ops) and on any device.
+through iterations. It runs inside ``math.jit_compile`` (plain torch ops, so on any torch
+device; only the CPU was measured).
 Cost per state ``8 N^3`` flops at ``N^2`` cells (17 MFlop at 128^2); beyond ~512^2 a fast
 cosine transform would be the better way to apply ``Q``.
 """
