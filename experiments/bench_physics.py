@@ -27,6 +27,10 @@ way and reported as a fraction of one PhiFlow step.
     python experiments/bench_physics.py --nu-upper 0.01      # the platform then needs 1 sub-step
     python experiments/bench_physics.py --profile            # + torch.profiler top ops of the goal case
     python experiments/bench_physics.py --skip-burgers       # only heat, gray_scott, inviscid_burgers (full presets)
+    python experiments/bench_physics.py --skip-burgers --models --smoke   # only the smoke cases
+
+``--smoke`` adds the smoke model (``bench_smoke.py``: 32², 64², 128² x batch 1, 4; forward ms per
+step, forward and backward of a 5-step rollout; goal: backward <= 3x forward).
 
 ``--models`` (default: all) also times each other model's step at its full preset size
 (``conf/physics/<name>.yaml``, batch 8) against a pure-torch reference of the same scheme written
@@ -50,6 +54,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+
+import bench_smoke  # experiments/ is the script's directory, hence on sys.path
 
 GOAL_RATIO = 2.0
 GOAL_CASE = (128, 8)  # resolution, batch
@@ -377,6 +383,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--skip-burgers", action="store_true", help="only the --models cases")
     parser.add_argument("--model-repeats", type=int, default=5, help="timed chains per model case (median)")
     parser.add_argument("--model-tol", type=float, default=1e-4, help="float32 max-abs agreement of the models")
+    parser.add_argument("--smoke", action="store_true", help="also bench the smoke model (bench_smoke.py)")
+    bench_smoke.add_arguments(parser, "smoke-")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -404,10 +412,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     rows: List[Dict[str, Any]] = []
     t_all = time.perf_counter()
+    smoke_ok = True
+    if args.smoke:
+        smoke_ok = bench_smoke.report(args.smoke_sizes, args.smoke_batches, args.smoke_repeats, args.smoke_spinup, device)
     if args.skip_burgers:
-        ok = report_models(args, device)
+        ok = report_models(args, device) if args.models else True
         print(f"(bench wall time {time.perf_counter() - t_all:.1f} s)")
-        return 0 if ok else 2
+        return 0 if ok and smoke_ok else (2 if not ok else 1)
     for n in args.sizes:
         for b in args.batches:
             rows.append(run_case(n, b, args, device))

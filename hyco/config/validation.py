@@ -212,9 +212,9 @@ def validate_against_model(cfg: DictConfig) -> None:
                               f"physics.params.{name}.learnable=false if it is known")
     levels = int(cfg.synthetic.levels)
     shape = model.converter.sample_shape
-    if levels > 0 and any(n % (2 ** levels) for n in shape):
+    # sizes that are not multiples of 2**levels (a walled staggered state is N + 1 per axis) are
+    # padded inside the UNet; only a network deeper than the smallest axis is refused
+    if levels > 0 and min(shape) < 2 ** levels:
         raise ConfigError(f"synthetic.levels: a UNet of depth {levels} halves the grid {levels} times, so every "
-                          f"axis must be divisible by {2 ** levels}; the state is {list(shape)}. Lower "
-                          f"synthetic.levels or change physics.resolution")
-
-
+                          f"axis needs at least {2 ** levels} samples; the state is {list(shape)}. Lower "
+                          f"synthetic.levels or raise physics.resolution")

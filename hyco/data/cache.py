@@ -312,8 +312,13 @@ class CacheReader:
 
     @property
     def fields(self) -> Dict[str, Dict[str, Any]]:
-        """Field specs as recorded: ``{name: {kind, channels, grid, boundary, role, shape}}``."""
-        return dict(self.metadata.get("fields", {}))
+        """Field specs as recorded: ``{name: {kind, channels, grid, boundary, role, shape}}``, in
+        the model's state order. The metadata JSON is written with sorted keys, so the order is
+        recorded separately (``field_order``); entries without it (all of whose models had
+        fields in alphabetical order) keep the dict's order."""
+        fields = dict(self.metadata.get("fields", {}))
+        order = [n for n in self.metadata.get("field_order", []) if n in fields]
+        return {n: fields[n] for n in order + [n for n in fields if n not in order]}
 
     @property
     def field_names(self) -> List[str]:

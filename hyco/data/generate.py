@@ -201,6 +201,8 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         "num_frames": num_frames,
         "spatial_shape": list(spatial_shape),
         "resolution": list(model.resolution),
+        # the state's channel order (the JSON below is written with sorted keys)
+        "field_order": [spec.name for spec in model.field_specs],
         "fields": {
             spec.name: {"kind": spec.kind, "channels": spec.channels(model.dim), "grid": spec.grid,
                         "boundary": list(spec.boundary), "role": spec.role,

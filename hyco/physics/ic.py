@@ -147,3 +147,33 @@ def spot_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, A
             values = np.where(inside, spot, base) + noise * rng.uniform(-1.0, 1.0, model.resolution)
             out.setdefault(name, np.zeros((len(seeds), 1, *model.resolution)))[s_index, 0] = values
     return {n: model.pad_to_field(n, a) for n, a in out.items()}
+
+
+@register_ic("blobs")
+def blob_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Buoyant smoke at rest: every scalar field a sum of ``num_spots`` Gaussian blobs
+    ``A_i exp(-|x - c_i|^2 / (w L)^2)`` (``w = spot_size``, ``A_i ~ U[0.5, 1] * amplitude``) with
+    centres uniform in the lower half of the box, ``[0.2, 0.8] L`` across the first axis and
+    ``[0.15, 0.45] L`` up the last, so that the smoke has room to rise before it reaches the
+    lid; every vector field (the velocity) zero. Smooth, non-negative, and the same function at
+    every resolution."""
+    count, width, amplitude = int(cfg.get("num_spots", 3)), float(cfg.get("spot_size", 0.08)), float(cfg.get("amplitude", 1.0))
+    if count < 1 or width <= 0:
+        raise ConfigError(f"data.ic: blobs needs num_spots >= 1 and spot_size > 0, got {count}, {width}")
+    centres = [c - lo for c, lo in zip(model.cell_centres(), model.domain_lower)]
+    span = [(0.2, 0.8)] * (model.dim - 1) + [(0.15, 0.45)]
+    out: Dict[str, np.ndarray] = {}
+    for j, spec in enumerate(model.field_specs):
+        shape = (len(seeds), spec.channels(model.dim), *spec.sample_shape(model.resolution))
+        arrays = np.zeros(shape)
+        if spec.kind == "scalar":
+            for i, s in enumerate(seeds):
+                rng = field_rng(s, j)
+                total = np.zeros(model.resolution)
+                for _ in range(count):
+                    c = [rng.uniform(lo, hi) * model.domain_size for lo, hi in span]
+                    r2 = sum((x - ci) ** 2 for x, ci in zip(centres, c))
+                    total += rng.uniform(0.5, 1.0) * amplitude * np.exp(-r2 / (width * model.domain_size) ** 2)
+                arrays[i, 0] = total
+        out[spec.name] = arrays
+    return out

@@ -18,6 +18,12 @@ class PhysicsParameterError(ValueError):
     """A physical parameter (or the step size it is used with) is invalid; the message names it."""
 
 
+class PhysicsSolveError(RuntimeError):
+    """A numerical solve inside a model's step failed (e.g. a pressure solve whose residual is
+    too large or not finite); the message names the step and the residual. Trainers that call a
+    model inside an optimiser's callback (``math.minimize``) must not let it escape there."""
+
+
 # ------------------------------------------------------------------------------------------------
 # parameter specs
 # ------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-PROFILES = ("constant", "sine", "bump", "gaussians")
+PROFILES = ("constant", "sine", "sine_x", "bump", "gaussians")
 _BUMP_SHARPNESS = 4.0  # von Mises bump exp(k (cos(.) - 1)): 1 at the centre, exp(-2k) opposite
 
 
@@ -24,6 +24,7 @@ def profile_values(profile: str, centres: Sequence[np.ndarray], domain_size: flo
     """A profile at the given cell-centre coordinates (one array per axis, absolute positions).
 
     ``constant``: 0 (the field equals ``true_value``); ``sine``: ``prod_d sin(2 pi x_d / L)``;
+    ``sine_x``: ``sin(2 pi x_0 / L)``, varying along the first axis only (constant in the others);
     ``bump``: periodic (von Mises) bump ``prod_d exp(k (cos(2 pi (x_d - L/2) / L) - 1))`` with
     ``k = 4`` — 1 at the domain centre, ``exp(-8)`` per axis at the boundary, smooth across it;
     ``gaussians``: ``sum_i A_i exp(-|x - c_i|^2 / w^2)`` with ``args = {centres: [[...], ...],
@@ -47,6 +48,8 @@ def profile_values(profile: str, centres: Sequence[np.ndarray], domain_size: flo
             total = total + float(a) * np.exp(-r2 / width ** 2)
         return total
     centres = [x - o for x, o in zip(centres, origin)]
+    if profile == "sine_x":
+        return out * np.sin(2 * np.pi * centres[0] / domain_size)
     for x in centres:
         phase = 2 * np.pi * x / domain_size
         out = out * (np.sin(phase) if profile == "sine" else np.exp(_BUMP_SHARPNESS * (np.cos(phase - np.pi) - 1)))

@@ -9,8 +9,17 @@ Layout (``levels = L``, ``filters = f``)::
 
 With ``padding='circular'`` every convolution wraps around, every down/up-sampling acts on
 aligned pairs of cells, so the network commutes with periodic shifts by multiples of ``2^L``
-cells (the coarsest grid moves by whole cells). No normalisation layers: predictions of one
-sample never depend on the other samples of the batch.
+cells (the coarsest grid moves by whole cells) — exactly, on grids whose sizes are multiples
+of ``2^L``. No normalisation layers: predictions of one sample never depend on the other
+samples of the batch.
+
+Sizes that are not multiples of ``2^L`` (a walled staggered state is ``N + 1`` per axis, 33 x 33
+at 32^2): the input is padded at the upper end of each axis up to the next multiple with the
+configured padding (zeros, replicate, reflect; circular wraps around) and the output is
+cropped back. The network is then a function of the original sizes, but the padded cells are
+not part of the domain: with circular padding on such a grid the shift equivariance above no
+longer holds exactly (the wrap-around sees the padding), which is why periodic problems should
+keep sizes divisible by ``2^L``. Only ``2^L`` larger than the smallest axis is refused.
 """
 
 from __future__ import annotations
@@ -84,7 +93,8 @@ class UNet(nn.Module):
         Channels of input and output. With ``residual`` the first ``out_channels`` input
         channels are the state that is carried forward (static channels come after them).
     levels : int
-        Number of down-sampling steps; every spatial size must be divisible by ``2**levels``.
+        Number of down-sampling steps; ``2**levels`` must not exceed the smallest spatial size
+        (other sizes are padded up to a multiple of ``2**levels`` inside the network).
     filters : int
         Channels at full resolution, doubled at each level.
     kernel_size : int
@@ -183,22 +193,35 @@ class UNet(nn.Module):
         )
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise ``ValueError`` unless ``x`` is ``[B, in_channels, *spatial]`` with sizes divisible by ``2**levels``."""
+        """Raise ``ValueError`` unless ``x`` is ``[B, in_channels, *spatial]`` with every size at
+        least ``2**levels``."""
         if x.ndim != self.dim + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"UNet: expected input [B, {self.in_channels}, {', '.join(['N'] * self.dim)}], got {list(x.shape)}"
             )
         factor = 2**self.levels
-        bad = [n for n in x.shape[2:] if n % factor]
-        if bad:
+        if min(x.shape[2:]) < factor:
             raise ValueError(
-                f"UNet: spatial sizes {list(x.shape[2:])} must be divisible by 2**levels = {factor} "
-                f"(levels={self.levels}); change the resolution or synthetic.levels"
+                f"UNet: spatial sizes {list(x.shape[2:])} must be at least 2**levels = {factor} "
+                f"(levels={self.levels}); lower synthetic.levels or raise the resolution"
             )
+
+    def _pad_to_multiple(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` padded at the upper end of each axis to a multiple of ``2**levels`` (the
+        configured padding; ``zeros`` pads with zeros)."""
+        factor = 2**self.levels
+        pads: List[int] = []
+        for n in reversed(x.shape[2:]):
+            pads += [0, -n % factor]
+        if not any(pads):
+            return x
+        mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+        return nn.functional.pad(x, pads, mode=mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        h = self.stem(x)
+        size = x.shape[2:]
+        h = self.stem(self._pad_to_multiple(x))
         skips: List[torch.Tensor] = [h]
         for down, enc in zip(self.down, self.enc):
             h = enc(down(h))
@@ -206,7 +229,7 @@ class UNet(nn.Module):
         skips.pop()  # the bottleneck output is h itself
         for up, dec in zip(self.up, self.dec):
             h = dec(torch.cat([up(h), skips.pop()], dim=1))
-        out = self.head(h)
+        out = self.head(h)[(slice(None), slice(None), *(slice(0, n) for n in size))]
         if self.residual:
             out = x[:, : self.out_channels] + out
         return out

@@ -22,6 +22,7 @@ from phiml import math
 from phiml.math import Diverged, NotConverged, Solve
 
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import PhysicsSolveError
 from hyco.synthetic.rollout import masked_rollout_loss
 from hyco.training.base import AbstractTrainer, NonFiniteLossError, check_finite
 
@@ -155,7 +156,9 @@ class FieldTrainer(AbstractTrainer):
         """Fit the learnable parameters to ``targets`` for at most ``iterations`` iterations.
 
         Raises :class:`~hyco.training.base.NonFiniteLossError` (naming the step) if the loss
-        becomes NaN/inf; the parameters then keep their values from before this call.
+        becomes NaN/inf, or the model's :class:`~hyco.physics.params.PhysicsSolveError` if an
+        inner solve failed (raised after L-BFGS-B has returned, never inside it); the
+        parameters then keep their values from before this call.
         """
         device = self.model.device  # the physics' device (CUDA when configured), not the network's
         x0, targets, masks = (t.detach().float().to(device) for t in (x0, targets, masks))
@@ -168,12 +171,17 @@ class FieldTrainer(AbstractTrainer):
                 iters = self._fit_lbfgsb(x0, targets, masks, weights, iterations)
             else:
                 iters = self._fit_adam(x0, targets, masks, weights, iterations)
-        except NonFiniteLossError:
+        except (NonFiniteLossError, PhysicsSolveError):
             for name, value in before.items():
                 self._assign(name, value)
             raise
-        with torch.no_grad():
-            final = float(self.loss(self.z, x0, targets, masks, weights))
+        try:
+            with torch.no_grad():
+                final = float(self.loss(self.z, x0, targets, masks, weights))
+        except PhysicsSolveError:
+            for name, value in before.items():
+                self._assign(name, value)
+            raise
         if not pymath.isfinite(final):
             for name, value in before.items():
                 self._assign(name, value)
@@ -186,7 +194,7 @@ class FieldTrainer(AbstractTrainer):
         shapes = [tuple(self.z[n].shape) for n in names]
         sizes = [int(np.prod(s)) if s else 1 for s in shapes]
         flat0 = torch.cat([self.z[n].detach().reshape(-1) for n in names])
-        bad: Dict[str, Any] = {"value": None, "step": None}
+        bad: Dict[str, Any] = {"value": None, "step": None, "solve": None}
 
         def objective(flat):
             native = flat.native("v") if isinstance(flat, math.Tensor) else flat
@@ -194,7 +202,14 @@ class FieldTrainer(AbstractTrainer):
             for n, shape, size in zip(names, shapes, sizes):
                 z[n] = native[offset:offset + size].reshape(shape)
                 offset += size
-            loss = self.loss(z, x0, targets, masks, weights)
+            try:
+                loss = self.loss(z, x0, targets, masks, weights)
+            except PhysicsSolveError as err:
+                # A failed inner solve must not raise here either (the scipy thread would hang):
+                # it counts as a non-finite loss and is raised once the solver has returned.
+                if bad["solve"] is None:
+                    bad["solve"] = err
+                loss = native.sum() * float("nan")
             if not bool(torch.isfinite(loss)):
                 # Raising inside math.minimize blocks phiml's scipy thread; record it (the first
                 # one) and raise once the solver has returned.
@@ -211,7 +226,9 @@ class FieldTrainer(AbstractTrainer):
         for n, size in zip(names, sizes):
             self._assign(n, torch.as_tensor(best[offset:offset + size]).detach())
             offset += size
-        if bad["value"] is not None:  # fit() restores the parameters from before the call
+        if bad["solve"] is not None:  # fit() restores the parameters from before the call
+            raise bad["solve"]
+        if bad["value"] is not None:
             check_finite(bad["value"], term=PHYSICAL_LOSS, step=bad["step"], where="L-BFGS-B")
         return int(iterations)
 

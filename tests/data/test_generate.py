@@ -147,3 +147,21 @@ def test_each_field_has_its_own_mask_and_unobserved_fields_keep_only_their_ic(tm
     assert arrays["mask_v"][1:, 0, :4, :4].min() == 1 and arrays["mask_v"][1:, 0, 4:].max() == 0
     np.testing.assert_array_equal(arrays["obs_v"][:, :, :4, :4], arrays["truth_v"][:, :, :4, :4])
     np.testing.assert_allclose(arrays["param_Du"], 0.2, rtol=1e-6)
+
+
+def test_windows_follow_the_models_field_order_for_a_walled_staggered_state(data_cfg):
+    # smoke's state is (velocity, smoke): not alphabetical, and the metadata JSON sorts its keys
+    cfg = data_cfg("experiment=smoke_quick", "physics.resolution=[8,8]", "data.num_frames=3", dim=2)
+    result = generate_dataset(cfg, progress=False)
+    reader = CacheReader(result.path)
+    assert reader.dynamic_fields == ["velocity", "smoke"]
+    assert reader.spatial_shape == (9, 9)  # N + 1: PhiFlow's uniform face layout
+    from hyco.data.dataset import WindowDataset
+
+    x0, targets, masks = WindowDataset(reader, "train", 1)[0]
+    arrays = reader.load("train", 0)
+    np.testing.assert_array_equal(x0[:2].numpy(), arrays["truth_velocity"][0])
+    np.testing.assert_array_equal(x0[2:].numpy(), arrays["truth_smoke"][0])
+    np.testing.assert_array_equal(targets[0, 2:].numpy(), arrays["obs_smoke"][1])
+    # the smoke's zero padding (row and column 8) is never observed; the velocity is, in full
+    assert masks[0, 2, 8].max() == 0 and masks[0, 2, :8, :8].min() == 1 and masks[0, :2].min() == 1

@@ -62,4 +62,19 @@ CASES = {
         "ic": {"name": "dirichlet_sines", "max_wavenumber": 3},
         "invalid": [("kappa", -0.5), ("kappa", 6.0)],
     },
+    "smoke": {
+        "physics": {"name": "smoke", "dim": 2, "resolution": [8, 8], "dt": 0.04, "grid": "staggered",
+                    "params": {"b": {"kind": "field", "true_value": 1.0, "true_profile": "sine_x",
+                                     "profile_scale": "relative", "profile_amplitude": 0.4,
+                                     "initial_guess": 0.5, "lower": 0.0, "upper": 3.0}}},
+        "ic": {"name": "blobs", "num_spots": 2, "spot_size": 0.2, "amplitude": 1.0},
+        "invalid": [("b", -0.5), ("b", 5.0)],
+    },
+    "smoke_scalar": {
+        "physics": {"name": "smoke", "dim": 2, "resolution": [8, 8], "dt": 0.04, "grid": "staggered",
+                    "params": {"b": {"kind": "scalar", "true_value": 1.0, "initial_guess": 0.5,
+                                     "lower": 0.0, "upper": 3.0}}},
+        "ic": {"name": "blobs", "num_spots": 2, "spot_size": 0.2, "amplitude": 1.0},
+        "invalid": [("b", -0.5)],
+    },
 }

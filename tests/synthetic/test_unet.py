@@ -68,10 +68,25 @@ def test_residual_net_learns_after_zero_init():
     assert net.stem.body[0].weight.grad.abs().sum() > 0
 
 
-def test_sizes_not_divisible_by_2_pow_levels_raise():
+@pytest.mark.parametrize("padding", ["zeros", "replicate", "circular"])
+def test_sizes_not_divisible_by_2_pow_levels_are_padded_and_cropped(padding):
+    # a walled staggered state at 32^2 is 33 x 33: padded to 40 x 40 inside, cropped back
+    net = build_network(_cfg(levels=3, padding=padding, residual=True), 2, 3, 3, seed=0)
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    x = torch.randn(2, 3, 33, 17, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = net(x)
+        # the crop keeps sample i of the input at sample i of the output: same as padding by hand
+        padded = net(torch.nn.functional.pad(x, (0, 7, 0, 7), mode="constant" if padding == "zeros" else padding))
+    assert y.shape == x.shape
+    assert float((y - x).abs().max()) > 1e-3  # the network acts
+    assert torch.allclose(y, padded[:, :, :33, :17], atol=1e-6)
+
+
+def test_sizes_below_2_pow_levels_and_wrong_channels_raise():
     net = build_network(_cfg(levels=3), 2, 2, 2, seed=0)
-    with pytest.raises(ValueError, match="divisible by 2\\*\\*levels = 8"):
-        net(torch.randn(1, 2, 16, 12))
+    with pytest.raises(ValueError, match="at least 2\\*\\*levels = 8"):
+        net(torch.randn(1, 2, 16, 6))
     with pytest.raises(ValueError, match="expected input"):
         net(torch.randn(1, 3, 16, 16))
 

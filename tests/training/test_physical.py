@@ -150,3 +150,40 @@ def test_smoothness_penalty_of_a_field_parameter(make_cfg):
     assert float(trainer.z["nu"].grad.abs().sum()) > 0
     scalar = _physical_cfg(make_cfg)
     assert float(PhysicalTrainer(scalar, _model(scalar)).smoothness_penalty({})) == 0.0
+
+
+def test_a_failed_inner_solve_ends_the_lbfgsb_fit_cleanly_and_keeps_the_parameters():
+    # A PhysicsSolveError raised inside math.minimize's callback would block phiml's scipy thread
+    # (the process hangs at exit); the fit turns it into a non-finite loss and raises it afterwards.
+    import torch
+
+    from hyco.physics import PhysicsSolveError, build_physics
+    from training_helpers import unit_cfg
+    from tests.physics.tiny_configs import CASES
+
+    case = CASES["smoke_scalar"]
+    model = build_physics(case["physics"], case["ic"])
+    conv = model.converter
+    states = model.rollout(model.initial_state(2, 0), model.true_params(), 3)
+    x0 = conv.state_to_tensor(states[0])
+    targets = torch.stack([conv.state_to_tensor(s) for s in states[1:]], 1)
+    masks = torch.ones_like(targets[:, :, :1])
+    trainer = PhysicalTrainer(unit_cfg(physical_iterations_per_epoch=5), model)
+    before = trainer.current_params()["b"].copy()
+    calls = {"n": 0}
+    real_step = model.step
+
+    def failing_step(state, params):
+        calls["n"] += 1
+        if calls["n"] == 7:  # inside the third loss evaluation
+            raise PhysicsSolveError("smoke: pressure solve failed at step 7 (batch entry 0): relative "
+                                    "divergence residual 0.5 > tolerance 0.0001")
+        return real_step(state, params)
+
+    model.step = failing_step
+    with pytest.raises(PhysicsSolveError, match="step 7 .*residual 0.5"):
+        trainer.fit(x0, targets, masks, iterations=5)
+    np.testing.assert_array_equal(trainer.current_params()["b"], before)
+    model.step = real_step
+    result = trainer.fit(x0, targets, masks, iterations=5)  # the trainer is still usable
+    assert abs(float(result.params["b"]) - 1.0) < 0.05
