@@ -4,7 +4,9 @@ One tiny problem per model (its quick preset, shrunk); every registered variant 
 through the factory and runs two epochs / rounds (one of them a warm start where the arm has
 one) with an in-memory logger. The losses must stay finite, the per-parameter metrics must name
 exactly the model's learnable parameters for arms that learn them, and a learned parameter must
-have moved from its initial guess. A new PDE adds one line to ``TINY``; a new arm needs nothing.
+have moved from its initial guess. An arm that cannot run on a model (the PINN needs the PDE's
+continuous residual) must refuse it at config time, naming the key, through its registered
+``check``. A new PDE adds one line to ``TINY``; a new arm needs nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from hyco import metrics as M
-from hyco.config import validate
+from hyco.config import ConfigError, validate
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.paths import conf_dir
@@ -34,6 +36,7 @@ TINY = {
     "gray_scott": ["experiment=gray_scott_quick", "physics.resolution=[8,8]", "physics.dt=2.0",
                    "physics.substeps=5"],
     "heat": ["experiment=heat_quick", "physics.resolution=[8,8]"],
+    "smoke": ["experiment=smoke_quick", "physics.resolution=[8,8]"],
 }
 COMMON = [
     "data.num_train=2", "data.num_val=1", "data.num_test=1", "data.num_frames=4", "trainer.rollout_steps=1",
@@ -59,6 +62,16 @@ def test_each_arm_trains_on_each_model(arm: str, physics: str, cache_dir: Path, 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[*TINY[physics], f"trainer={arm}", *COMMON,
                                                        f"data.cache_dir={cache_dir}"])
+    spec = get_variant(arm)
+    if spec.check is not None:
+        from hyco.physics.registry import build_physics
+
+        try:
+            spec.check(cfg, build_physics(cfg.physics, cfg.data.ic))
+        except ValueError as refusal:  # the arm cannot run on this model: refused before any compute
+            with pytest.raises(ConfigError, match="trainer.variant"):
+                validate(cfg)
+            pytest.skip(f"{arm} refuses {physics}: {refusal}")
     validate(cfg)
     data = TrainingData.open(cfg, CacheReader(generate_dataset(cfg, progress=False).path))
     logger = MemoryRunLogger()
@@ -71,7 +84,6 @@ def test_each_arm_trains_on_each_model(arm: str, physics: str, cache_dir: Path, 
     assert not bad, f"non-finite metrics {bad}"
     learnable = [n for n, s in cfg.physics.params.items() if s.learnable]
     logged = {k for k in logger.metrics if k.startswith("param/") and k.endswith("_rel_error")}
-    spec = get_variant(arm)
     if spec.learns_params and "physical" in spec.trains:
         assert logged == {M.param_rel_error(n) for n in learnable}
         guesses = {n: float(cfg.physics.params[n].initial_guess) for n in learnable}

@@ -7,7 +7,6 @@ either resumes to bit-identical weights, parameters and multiplier; NaNs name th
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from hyco.training.factory import build_trainer
 from hyco.training.physical import PhysicalTrainer
 from hyco.training.runs import open_training_data
 from hyco.training.variants import get_variant
-from training_helpers import TINY_SYNTHETIC
+
 
 PINN_TINY = ["trainer=pinn", "trainer.pinn_collocation=128", "trainer.pinn_iterations_per_epoch=4",
              "trainer.pinn_data_batch=64", "trainer.pinn_hidden=16", "trainer.pinn_layers=2"]
@@ -166,44 +165,3 @@ def test_an_interrupted_run_resumes_bit_identical(arm, make_cfg, tmp_path):
     key = M.PINN_TOTAL_LOSS if arm == "pinn" else M.APHYNITY_LAMBDA
     assert [s for s, _ in logger.history(key)] == [2, 3, 4]  # epoch 2 replayed from the checkpoint
     assert logger.history(key) == ref_logger.history(key)[1:]
-
-
-# ------------------------------------------------------------------------------ every PDE
-def _quick_presets():
-    from hyco.paths import conf_dir
-    from hyco.physics.registry import available_physics
-
-    cases = []
-    for name in available_physics():
-        presets = sorted(p.stem for p in (conf_dir() / "experiment").glob(f"{name}*_quick.yaml"))
-        cases += [(name, p) for p in presets] or [(name, None)]
-    return cases
-
-
-@pytest.mark.parametrize("arm", ["pinn", "aphynity"])
-@pytest.mark.parametrize("physics,preset", _quick_presets())
-def test_each_arm_trains_one_epoch_on_each_pde_quick_preset(arm, physics, preset, make_cfg, tmp_path):
-    if preset is None:
-        pytest.skip(f"physics '{physics}' has no conf/experiment/{physics}*_quick.yaml preset")
-    from hyco.physics import build_physics
-    from training_helpers import compose_cfg
-
-    base = compose_cfg(f"experiment={preset}")
-    resolution = [8] * len(base.physics.resolution) if len(base.physics.resolution) > 1 else [16]
-    overrides = [f"experiment={preset}", f"trainer={arm}", f"physics.resolution={resolution}".replace(" ", ""),
-                 "data.num_train=2", "data.num_val=1", "data.num_test=1", "data.num_frames=4",
-                 "trainer.epochs=1", "trainer.rollout_steps=2", "trainer.batch_size=2",
-                 "synthetic.levels=1", "synthetic.filters=4", *PINN_TINY[1:]]
-    model = build_physics(base.physics, base.data.ic)
-    if arm == "pinn" and not model.has_residual:
-        with pytest.raises(ConfigError, match="continuous residual"):
-            validate(make_cfg(*overrides))
-        return
-    trainer, logger = _trainer(make_cfg, tmp_path, *overrides)
-    trainer.train()
-    key = M.PINN_RESIDUAL_LOSS if arm == "pinn" else M.APHYNITY_DATA_LOSS
-    (step, value), = logger.history(key)
-    assert step == 1 and np.isfinite(value)
-    learnable = [n for n, s in model.param_specs.items() if s.learnable]
-    assert all(logger.history(M.param_rel_error(n)) for n in learnable)
-    shutil.rmtree(tmp_path / "run", ignore_errors=True)
