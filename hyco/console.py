@@ -29,7 +29,7 @@ LEVEL_ENV, BARS_ENV = "HYCO_LOG_LEVEL", "HYCO_RUN_BARS"
 DEFAULT_LEVEL = "INFO"
 FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] %(message)s"
 # Loggers of libraries whose INFO lines repeat what the platform's own display already says.
-CHATTY = ("optuna", "alembic", "mlflow", "urllib3", "matplotlib", "numexpr", "PIL")
+CHATTY = ("optuna", "alembic", "mlflow", "urllib3", "matplotlib", "numexpr", "PIL", "Φ-ML")
 PROJECT_LOGGER = "hyco"
 
 
@@ -78,12 +78,17 @@ def setup_logging(level: Union[str, int, None] = None, propagate_env: bool = Tru
     handler.setFormatter(logging.Formatter(FORMAT))
     root.addHandler(handler)
     root.setLevel(min(value, logging.INFO))
+    logging.captureWarnings(True)  # Python warnings too: through the handler, above the bars
     # the project's records are always created down to DEBUG: a run's log file wants them all,
     # and the console handler's own level decides what is shown
     logging.getLogger(PROJECT_LOGGER).setLevel(logging.DEBUG)
-    quiet = logging.DEBUG if value <= logging.DEBUG else logging.WARNING
+    # -v brings their INFO lines back; their DEBUG (font look-ups, SQL) helps nobody here
+    quiet = logging.INFO if value <= logging.DEBUG else logging.WARNING
     for name in CHATTY:
         logging.getLogger(name).setLevel(quiet)
+    # MLflow installs its own stderr handler when imported and sets its level from this variable
+    # (a value the user exported wins)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(quiet))
     _route_optuna()
     if propagate_env:
         os.environ[LEVEL_ENV] = logging.getLevelName(value)
@@ -104,6 +109,20 @@ def _route_optuna() -> None:
 def set_run_bars(enabled: bool) -> None:
     """Show (True) or hide (False) the per-phase bars of runs in this process and its children."""
     os.environ[BARS_ENV] = "1" if enabled else "0"
+
+
+@contextmanager
+def study_display() -> Iterator[None]:
+    """Inside: the runs' own bars are hidden (a sweep's study display replaces them)."""
+    previous = os.environ.get(BARS_ENV)
+    set_run_bars(False)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(BARS_ENV, None)
+        else:
+            os.environ[BARS_ENV] = previous
 
 
 def run_bars_enabled() -> bool:
