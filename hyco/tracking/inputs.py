@@ -96,6 +96,10 @@ def load_torch_model(uri: str, tracking_uri: Optional[str] = None) -> "nn.Module
     import mlflow
     import mlflow.pytorch
 
+    previous = mlflow.get_tracking_uri()
     if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.pytorch.load_model(uri, map_location="cpu")
+        mlflow.set_tracking_uri(tracking_uri)  # runs:/ URIs are resolved against the global URI
+    try:
+        return mlflow.pytorch.load_model(uri, map_location="cpu")
+    finally:
+        mlflow.set_tracking_uri(previous)
