@@ -33,7 +33,7 @@ from hyco.training.variants import get_variant
 log = logging.getLogger(__name__)
 
 # Settings that do not change what a run computes (or that name where it is stored).
-_NOT_IN_FINGERPRINT = ("task", "tracking", "evaluation", "sweep", "torch_threads")
+_NOT_IN_FINGERPRINT = ("task", "tracking", "evaluation", "sweep", "torch_threads", "log_level")
 _TRAINER_NOT_IN_FINGERPRINT = ("resume",)
 _DATA_NOT_IN_FINGERPRINT = ("regenerate", "cache_dir", "max_cached_sims")
 
