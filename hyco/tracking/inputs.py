@@ -47,8 +47,6 @@ def log_dataset_input(client: Any, run_id: str, dataset: DatasetRef) -> None:
         source = resolve_dataset_source(uri)
     meta = MetaDataset(source=source, name=dataset.name, digest=dataset.digest)
     tags = [InputTag(key=MLFLOW_DATASET_CONTEXT, value=DATA_CONTEXT)]
-    if dataset.regenerate:
-        tags.append(InputTag(key="hyco.regenerate", value=dataset.regenerate))
     client.log_inputs(run_id, datasets=[DatasetInput(dataset=meta._to_mlflow_entity(), tags=tags)])
 
 

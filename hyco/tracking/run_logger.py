@@ -88,13 +88,11 @@ def flatten_config(cfg: Any, prefix: str = "", max_length: int = MAX_PARAM_VALUE
 @dataclass(frozen=True)
 class DatasetRef:
     """A data cache entry as a run's dataset input: a readable ``name``, the cache key as
-    ``digest``, the entry's directory as ``source`` and ``regenerate``, the command that rebuilds
-    it from its config on another machine."""
+    ``digest`` and the entry's directory as ``source``."""
 
     name: str
     digest: str
     source: str
-    regenerate: str = ""
 
 
 class RunStopped(Exception):

@@ -9,7 +9,6 @@ run's held-out rollout error.
 from __future__ import annotations
 
 import logging
-import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -30,28 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 LOG_ARTIFACT_DIR = "logs"
-# the config groups the cache key hashes: the overrides that rebuild an entry elsewhere
-_DATA_GROUPS = ("data", "physics", "observation")
 
 
 def dataset_ref(cfg: DictConfig, path: Path, key: str) -> DatasetRef:
     """The cache entry at ``path`` as a dataset: named after the preset and its physics, the
-    cache key as digest, its directory as source and the command that regenerates it."""
-    name = f"{cfg.experiment_name}/{cfg.physics.name}"
-    regenerate = " ".join(["python experiments/run.py", f"experiment={cfg.experiment_name}", "task=[generate]",
-                           *(shlex.quote(o) for o in _data_overrides(cfg))])
-    return DatasetRef(name=name, digest=key, source=str(Path(path).resolve()), regenerate=regenerate)
-
-
-def _data_overrides(cfg: DictConfig) -> list:
-    """Hydra's record of this process's overrides, those of the data groups (empty outside Hydra)."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        overrides = list(HydraConfig.get().overrides.task)
-    except Exception:  # composed with compose() (sweeps, tests): no HydraConfig
-        return []
-    return [o for o in overrides if o.lstrip("+~").split(".", 1)[0].split("=", 1)[0] in _DATA_GROUPS]
+    cache key as digest, its directory as source. (What regenerates it elsewhere is the run's
+    ``config/resolved_config.yaml``: its ``data``, ``physics`` and ``observation`` groups are
+    what the key hashes, and the entry's ``metadata.json`` repeats them.)"""
+    return DatasetRef(name=f"{cfg.experiment_name}/{cfg.physics.name}", digest=key, source=str(Path(path).resolve()))
 
 
 def evaluated_network(cfg: DictConfig, model: "PhysicalModel", checkpoint_dir: Path) -> Optional["nn.Module"]:
