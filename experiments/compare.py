@@ -11,11 +11,11 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 
 import argparse
-import logging
 import os
 from pathlib import Path
 
 from hyco.compare import ARMS, compare
+from hyco.console import setup_logging
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         parser.error(f"--arms: unknown arm(s) {unknown}; choose from {list(ARMS)}")
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
+    setup_logging()  # log lines above the per-phase bars; HYCO_LOG_LEVEL=DEBUG shows every epoch
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if args.seeds < 1:
         parser.error(f"--seeds: must be >= 1, got {args.seeds}")

@@ -5,11 +5,14 @@
     python experiments/sweep.py sweep.storage=postgresql://user@host/db   # several machines
     python experiments/sweep.py sweep.summary_only=true          # summary of an existing study
     python experiments/sweep.py experiment=burgers_1d_quick trainer.epochs=4   # applied to every trial
+    python experiments/sweep.py -v                               # every epoch of every trial (DEBUG)
 
 Rerunning the same command resumes the study. Overrides outside ``sweep.`` apply to every trial.
+The console shows one progress display for the study and a line per trial; ``-v``/``--verbose``
+(or ``log_level=DEBUG``) brings back the per-epoch lines, which every run also keeps in its
+``logs/train.log`` artifact.
 """
 
-import logging
 import os
 import sys
 
@@ -19,17 +22,22 @@ from hydra import compose, initialize_config_dir
 
 import hyco.config  # noqa: F401  (registers the schema)
 from hyco.config import ConfigError, validate
+from hyco.console import setup_logging
 from hyco.paths import conf_dir
 from hyco.sweep.checks import check_sweep_config
 
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
 def main(argv=None) -> int:
-    overrides = list(sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    overrides = [a for a in args if a not in VERBOSE_FLAGS]
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s")
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)
             validate(cfg)
+            setup_logging("DEBUG" if len(overrides) < len(args) else (cfg.log_level or None))
             check_sweep_config(cfg, overrides)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)

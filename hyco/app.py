@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from hyco import metrics as M
 from hyco.config import ConfigError, default_torch_threads, validate
+from hyco.console import setup_logging
 
 log = logging.getLogger("hyco")
 
@@ -36,6 +37,8 @@ def _train(cfg: DictConfig) -> None:
 
     outcome = train_run(cfg)
     print(f"run id: {outcome.run_id}{' (resumed)' if outcome.resumed else ''}")
+    if outcome.model_uri:
+        print(f"network: mlflow.pytorch.load_model({outcome.model_uri!r})")
 
 
 def _evaluate(cfg: DictConfig) -> None:
@@ -72,6 +75,7 @@ def run_tasks(cfg: DictConfig) -> None:
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         sys.exit(2)
+    setup_logging(cfg.log_level or None)  # replaces Hydra's stdout handler: lines above the bars
     configure_threads(cfg)
     for task in cfg.task:
         TASKS[task](cfg)

@@ -254,6 +254,9 @@ class TrackingConfig:
     experiment_name: str = ""  # empty: the experiment preset's name
     run_name: str = ""
     log_memory: bool = True
+    # the trained network as an MLflow PyTorch model (``mlflow.pytorch.load_model``); costs
+    # about a second per run (measured in the README), so the sweep presets turn it off
+    log_model: bool = True
 
 
 @dataclass
@@ -306,6 +309,9 @@ class HycoConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     torch_threads: int = 0  # 0: cores per worker (os.cpu_count() // workers)
+    # console verbosity (DEBUG shows every epoch; a run's log file always has it); empty: the
+    # HYCO_LOG_LEVEL environment variable, else INFO. experiments/sweep.py -v is DEBUG.
+    log_level: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     observation: ObservationConfig = field(default_factory=ObservationConfig)

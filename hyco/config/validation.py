@@ -49,6 +49,15 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
     return unknown
 
 
+def _check_log_level(cfg: DictConfig) -> None:
+    from hyco.console import parse_level
+
+    try:
+        parse_level(cfg.get("log_level") or "INFO")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def validate(cfg: DictConfig) -> None:
     """Check what the types cannot: required values and cross-field rules.
 
@@ -74,6 +83,7 @@ def validate(cfg: DictConfig) -> None:
     for task in cfg.task:
         if task not in KNOWN_TASKS:
             raise ConfigError(f"task: unknown task '{task}'; choose from {list(KNOWN_TASKS)}")
+    _check_log_level(cfg)
     phys = cfg.physics
     if phys.dim not in (1, 2):
         raise ConfigError(f"physics.dim: must be 1 or 2, got {phys.dim}")

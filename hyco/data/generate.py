@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hyco.config import ConfigError
+from hyco.console import run_bars_enabled
 from hyco.data.cache import (
     SPLITS,
     CacheError,
@@ -162,7 +163,7 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         "generating %d simulations (%s) x %d frames at %s into %s",
         len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(model.resolution), path,
     )
-    with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim", disable=not progress) as bar:
+    with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim", disable=None if progress and run_bars_enabled() else True) as bar:
         for start in range(0, len(jobs), batch):
             chunk = jobs[start:start + batch]
             trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames)
@@ -271,7 +272,7 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
         with cache_lock(root, key, shared=True):  # readers do not wait for each other
             if (path / METADATA_FILE).is_file():
                 _check_hit(path, key)
-                logger.info("cache hit: %s", path)
+                logger.debug("cache hit: %s", path)  # twice per trial in a sweep: detail
                 return GenerationResult(path=path, key=key, hit=True, seconds=time.perf_counter() - t0)
     with cache_lock(root, key):
         if bool(cfg.data.regenerate):
@@ -279,7 +280,7 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
         elif path.exists():
             _check_hit(path, key)
             seconds = time.perf_counter() - t0
-            logger.info("cache hit: %s", path)
+            logger.debug("cache hit: %s", path)  # twice per trial in a sweep: detail
             return GenerationResult(path=path, key=key, hit=True, seconds=seconds)
         try:
             count = _write_entry(cfg, path, key, progress)

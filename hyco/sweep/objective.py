@@ -31,6 +31,7 @@ from hyco import metrics as M
 from hyco.config import validate
 from hyco.evaluation import evaluate_splits
 from hyco.tracking.run_logger import RunStopped
+from hyco.sweep.labels import mark_arm
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, forecast_player, sample_overrides
 from hyco.training.base import NonFiniteLossError
 from hyco.training.runs import train_run
@@ -114,6 +115,7 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
     """The objective: train the sampled arm, then score it on the validation simulations."""
     arms = arms_for(sweep.objective, list(sweep.arms))
     arm, sampled = sample_overrides(trial, sweep.search_space, arms)
+    mark_arm(trial, arm)
     # the sweep preset's per-trial budget first, so that the command line can override it
     cfg = trial_config([*sweep.trial_overrides, *base_overrides],
                        [f"trainer={arm}", *sampled, "trainer.resume=false", f"seed={trial.number}"])

@@ -12,7 +12,7 @@ import logging
 import multiprocessing as mp
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from hydra import initialize_config_dir
@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hyco import tracking
 from hyco.config import default_torch_threads
+from hyco.console import setup_logging, study_display
 from hyco.paths import conf_dir
 from hyco.sweep.objective import run_trial
 from hyco import metrics as M
@@ -35,6 +36,8 @@ from hyco.sweep.study import (
     split_budget,
     storage_url,
 )
+from hyco.sweep.labels import name_objectives
+from hyco.sweep.progress import StudyProgress
 from hyco.sweep.summary import SweepSummary, browse_commands, figures, summarize
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,8 @@ def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_override
     """One worker process: ``n_trials`` trials of the shared study."""
     torch.set_num_threads(threads)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format=f"[%(asctime)s][worker {worker}][%(name)s] %(message)s")
+    if not logging.getLogger().handlers:  # a spawned worker: the launcher's level (inherited), through tqdm
+        setup_logging()
     cfg = OmegaConf.create(sweep)
     study = load_study(cfg, worker)
 
@@ -86,6 +89,13 @@ def _run_workers(shares: Sequence[int], sweep: Dict[str, Any], base_overrides: L
         raise RuntimeError(f"sweep workers exited with errors: {bad}; rerun the same command to resume the study")
 
 
+def _experiment_id(cfg: DictConfig, run_id: str) -> Optional[str]:
+    """The MLflow experiment of the sweep's parent run (None with tracking off)."""
+    if not cfg.tracking.enabled:
+        return None
+    return tracking.get_run(run_id, cfg.tracking).experiment_id
+
+
 def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     """Run (or resume, or only summarise) the study described by ``cfg.sweep``."""
     sweep = cfg.sweep
@@ -95,6 +105,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     check_space(sweep.search_space, arms)
     tracking.ensure_backend(cfg.tracking)  # created/migrated once, before any worker starts
     study = create_study(sweep)
+    name_objectives(study, OBJECTIVE_NAMES[sweep.objective])
     fail_dead_trials(study, retry_callback(sweep))
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
     experiment = cfg.tracking.experiment_name or cfg.experiment_name
@@ -111,8 +122,9 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
             threads = int(cfg.torch_threads) or default_torch_threads(workers)
             log.info("study %s: %d trial(s) to run on %d worker(s), %d thread(s) each", sweep.study_name,
                      remaining, workers, threads)
-            _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent.run_id,
-                         threads)
+            with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
+                _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent.run_id,
+                             threads)
         else:
             log.info("study %s: budget of %d trials already used; summarising", sweep.study_name, sweep.n_trials)
         study = load_study(sweep, 0)
@@ -131,5 +143,6 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
         outcome = SweepOutcome(sweep.study_name, parent.run_id, summary, remaining)
     backend = tracking.resolve_backend(cfg.tracking)
     print(summary.markdown())
-    print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep)))
+    print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent.run_id),
+                                                  study._storage.get_study_id_from_name(study.study_name)))
     return outcome

@@ -6,8 +6,9 @@ import csv
 import io
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import matplotlib.pyplot as plt
 import optuna
@@ -15,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hyco import metrics as M
 from hyco.stats import t_interval
+from hyco.sweep.labels import dashboard_url, runs_table_url
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,9 @@ def figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Fi
 
     if len(objective_names) == 1 and len(done) >= 3:
         try:
-            importances = optuna.importance.get_param_importances(study)
+            with warnings.catch_warnings():  # "some regimes have less than 2 trials": a few trials per arm is the point
+                warnings.filterwarnings("ignore", message="Some regimes for parameter")
+                importances = optuna.importance.get_param_importances(study)
         except Exception as err:  # conditional spaces or too few trials: skip, say why
             log.info("parameter importances not available: %s", err)
         else:
@@ -194,6 +198,15 @@ def _log_if_positive(ax, values: List[float], axis: str) -> None:
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
 
 
-def browse_commands(tracking_uri: str, storage: str) -> str:
-    return (f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000\n"
-            f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080\n")
+def browse_commands(tracking_uri: str, storage: str, experiment_id: Optional[str] = None,
+                    study_id: Optional[int] = None) -> str:
+    """The two commands that serve the study's browsers, then the pages to open in them: the MLflow
+    runs table in the "Model training" view (MLflow 3.17 opens experiments in its GenAI view) and
+    the study in optuna-dashboard."""
+    lines = [f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000",
+             f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080"]
+    if experiment_id is not None:
+        lines.append(f"  runs table (parent and child runs): {runs_table_url(str(experiment_id))}")
+    if study_id is not None:
+        lines.append(f"  study in optuna-dashboard:          {dashboard_url(study_id)}")
+    return "\n".join(lines) + "\n"

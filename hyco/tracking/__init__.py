@@ -2,7 +2,8 @@
 trainers write to (``run_logger``: an in-memory recorder for tests, the MLflow logger for runs)."""
 
 from hyco.tracking.run_logger import *  # noqa: F401,F403
-from hyco.tracking.run_logger import RunStopped, MemoryRunLogger, owner_is_alive, owner_tags  # noqa: F401
+from hyco.tracking.inputs import MODEL_NAME, load_torch_model, model_uri  # noqa: F401
+from hyco.tracking.run_logger import DatasetRef, RunStopped, MemoryRunLogger, owner_is_alive, owner_tags  # noqa: F401
 from hyco.tracking.store import *  # noqa: F401,F403
 from hyco.tracking.store import (  # noqa: F401
     Backend, MlflowRunLogger, RunRecord, artifact_dir, download_artifact, ensure_backend, find_run_by_tag,

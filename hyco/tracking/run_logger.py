@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from hyco.paths import project_root
 
 __all__ = [
+    "DatasetRef",
     "MemoryRunLogger",
     "RunLogger",
     "flatten_config",
@@ -84,6 +85,16 @@ def flatten_config(cfg: Any, prefix: str = "", max_length: int = MAX_PARAM_VALUE
     return out
 
 
+@dataclass(frozen=True)
+class DatasetRef:
+    """A data cache entry as a run's dataset input: a readable ``name``, the cache key as
+    ``digest`` and the entry's directory as ``source``."""
+
+    name: str
+    digest: str
+    source: str
+
+
 class RunStopped(Exception):
     """Training was stopped on purpose before its end (e.g. pruned by a sweep's pruner).
 
@@ -138,6 +149,15 @@ class RunLogger(abc.ABC):
         """The highest step logged for metric ``key`` (None if never logged); resuming uses it
         so that no step is logged twice."""
 
+    @abc.abstractmethod
+    def log_dataset(self, dataset: DatasetRef) -> None:
+        """Record the data the run trained on as its dataset input."""
+
+    @abc.abstractmethod
+    def log_model(self, model: Any, input_example: Any) -> str:
+        """Log the trained network (an ``nn.Module``) with a signature from ``input_example``
+        (a numpy batch of its real inputs); returns the URI it loads from."""
+
 
 def figure_name(name: str) -> str:
     """``name`` with ``.png`` appended when it has no extension."""
@@ -167,6 +187,8 @@ class MemoryRunLogger(RunLogger):
     figures: List[str] = field(default_factory=list)
     texts: Dict[str, str] = field(default_factory=dict)
     tags: Dict[str, str] = field(default_factory=dict)
+    datasets: List[DatasetRef] = field(default_factory=list)
+    models: List[Tuple[Any, Any]] = field(default_factory=list)  # (network, input example)
     status: str = "RUNNING"
 
     @property
@@ -195,6 +217,13 @@ class MemoryRunLogger(RunLogger):
     def last_step(self, key: str) -> Optional[int]:
         steps = [step for step, _ in self.metrics.get(key, [])]
         return max(steps) if steps else None
+
+    def log_dataset(self, dataset: DatasetRef) -> None:
+        self.datasets.append(dataset)
+
+    def log_model(self, model: Any, input_example: Any) -> str:
+        self.models.append((model, input_example))
+        return f"memory:/{self.id}/model"
 
     def history(self, key: str) -> List[Tuple[int, float]]:
         """``[(step, value)]`` of one metric (empty if never logged)."""

@@ -33,7 +33,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
 from hyco.tracking.run_logger import (  # noqa: E402  (re-exported: one import point for callers)
-    RunStopped,
+    DatasetRef, RunStopped,
     MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, TAG_ERROR, TAG_GIT, TAG_HOST, TAG_PID,
     MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, owner_is_alive, owner_tags, to_float, to_str,
 )
@@ -240,6 +240,17 @@ class MlflowRunLogger(RunLogger):
 
         items = [RunTag(k, to_str(v)[:MAX_TAG_VALUE_LENGTH]) for k, v in tags.items()]
         self._log_batch("tags", items, MAX_PARAMS_TAGS_PER_BATCH)
+
+    def log_dataset(self, dataset: "DatasetRef") -> None:
+        from hyco.tracking.inputs import log_dataset_input
+
+        log_dataset_input(self._client, self._run_id, dataset)
+
+    def log_model(self, model: Any, input_example: Any) -> str:
+        from hyco.tracking.inputs import log_torch_model, model_uri
+
+        log_torch_model(self._run_id, model, input_example)
+        return model_uri(self._run_id)
 
 
 def mark_stale_runs_killed(experiment_name: Optional[str] = None, tracking: Tracking = None) -> List[str]:

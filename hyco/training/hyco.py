@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import TensorDataset
-from tqdm.auto import tqdm
 
 from hyco import metrics as M
+from hyco.console import phase_bar
 from hyco.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from hyco.training.context import RunContext
 from hyco.training.hybrid import HybridTrainer, ObservedWindows
@@ -192,8 +192,8 @@ class HYCOTrainer(HybridTrainer):
         self.resume()
         every = max(1, int(self.cfg.trainer.checkpoint_every))
         metrics: Dict[str, float] = {}
-        bar = tqdm(range(self.round, self.rounds), desc=f"HYCO {self.variant} rounds", initial=self.round,
-                   total=self.rounds, leave=False, dynamic_ncols=True)
+        bar = phase_bar(range(self.round, self.rounds), f"HYCO {self.variant} rounds", initial=self.round,
+                        total=self.rounds)
         for r in bar:
             start = time.perf_counter()
             phase = "warmstart" if r < self.warmstart else "exchange"
@@ -207,7 +207,7 @@ class HYCOTrainer(HybridTrainer):
             self.round = r + 1
             bar.set_postfix({k: f"{metrics[k]:.3g}" for k in (M.SYNTHETIC_TOTAL_LOSS, M.PHYSICAL_TOTAL_LOSS)
                             if k in metrics})
-            log.info("round %d/%d (%s) %s", self.round, self.rounds, phase,
+            log.debug("round %d/%d (%s) %s", self.round, self.rounds, phase,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if self.round % every == 0 or self.round == self.rounds:
                 self.context.report(self.round, metrics, self.save)

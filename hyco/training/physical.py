@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from hyco import metrics as M
+from hyco.console import phase_bar
 from hyco.physics.base import PhysicalModel
 from hyco.training.batches import sample_windows
 from hyco.training.checkpoint import load_json, save_json
@@ -148,12 +148,11 @@ class PhysicalTrainer(FieldTrainer):
         self.resume()
         metrics: Dict[str, float] = {}
         epochs = int(self.cfg.trainer.epochs)
-        for _ in tqdm(range(self.epoch, epochs), desc="physical epochs", initial=self.epoch, total=epochs,
-                      leave=False, dynamic_ncols=True):
+        for _ in phase_bar(range(self.epoch, epochs), "physical epochs", initial=self.epoch, total=epochs):
             metrics = self.train_epoch(self.train_data)
             if self.val_data is not None and len(self.val_data) > 0:  # type: ignore[arg-type]
                 metrics[M.PHYSICAL_DATA_LOSS] = self.validation_loss(self.val_data)
-            log.info("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.current_params()}
 

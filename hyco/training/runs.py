@@ -12,23 +12,28 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from hyco import tracking
 from hyco.config import to_plain
+from hyco.console import capture_run_log
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.training.context import RunContext
+from hyco.physics.registry import build_physics
 from hyco.training.factory import TrainingData, build_trainer
+from hyco.training.outputs import LOG_ARTIFACT_DIR, dataset_ref, log_network
+from hyco.training.tensor import select_device
 from hyco.training.checkpoint import seed_everything
 from hyco.training.variants import get_variant
 
 log = logging.getLogger(__name__)
 
 # Settings that do not change what a run computes (or that name where it is stored).
-_NOT_IN_FINGERPRINT = ("task", "tracking", "evaluation", "sweep", "torch_threads")
+_NOT_IN_FINGERPRINT = ("task", "tracking", "evaluation", "sweep", "torch_threads", "log_level")
 _TRAINER_NOT_IN_FINGERPRINT = ("resume",)
 _DATA_NOT_IN_FINGERPRINT = ("regenerate", "cache_dir", "max_cached_sims")
 
@@ -91,12 +96,22 @@ class TrainOutcome:
     run_id: str
     results: Dict[str, Any]
     resumed: bool
+    model_uri: Optional[str] = None  # the logged network (None: no network, or tracking.log_model=false)
 
 
 def open_training_data(cfg: DictConfig) -> tuple[TrainingData, str]:
     """Generate (or hit) the data cache and open its observed windows."""
     generated = generate_dataset(cfg)
     return TrainingData.open(cfg, CacheReader(generated.path)), generated.key
+
+
+def _upload_log(logger: tracking.RunLogger, log_path: Path) -> None:
+    """A local artifact store already holds the log file (it is written into the run's artifact
+    directory, appended to on resume); a remote one gets a copy of it."""
+    from hyco.paths import mlruns_dir
+
+    if log_path.is_file() and (mlruns_dir() / "downloads") in log_path.parents:
+        logger.log_artifact(log_path, LOG_ARTIFACT_DIR)
 
 
 def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
@@ -134,13 +149,22 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
                     else _scratch_dir(logger.run_id))
         if on_start is not None:
             on_start(logger.run_id)
+        if not resume_id:
+            logger.log_dataset(dataset_ref(cfg, data.reader.path, cache_key))
         context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory,
                              resumed=bool(resume_id), observers=list(observers))
-        trainer = build_trainer(cfg, data, context)
-        results = trainer.train()
-        log.info("run %s finished: %s", logger.run_id,
-                 {k: v for k, v in results.items() if isinstance(v, float)})
-        return TrainOutcome(logger.run_id, results, bool(resume_id))
+        log_path = ckpt_dir / LOG_ARTIFACT_DIR / "train.log"
+        try:
+            with capture_run_log(log_path):  # every epoch at DEBUG, whatever the console shows
+                model = build_physics(cfg.physics, cfg.data.ic, device=select_device(cfg.device))
+                trainer = build_trainer(cfg, data, context, model=model)
+                results = trainer.train()
+                log.debug("run %s finished: %s", logger.run_id,
+                         {k: v for k, v in results.items() if isinstance(v, float)})
+                uri = log_network(cfg, logger, model, data, context.checkpoint_dir)
+        finally:  # a failed or pruned run keeps its log too
+            _upload_log(logger, log_path)
+        return TrainOutcome(logger.run_id, results, bool(resume_id), uri)
 
 
 def _scratch_dir(run_id: str):

@@ -11,9 +11,9 @@ from typing import Any, Callable, Dict, Optional
 import torch
 from omegaconf import DictConfig
 from torch import nn
-from tqdm.auto import tqdm
 
 from hyco import metrics as M
+from hyco.console import phase_bar
 from hyco.training.base import AbstractTrainer
 from hyco.training.checkpoint import (
     capture_rng_state,
@@ -160,8 +160,7 @@ class TensorTrainer(AbstractTrainer):
         """
         target = int(epochs if epochs is not None else self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
-        bar = tqdm(range(self.epoch, target), desc=f"{prefix} epochs", initial=self.epoch, total=target,
-                   leave=False, dynamic_ncols=True)
+        bar = phase_bar(range(self.epoch, target), f"{prefix} epochs", initial=self.epoch, total=target)
         for _ in bar:
             start = time.perf_counter()
             lr = self.lr
@@ -172,7 +171,7 @@ class TensorTrainer(AbstractTrainer):
             self.end_epoch()
             metrics[M.TIME_EPOCH] = time.perf_counter() - start
             bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")})
-            log.info("epoch %d/%d %s", self.epoch, target,
+            log.debug("epoch %d/%d %s", self.epoch, target,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if on_epoch_end is not None:
                 on_epoch_end(self.epoch, metrics)

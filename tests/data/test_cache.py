@@ -94,7 +94,7 @@ def test_second_call_is_a_hit_without_simulation_or_writes(data_cfg, monkeypatch
         raise AssertionError("a cache hit must not build or run the physics model")
 
     monkeypatch.setattr(gen, "_build_model", no_simulation)
-    with caplog.at_level(logging.INFO, logger="hyco.data.generate"):
+    with caplog.at_level(logging.DEBUG, logger="hyco.data.generate"):  # a hit is detail (twice per sweep trial)
         second = generate_dataset(cfg, progress=False)
     assert second.hit and second.path == first.path and second.key == first.key
     assert snapshot(second.path) == before

@@ -49,8 +49,9 @@ def test_a_killed_run_resumes_in_the_same_mlflow_run_to_identical_weights(
     # 1. Start the run and SIGKILL it in the middle of training (data generated here: faster).
     open_training_data(cfg)
     stderr = open(tmp_path / "killed.stderr", "w")
-    proc = subprocess.Popen(cli_command(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=stderr, text=True)
+    # per-epoch lines are DEBUG, written to stderr above the bars: ask for them, on the pipe read here
+    proc = subprocess.Popen(cli_command(*args, "log_level=DEBUG"), cwd=tmp_path, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     watchdog = threading.Timer(120, proc.kill)
     watchdog.start()
     seen = []

@@ -1,0 +1,185 @@
+"""The study's progress on the console: one display for the whole sweep, whatever its workers.
+
+A thread of the launching process reads the study from its storage every ``interval`` seconds
+(so trials of spawned workers and of other hosts count too) and shows
+
+* a bar: trials ended / budget, elapsed and ETA (on a terminal only: in a log file a redrawn bar
+  is noise);
+* a status line under it: the best first objective of each arm so far;
+* one line per trial as it ends: its arm, state, objective (or why it failed or was pruned), the
+  arm's best so far, the count, elapsed and ETA. These lines are all a log file gets.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.trial import FrozenTrial, TrialState
+from tqdm.auto import tqdm
+
+from hyco.sweep.study import ENDED, retried_numbers
+
+REASONS = ("fail_reason", "pruned_reason")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0.0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _value(value: Optional[float]) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+@dataclass
+class ProgressState:
+    """What the display knows: trials already reported, the per-arm best, the counts."""
+
+    budget: int
+    objective_names: Sequence[str]
+    started: float = field(default_factory=time.monotonic)
+    initial: int = 0  # trials that had ended before this command started (a resumed study)
+    ended: int = 0
+    seen: set = field(default_factory=set)
+    best: Dict[str, float] = field(default_factory=dict)
+
+    def eta(self) -> Optional[float]:
+        """Seconds left at this command's own pace; None before its first trial ends."""
+        done = self.ended - self.initial
+        if done <= 0:
+            return None
+        return (time.monotonic() - self.started) / done * max(0, self.budget - self.ended)
+
+    def when(self) -> str:
+        eta = self.eta()
+        return f"elapsed {_clock(time.monotonic() - self.started)}, ETA {'?' if eta is None else _clock(eta)}"
+
+    def best_line(self) -> str:
+        if not self.best:
+            return "best so far: —"
+        ranked = sorted(self.best.items(), key=lambda kv: kv[1])
+        return f"best {self.objective_names[0]} so far: " + " · ".join(f"{a} {_value(v)}" for a, v in ranked)
+
+
+def _arm(trial: FrozenTrial) -> str:
+    return str(trial.user_attrs.get("arm") or trial.params.get("arm", "?"))
+
+
+def _objective(trial: FrozenTrial) -> Optional[float]:
+    values = trial.values
+    if trial.state != TrialState.COMPLETE or not values or not all(math.isfinite(v) for v in values):
+        return None
+    return float(values[0])
+
+
+def _ended_at(trial: FrozenTrial) -> float:
+    moment = trial.datetime_complete or trial.datetime_start
+    return moment.timestamp() if moment is not None else 0.0
+
+
+def update(state: ProgressState, trials: Sequence[FrozenTrial]) -> List[str]:
+    """Fold newly ended ``trials`` into ``state``; returns one line per newly ended trial."""
+    retried = retried_numbers(trials)
+    counted = [t for t in trials if t.state in ENDED and t.number not in retried]
+    state.ended = len(counted)
+    fresh = sorted((t for t in counted if t.number not in state.seen),
+                   key=lambda t: (_ended_at(t), t.number))
+    lines = []
+    for count, trial in enumerate(fresh, start=state.ended - len(fresh) + 1):
+        state.seen.add(trial.number)
+        arm, value = _arm(trial), _objective(trial)
+        if value is not None and value < state.best.get(arm, math.inf):
+            state.best[arm] = value
+        if value is not None:
+            what = f"{state.objective_names[0]} {_value(value)} (arm best {_value(state.best[arm])})"
+        else:
+            reason = next((trial.user_attrs[k] for k in REASONS if k in trial.user_attrs), "")
+            what = f"{trial.state.name}{': ' + str(reason) if reason else ''}"
+        lines.append(f"trial {trial.number:>3} {arm:<15} {what} — {count}/{state.budget}, {state.when()}")
+    return lines
+
+
+class StudyProgress:
+    """Context manager: shows the study's progress while the workers run (module docstring).
+
+    Parameters
+    ----------
+    storage, study_name
+        Where to read the study (its own connection, read-only).
+    budget
+        ``sweep.n_trials``: the bar's total.
+    objective_names
+        The study's objectives, first one ranked.
+    interval
+        Seconds between reads of the storage.
+    """
+
+    def __init__(self, storage: str, study_name: str, budget: int, objective_names: Sequence[str],
+                 interval: float = 2.0) -> None:
+        self.storage, self.study_name, self.interval = storage, study_name, interval
+        self.state = ProgressState(int(budget), list(objective_names))
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._study: Optional[optuna.Study] = None
+        self.bar: Optional[tqdm] = None
+        self.status: Optional[tqdm] = None
+
+    def _trials(self) -> List[FrozenTrial]:
+        if self._study is None:
+            engine = {"connect_args": {"timeout": 30}} if self.storage.startswith("sqlite") else {"pool_pre_ping": True}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(self.storage, engine_kwargs=engine)
+            self._study = optuna.load_study(study_name=self.study_name, storage=storage)
+        return self._study.get_trials(deepcopy=False)
+
+    def poll(self) -> List[str]:
+        """Read the study once, write the new trial lines above the bar and redraw it."""
+        lines = update(self.state, self._trials())
+        for line in lines:
+            tqdm.write(line)
+        if self.bar is not None:
+            self.bar.n = self.state.ended
+            self.bar.set_postfix_str(f"ETA {_clock(self.state.eta())}" if self.state.eta() is not None else "",
+                                     refresh=False)
+            self.bar.refresh()
+            self.status.set_description_str(self.state.best_line())
+        return lines
+
+    def __enter__(self) -> "StudyProgress":
+        # trials that ended before this command: counted in the bar, not reported again
+        update(self.state, self._trials())  # (their lines are not shown; their best values are)
+        self.state.initial = self.state.ended
+        self.bar = tqdm(total=self.state.budget, initial=self.state.ended, desc=f"study {self.study_name}",
+                        unit="trial", dynamic_ncols=True, disable=None, position=0,
+                        bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| elapsed {elapsed}{postfix}")
+        self.status = tqdm(total=0, bar_format="{desc}", position=1, disable=None, dynamic_ncols=True)
+        self.status.set_description_str(self.state.best_line())
+        self._thread = threading.Thread(target=self._loop, name="hyco-study-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # a busy database this time: the next read catches up
+                continue
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.poll()  # the last trials, before the summary is printed
+        finally:
+            self.status.close()
+            self.bar.close()
