@@ -273,6 +273,10 @@ class SweepConfig:
     trial_overrides: List[str] = field(default_factory=list)
     search_space: Dict[str, Any] = field(default_factory=dict)
     summary_only: bool = False
+    # auto: create the study and its parent run if missing, else join them (every host may run the
+    # same command); worker: only join, waiting up to attach_timeout seconds for them to exist
+    role: str = "auto"
+    attach_timeout: int = 600
 
 
 @dataclass

@@ -50,6 +50,10 @@ class RunContext:
     # Called with (step, metrics) after each epoch/round is recorded, e.g. a sweep's pruner;
     # an observer may raise hyco.tracking.run_logger.RunStopped to end training early.
     observers: List[Callable[[int, Dict[str, float]], None]] = field(default_factory=list)
+    # Called with the checkpoint directory after every save when the run's artifact store is not
+    # a local directory (a tracking server): uploads the checkpoints, so that any host can resume
+    # or evaluate the run. None: the directory *is* the artifact store (the local default).
+    publish: Optional[Callable[[Path], None]] = None
     _logged_up_to: Dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,6 +89,8 @@ class RunContext:
         if self.log_memory:
             metrics = {**metrics, **self.monitor.snapshot()}
         save({"pending_metrics": dict(metrics), "pending_step": int(step)})
+        if self.publish is not None:  # before the metrics: a logged epoch always has its checkpoint
+            self.publish(self.checkpoint_dir)
         self.log(metrics, step)
         self.notify(step, metrics)
 

@@ -135,12 +135,21 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         if on_start is not None:
             on_start(logger.run_id)
         context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory,
-                             resumed=bool(resume_id), observers=list(observers))
+                             resumed=bool(resume_id), observers=list(observers),
+                             publish=_checkpoint_publisher(cfg, logger))
         trainer = build_trainer(cfg, data, context)
         results = trainer.train()
         log.info("run %s finished: %s", logger.run_id,
                  {k: v for k, v in results.items() if isinstance(v, float)})
         return TrainOutcome(logger.run_id, results, bool(resume_id))
+
+
+def _checkpoint_publisher(cfg: DictConfig, logger: tracking.RunLogger) -> Optional[Callable[[Any], None]]:
+    """Uploads the checkpoint folder to a remote artifact store (None for a local one: the
+    checkpoints are written straight into it)."""
+    if not cfg.tracking.enabled or tracking.artifacts_are_local(logger.run_id, cfg.tracking):
+        return None
+    return lambda folder: logger.log_artifact(folder, "checkpoints")
 
 
 def _scratch_dir(run_id: str):
