@@ -15,6 +15,7 @@ def _items(*overrides: str):
     from hyco.sweep.fingerprint import study_problem
     from hyco.sweep.space import arms_for
 
+    overrides = ("sweep.trial_overrides=[]", *overrides)  # the default's are for the 2D problem
     cfg = compose_sweep(list(overrides))
     trial_overrides = [o for o in overrides if not o.startswith("sweep.")]
     return study_problem(cfg, trial_overrides, arms_for(cfg.sweep.objective, list(cfg.sweep.arms)))
@@ -53,8 +54,7 @@ def test_a_mixed_study_is_refused_before_any_trial_and_left_untouched(sweep_path
         "another experiment": ([o for o in first if not o.startswith("experiment=")] + ["experiment=inviscid_burgers_1d_quick"],
                                "trial.physics"),
         "another override": (first + ["data.num_frames=7"], "trial.data.num_frames: 6 -> 7"),
-        "another search space": (first + ["sweep.search_space.physical_only.trainer.physical_iterations_per_epoch"
-                                          ".high=4"], "search_space.physical_only"),
+        "another search space": (first + ["~sweep.search_space.physical_only"], "search_space.physical_only"),
     }
     for what, (overrides, named) in refused.items():
         proc = run_sweep_cli(overrides, cwd=sweep_paths.root)
