@@ -112,10 +112,10 @@ class BudgetedStudy(optuna.Study):
     """
 
     def __init__(self, study_name: str, storage: RDBStorage, sampler: optuna.samplers.BaseSampler,
-                 pruner: optuna.pruners.BasePruner, n_trials: int, max_retry: int, poll_seconds: float) -> None:
+                 pruner: optuna.pruners.BasePruner, n_trials: int, retry: Callable, poll_seconds: float) -> None:
         super().__init__(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
         self._rdb, self._n_trials, self._poll = storage, int(n_trials), float(poll_seconds)
-        self._retry = retry_callback_for(max_retry)
+        self._retry = retry  # for this host's dead workers: the heartbeat's own retry policy
 
     def ask(self, fixed_distributions=None) -> optuna.Trial:  # noqa: D102 (Optuna's docstring)
         while True:
@@ -128,13 +128,6 @@ class BudgetedStudy(optuna.Study):
                     raise BudgetReached(f"study {self.study_name}: {self._n_trials} trials used")
             # Full, but trials run elsewhere: wait in case one dies and is re-queued for a retry.
             time.sleep(self._poll)
-
-
-def retry_callback_for(max_retry: int):
-    """The same retry policy as the storage's heartbeat callback (for this host's dead workers)."""
-    from omegaconf import OmegaConf
-
-    return retry_callback(OmegaConf.create({"max_retry": int(max_retry)}))
 
 
 def attach_parent(storage: RDBStorage, study: optuna.Study, create: Optional[Callable[[], str]],
@@ -206,4 +199,4 @@ def worker_study(sweep: DictConfig, worker: int, tracking_cfg: Any) -> BudgetedS
     existing = count_trials(storage, str(sweep.study_name))
     poll = max(1.0, float(sweep.heartbeat_interval) / 2)
     return BudgetedStudy(str(sweep.study_name), storage, make_sampler(sweep, worker, existing), make_pruner(sweep),
-                         int(sweep.n_trials), int(sweep.max_retry), poll)
+                         int(sweep.n_trials), retry_callback(sweep), poll)

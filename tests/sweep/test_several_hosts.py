@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
@@ -72,7 +73,7 @@ def test_two_hosts_share_one_study_with_an_exact_budget(remote_sweep):
 
     # optuna-dashboard and the MLflow UI read the shared stores over HTTP on loopback
     port = free_port()
-    dashboard = subprocess.Popen([str(project_root_bin("optuna-dashboard")), remote_sweep.storage, "--host",
+    dashboard = subprocess.Popen([str(Path(sys.executable).parent / "optuna-dashboard"), remote_sweep.storage, "--host",
                                   "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -90,12 +91,6 @@ def test_two_hosts_share_one_study_with_an_exact_budget(remote_sweep):
     found = json.loads(http_text(f"{remote_sweep.tracking_uri}/api/2.0/mlflow/runs/search",
                                  json.dumps({"experiment_ids": [exp["experiment_id"]]}).encode()))["runs"]
     assert len(found) == n + 1  # the parent and one child per trial
-
-
-def project_root_bin(name: str):
-    from pathlib import Path
-
-    return Path(sys.executable).parent / name
 
 
 def _kill_running_trial_of(remote, study_name: str, host: str, proc: subprocess.Popen):
