@@ -26,20 +26,18 @@ several machines). Three things must then hold that one process used to guarante
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 from omegaconf import DictConfig
-from sqlalchemy import text
 
 from hyco import tracking
+from hyco.sweep.locks import database_lock
 from hyco.sweep.fingerprint import FINGERPRINT_ATTR, ITEMS_ATTR, check_fingerprint, fingerprint
 from hyco.sweep.study import (
     count_trials, fail_dead_trials, make_pruner, make_sampler, make_storage, retried_numbers, retry_callback,
@@ -55,42 +53,11 @@ class BudgetReached(Exception):
     """The study's budget is used and no trial is running anywhere: this worker is done."""
 
 
-def _lock_key(study_name: str) -> int:
-    # a signed 64-bit key: PostgreSQL advisory locks are keyed by bigint
-    return int.from_bytes(hashlib.sha256(f"hyco-study:{study_name}".encode()).digest()[:8], "big", signed=True)
-
-
 @contextmanager
 def study_lock(storage: RDBStorage, study_name: str) -> Iterator[None]:
     """Mutual exclusion of every process working on ``study_name`` (see the module docstring)."""
-    engine = storage.engine
-    dialect = engine.dialect.name
-    if dialect == "sqlite":
-        from filelock import FileLock
-
-        database = engine.url.database or ""
-        path = Path(database).with_name(Path(database).name + f".{_lock_key(study_name) & 0xFFFF:04x}.lock")
-        with FileLock(str(path), timeout=-1):
-            yield
-        return
-    if dialect == "postgresql":
-        acquire, release = "SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"
-        key: object = _lock_key(study_name)
-    elif dialect in ("mysql", "mariadb"):
-        acquire, release = "SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)"
-        key = f"hyco-{_lock_key(study_name):x}"[:64]
-    else:
-        raise ValueError(f"sweep.storage: no cross-host lock for '{dialect}'; use PostgreSQL, MySQL or SQLite")
-    # A dedicated connection: the lock lives in its database session, so a holder that dies
-    # (kill -9, lost host) loses its connection and the server releases the lock.
-    with engine.connect() as conn:
-        conn.execute(text(acquire), {"k": key})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text(release), {"k": key})
-            conn.commit()
+    with database_lock(storage.engine, f"hyco-study:{study_name}"):
+        yield
 
 
 def budget_used(trials: Sequence[FrozenTrial]) -> int:

@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from omegaconf import DictConfig
 
 from hyco.paths import mlruns_dir
+from hyco.sweep.locks import url_lock
 from hyco.tracking.run_logger import host_name, owner_is_alive
 from hyco.sweep.space import ArmBalancedSampler
 
@@ -61,8 +62,10 @@ def make_storage(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial],
     (the sweep ends the trial's MLflow run there, since its worker cannot)."""
     url = storage_url(sweep)
     engine_kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
-        warnings.simplefilter("ignore", ExperimentalWarning)
+    # Optuna creates its tables on first use without a lock: two hosts starting at once on a fresh
+    # database collide (a UniqueViolation on PostgreSQL's catalog), so creation is serialised.
+    with url_lock(url, "hyco-optuna-schema"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are "experimental", and needed
         return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(sweep.heartbeat_interval),
                           grace_period=int(sweep.grace_period),
                           heartbeat_stale_trial_callback=_StaleTrialCallback(retry_callback(sweep), stale_hook))
