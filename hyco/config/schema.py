@@ -235,6 +235,9 @@ class TrackingConfig:
     experiment_name: str = ""  # empty: the experiment preset's name
     run_name: str = ""
     log_memory: bool = True
+    # With a remote artifact store (tracking server): upload checkpoints at most this often
+    # (seconds) while training, and always at the end; another host resumes from the last upload.
+    checkpoint_upload_s: float = 30.0
 
 
 @dataclass

@@ -162,5 +162,6 @@ def _log_if_positive(ax, values: List[float], axis: str) -> None:
 
 
 def browse_commands(tracking_uri: str, storage: str) -> str:
-    return (f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000\n"
-            f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080\n")
+    mlflow = (f"  MLflow UI of the tracking server: {tracking_uri}\n" if tracking_uri.startswith(("http:", "https:"))
+              else f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000\n")
+    return mlflow + f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080\n"

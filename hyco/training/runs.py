@@ -136,9 +136,13 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
             on_start(logger.run_id)
         context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory,
                              resumed=bool(resume_id), observers=list(observers),
-                             publish=_checkpoint_publisher(cfg, logger))
+                             publish=_checkpoint_publisher(cfg, logger),
+                             publish_every_s=float(cfg.tracking.checkpoint_upload_s))
         trainer = build_trainer(cfg, data, context)
-        results = trainer.train()
+        try:
+            results = trainer.train()
+        finally:  # the last checkpoints reach the store also when training stops early (pruned)
+            context.flush()
         log.info("run %s finished: %s", logger.run_id,
                  {k: v for k, v in results.items() if isinstance(v, float)})
         return TrainOutcome(logger.run_id, results, bool(resume_id))

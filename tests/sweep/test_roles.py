@@ -75,3 +75,9 @@ def test_checkpoints_are_published_after_each_save_and_before_the_metrics(tmp_pa
                          publish=lambda folder: events.append(("publish", folder.name)))
     context.report(1, {"loss": 1.0}, lambda extra: events.append(("save", extra["pending_step"])))
     assert events == [("save", 1), ("publish", "checkpoints"), ("log", 1)]
+    context.publish_every_s = 3600.0  # throttled: the next save waits for flush()
+    context.report(2, {"loss": 0.5}, lambda extra: events.append(("save", extra["pending_step"])))
+    assert events[3:] == [("save", 2), ("log", 2)]
+    context.flush()
+    context.flush()  # nothing new: no second upload
+    assert events[5:] == [("publish", "checkpoints")]
