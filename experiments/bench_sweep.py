@@ -14,6 +14,14 @@ the learning rate), so the two runs do the same work.
    (goal <= 5 %).
 
     python experiments/bench_sweep.py [--trials 12] [--arm synthetic_only] [--epochs 10]
+
+Several-machines mode: the same measurements against a PostgreSQL study and an MLflow tracking
+server (started as in the README's "Several machines"; each bench run uses fresh study and
+experiment names, so the databases may be reused). The overhead then includes every HTTP call
+to the server, checkpoint uploads included:
+
+    python experiments/bench_sweep.py --storage postgresql://hyco:change-me@127.0.0.1/hyco_optuna \
+        --tracking-uri http://127.0.0.1:5000
 """
 
 from __future__ import annotations
@@ -59,13 +67,25 @@ def machine_scaling(seconds: float) -> float:
 
 
 # ----------------------------------------------------------------------------------- sweeps
+# Set by --storage/--tracking-uri: a shared PostgreSQL study and an MLflow tracking server.
+REMOTE: dict = {"storage": "", "tracking_uri": "", "tag": ""}
+
+
+def storage_url(root: Path) -> str:
+    return REMOTE["storage"] or f"sqlite:///{root / 'optuna.db'}"
+
+
 def sweep_args(root: Path, study: str, trials: int, workers: int, arm: str, epochs: int) -> List[str]:
+    if REMOTE["tracking_uri"]:  # the server's artifact store; a fresh experiment per bench run
+        tracking = [f"tracking.tracking_uri={REMOTE['tracking_uri']}",
+                    f"tracking.experiment_name=bench-{REMOTE['tag']}-{study}"]
+    else:
+        tracking = [f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
+                    f"tracking.artifact_location={root / 'artifacts'}"]
     return [
-        f"sweep.study_name={study}", f"sweep.n_trials={trials}", f"sweep.workers={workers}",
-        f"sweep.storage=sqlite:///{root / 'optuna.db'}", "sweep.pruner=none", "sweep.reeval_seeds=0", f"sweep.arms=[{arm}]",
-        f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
-        f"tracking.artifact_location={root / 'artifacts'}", f"data.cache_dir={root.parent / 'cache'}",
-        f"trainer.epochs={epochs}", "torch_threads=1",
+        f"sweep.study_name={study}{REMOTE['tag']}", f"sweep.n_trials={trials}", f"sweep.workers={workers}",
+        f"sweep.storage={storage_url(root)}", "sweep.pruner=none", "sweep.reeval_seeds=0", f"sweep.arms=[{arm}]",
+        *tracking, f"data.cache_dir={root.parent / 'cache'}", f"trainer.epochs={epochs}", "torch_threads=1",
     ]
 
 
@@ -86,7 +106,7 @@ def trials_per_minute(root: Path, study: str) -> tuple[float, int, float]:
     returned as the warm-up."""
     import optuna
 
-    s = optuna.load_study(study_name=study, storage=f"sqlite:///{root / 'optuna.db'}")
+    s = optuna.load_study(study_name=study + REMOTE["tag"], storage=storage_url(root))
     done = sorted((t for t in s.get_trials(deepcopy=False) if t.datetime_complete is not None),
                   key=lambda t: t.datetime_start)
     first: dict = {}
@@ -168,7 +188,7 @@ def tracking_overhead(root: Path, trials: int, arm: str, epochs: int) -> tuple[f
     run_sweep(cfg, [o for o in overrides if not o.startswith("sweep.")])
     import optuna
 
-    study = optuna.load_study(study_name="overhead", storage=f"sqlite:///{root / 'optuna.db'}")
+    study = optuna.load_study(study_name="overhead" + REMOTE["tag"], storage=storage_url(root))
     trial_time = sum((t.datetime_complete - t.datetime_start).total_seconds()
                      for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None)
     return timer.total, trial_time, timer.calls
@@ -183,7 +203,11 @@ def main() -> None:
     parser.add_argument("--overhead-arm", default="cooperative", help="arm of the overhead run")
     parser.add_argument("--epochs", type=int, default=10, help="per trial (the default sweep's budget)")
     parser.add_argument("--reference-seconds", type=float, default=8.0)
+    parser.add_argument("--storage", default="", help="Optuna storage URL (PostgreSQL) instead of SQLite")
+    parser.add_argument("--tracking-uri", default="", help="MLflow tracking server URL instead of SQLite")
     args = parser.parse_args()
+    REMOTE.update(storage=args.storage, tracking_uri=args.tracking_uri,
+                  tag=f"_{int(time.time())}" if args.storage or args.tracking_uri else "")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="hyco-bench-sweep-"))
@@ -201,7 +225,9 @@ def main() -> None:
         tracked, trial_time, calls = tracking_overhead(root, 4, args.overhead_arm, args.epochs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nSweep benchmark: arm {args.arm}, {args.trials} trials of {args.epochs} epochs, 1 torch thread per worker")
+    where = f"storage {args.storage or 'SQLite'}, tracking {args.tracking_uri or 'SQLite + local artifacts'}"
+    print(f"\nSweep benchmark ({where}): arm {args.arm}, {args.trials} trials of {args.epochs} epochs, "
+          "1 torch thread per worker")
     print("| workers | steady trials | trials/min | first trial per worker [s] | wall time of the command [s] |")
     print("|---|---|---|---|---|")
     for workers, (tpm, n, warmup, wall) in rows.items():

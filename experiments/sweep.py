@@ -2,7 +2,8 @@
 
     python experiments/sweep.py                                  # embedded defaults
     python experiments/sweep.py sweep.n_trials=24 sweep.workers=2
-    python experiments/sweep.py sweep.storage=postgresql://user@host/db   # several machines
+    python experiments/sweep.py sweep.storage=postgresql://user@host/db   # several machines (README)
+    python experiments/sweep.py sweep.role=worker ...            # only join an existing study
     python experiments/sweep.py sweep.summary_only=true          # summary of an existing study
     python experiments/sweep.py experiment=burgers_1d_quick trainer.epochs=4   # applied to every trial
     python experiments/sweep.py -v                               # every epoch of every trial (DEBUG)
@@ -49,7 +50,11 @@ def main(argv=None) -> int:
     from hyco.sweep.runner import run_sweep  # imports torch/PhiFlow: only after the checks
 
     trial_overrides = [o for o in overrides if not o.lstrip("+~").startswith("sweep.")]
-    run_sweep(cfg, trial_overrides)
+    try:
+        run_sweep(cfg, trial_overrides)
+    except ConfigError as err:  # e.g. a study that holds another problem: refused before any trial
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

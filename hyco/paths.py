@@ -35,5 +35,9 @@ def conf_dir() -> Path:
 
 
 def mlruns_dir() -> Path:
-    """Experiment state: MLflow database and artifacts, Optuna database."""
-    return project_root() / "mlruns"
+    """Experiment state: MLflow database and artifacts, Optuna database, downloaded artifacts.
+
+    ``HYCO_MLRUNS`` wins when set: a node-local folder on a cluster whose project root is shared
+    (with a tracking server, this folder only holds downloads and checkpoints being written)."""
+    env = os.environ.get("HYCO_MLRUNS")
+    return Path(env).expanduser().resolve() if env else project_root() / "mlruns"

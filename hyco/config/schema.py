@@ -255,8 +255,11 @@ class TrackingConfig:
     run_name: str = ""
     log_memory: bool = True
     # the trained network as an MLflow PyTorch model (``mlflow.pytorch.load_model``); costs
-    # about a second per run (measured in the README), so the sweep presets turn it off
+    # seconds per run (measured in the README), so the sweep presets turn it off
     log_model: bool = True
+    # With a remote artifact store (tracking server): upload checkpoints at most this often
+    # (seconds) while training, and always at the end; another host resumes from the last upload.
+    checkpoint_upload_s: float = 30.0
 
 
 @dataclass
@@ -298,6 +301,10 @@ class SweepConfig:
     # after the study: retrain each arm's best configuration on this many fresh seeds (the seed
     # scheme of compare.py) and report mean ± interval beside the optimistic best value
     reeval_seeds: int = 0
+    # auto: create the study and its parent run if missing, else join them (every host may run the
+    # same command); worker: only join, waiting up to attach_timeout seconds for them to exist
+    role: str = "auto"
+    attach_timeout: int = 600
 
 
 @dataclass

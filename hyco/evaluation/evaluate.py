@@ -234,6 +234,8 @@ def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[st
     out = tracking.artifact_dir(result.run_id, cfg.tracking) / "evaluation"
     save_json(out / "metrics.json", {"metrics": result.metrics,
                                      "per_step": {p: e.tolist() for p, e in result.per_step.items()}})
+    if not tracking.artifacts_are_local(result.run_id, cfg.tracking):  # out is a download folder
+        logger.log_artifact(out / "metrics.json", "evaluation")
     if not cfg.evaluation.figures:
         return
     figures = {"eval_error_vs_time": error_vs_time(result.per_step),

@@ -17,6 +17,9 @@ def check_sweep_config(cfg: DictConfig, overrides: List[str]) -> None:
     """What every trial composes, checked before any database exists: the arms against the
     objective, the search space's specs and paths, and ``sweep.trial_overrides`` (a typo there
     would otherwise fail every trial). Hydra must be initialised by the caller."""
+    if cfg.sweep.role not in ("auto", "worker"):
+        raise ConfigError(f"sweep.role: '{cfg.sweep.role}' is not a role; use auto (create or join the study) "
+                          "or worker (only join one that exists)")
     if not arms_for(cfg.sweep.objective, list(cfg.sweep.arms)):
         raise ConfigError(f"sweep.arms: none of {sweep_arms(cfg.sweep.arms)} has what objective "
                           f"'{cfg.sweep.objective}' measures (synthetic_only learns no parameter)")

@@ -1,9 +1,11 @@
-"""``python experiments/sweep.py``: create/resume the study, run the workers, summarise.
+"""``python experiments/sweep.py``: create or join the study, run the workers, summarise.
 
-The launching process validates the config, creates the MLflow database and the Optuna study
-once, fails the trials of dead workers, resumes (or starts) the study's parent MLflow run and
-then runs ``sweep.workers`` worker processes against the one study. Each worker initialises
-Hydra once and composes one config per trial. Rerunning the same command resumes everything.
+The launching process validates the config, creates the MLflow database and joins the Optuna
+study (creating it, refusing it if it holds another problem: :mod:`hyco.sweep.fingerprint`),
+fails the trials of dead workers, creates or attaches to the study's parent MLflow run and then
+runs ``sweep.workers`` worker processes against the one study. Each worker initialises Hydra once
+and composes one config per trial. The same command on several hosts joins one study with an
+exact budget (:mod:`hyco.sweep.roles`); rerunning it resumes everything.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ from hyco.paths import conf_dir
 from hyco.sweep.objective import run_trial
 from hyco import metrics as M
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, check_space, sweep_arms
+from hyco.sweep.fingerprint import study_problem
+from hyco.sweep.roles import (
+    BudgetReached, attach_parent, budget_done, finish_once, record_problem, wait_for_study, worker_study,
+)
 from hyco.sweep.study import (
     create_study,
     fail_dead_trials,
     load_study,
+    make_storage,
     mark_owner,
-    parent_run_id,
     remaining_budget,
     retry_callback,
     split_budget,
@@ -54,31 +60,35 @@ class SweepOutcome:
 
 
 def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_overrides: List[str],
-                parent_id: str, threads: int) -> None:
-    """One worker process: ``n_trials`` trials of the shared study."""
+                parent_id: str, threads: int, tracking_cfg: Optional[Dict[str, Any]] = None) -> None:
+    """One worker process: at most ``n_trials`` trials of the shared study, each admitted only
+    while the study (all hosts together) is under budget."""
     torch.set_num_threads(threads)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if not logging.getLogger().handlers:  # a spawned worker: the launcher's level (inherited), through tqdm
         setup_logging()
     cfg = OmegaConf.create(sweep)
-    study = load_study(cfg, worker)
+    study = worker_study(cfg, worker, None if tracking_cfg is None else OmegaConf.create(tracking_cfg))
 
     def objective(trial):
         mark_owner(trial)
         return run_trial(trial, cfg, base_overrides, parent_id, cfg.study_name)
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):  # once per process
-        study.optimize(objective, n_trials=n_trials)
+        try:
+            study.optimize(objective, n_trials=n_trials)
+        except BudgetReached as done:
+            log.info("%s; worker %d stops", done, worker)
 
 
 def _run_workers(shares: Sequence[int], sweep: Dict[str, Any], base_overrides: List[str], parent_id: str,
-                 threads: int) -> None:
+                 threads: int, tracking_cfg: Optional[Dict[str, Any]] = None) -> None:
     active = [(i, n) for i, n in enumerate(shares) if n > 0]
     if len(active) == 1:
-        worker_main(active[0][0], active[0][1], sweep, base_overrides, parent_id, threads)
+        worker_main(active[0][0], active[0][1], sweep, base_overrides, parent_id, threads, tracking_cfg)
         return
     ctx = mp.get_context("spawn")  # fresh interpreters: no inherited torch/SQLite/MLflow state
-    procs = [ctx.Process(target=worker_main, args=(i, n, sweep, base_overrides, parent_id, threads),
+    procs = [ctx.Process(target=worker_main, args=(i, n, sweep, base_overrides, parent_id, threads, tracking_cfg),
                          name=f"hyco-sweep-worker-{i}") for i, n in active]
     for proc in procs:
         proc.start()
@@ -97,52 +107,70 @@ def _experiment_id(cfg: DictConfig, run_id: str) -> Optional[str]:
 
 
 def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
-    """Run (or resume, or only summarise) the study described by ``cfg.sweep``."""
+    """Run (or join, or resume, or only summarise) the study described by ``cfg.sweep``."""
     sweep = cfg.sweep
     arms = arms_for(sweep.objective, list(sweep.arms))
     if not arms:
         raise ValueError(f"sweep.arms: no arm has what objective '{sweep.objective}' measures")
     check_space(sweep.search_space, arms)
+    problem = study_problem(cfg, list(base_overrides), arms)  # composes only: no compute yet
     tracking.ensure_backend(cfg.tracking)  # created/migrated once, before any worker starts
+    storage = make_storage(sweep)
+    if str(sweep.role) == "worker":
+        wait_for_study(storage, str(sweep.study_name), float(sweep.attach_timeout))
     study = create_study(sweep)
     name_objectives(study, OBJECTIVE_NAMES[sweep.objective])
+    if not sweep.summary_only:  # a summary runs no trial: any command may ask for it
+        record_problem(storage, study, problem)  # refuses another problem before anything changes
     fail_dead_trials(study, retry_callback(sweep))
-    remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
     experiment = cfg.tracking.experiment_name or cfg.experiment_name
     sweep_plain = OmegaConf.to_container(sweep, resolve=True)
     sweep_plain["arms"] = sweep_arms(sweep.arms)  # resolved: the parent run records the arms it ran
     names = OBJECTIVE_NAMES[sweep.objective]
-    with tracking.tracked_run(cfg.tracking, experiment, run_name=f"sweep-{sweep.study_name}",
-                              tags={"hyco.study": sweep.study_name, "hyco.role": "sweep-parent"},
-                              params={"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)},
-                              resume_run_id=parent_run_id(study)) as parent:
-        study.set_user_attr("mlflow_parent_run_id", parent.run_id)
-        if remaining:
-            workers = min(int(sweep.workers), remaining)
-            threads = int(cfg.torch_threads) or default_torch_threads(workers)
-            log.info("study %s: %d trial(s) to run on %d worker(s), %d thread(s) each", sweep.study_name,
-                     remaining, workers, threads)
-            with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
-                _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent.run_id,
-                             threads)
-        else:
-            log.info("study %s: budget of %d trials already used; summarising", sweep.study_name, sweep.n_trials)
-        study = load_study(sweep, 0)
-        summary = summarize(study, names)
-        if int(sweep.reeval_seeds) > 0 and summary.rows:
-            from hyco.sweep.reeval import reevaluate, stored_reeval  # deferred: imports the comparison tools
-
-            best = {r["arm"]: r["trial"] for r in summary.rows}
-            summary.reeval = (stored_reeval(study, best) if sweep.summary_only
-                              else reevaluate(study, sweep, base_overrides, parent.run_id, best))
-        parent.log_text(summary.csv(), "sweep/summary.csv")
-        parent.log_text(summary.markdown(), "sweep/summary.md")
-        parent.log_metrics({M.sweep_best(r["arm"], names[0]): r[names[0]] for r in summary.rows}, step=0)
-        for name, fig in figures(study, names).items():
-            parent.log_figure(fig, f"sweep/{name}.png")
-        outcome = SweepOutcome(sweep.study_name, parent.run_id, summary, remaining)
+    parent_id = attach_parent(storage, study, None if str(sweep.role) == "worker" else lambda: tracking.create_shared_run(
+        cfg.tracking, experiment, f"sweep-{sweep.study_name}", {"hyco.study": sweep.study_name,
+                                                                "hyco.role": "sweep-parent"},
+        {"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)}), float(sweep.attach_timeout))
+    remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
+    if remaining:
+        workers = min(int(sweep.workers), remaining)
+        threads = int(cfg.torch_threads) or default_torch_threads(workers)
+        log.info("study %s: up to %d trial(s) on %d worker(s) of this host, %d thread(s) each", sweep.study_name,
+                 remaining, workers, threads)
+        with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
+            _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id, threads,
+                         OmegaConf.to_container(cfg.tracking, resolve=True))
+    summary = summarize(load_study(sweep, 0), names)
+    wrote = finish_once(storage, study, int(sweep.n_trials),
+                        lambda: _write_summary(cfg, study, parent_id, summary, base_overrides),
+                        force=bool(sweep.summary_only))
+    if not wrote:
+        log.info("study %s: %s", sweep.study_name, "summary already written" if study.user_attrs.get("summary_written")
+                 else "trials still run on other hosts; the last to finish writes the summary")
     backend = tracking.resolve_backend(cfg.tracking)
     print(summary.markdown())
-    print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent.run_id),
+    print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent_id),
                                                   study._storage.get_study_id_from_name(study.study_name)))
-    return outcome
+    return SweepOutcome(sweep.study_name, parent_id, summary, remaining)
+
+
+def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary,
+                   base_overrides: Sequence[str]) -> None:
+    """The summary table (with the fresh-seed re-evaluation of each arm's best configuration when
+    ``sweep.reeval_seeds > 0``), best values and figures on the parent run; the run ends FINISHED
+    once the budget is done (``summary_only`` on an unfinished study leaves it running)."""
+    names = OBJECTIVE_NAMES[cfg.sweep.objective]
+    if int(cfg.sweep.reeval_seeds) > 0 and summary.rows:
+        from hyco.sweep.reeval import reevaluate, stored_reeval  # deferred: imports the comparison tools
+
+        best = {r["arm"]: r["trial"] for r in summary.rows}
+        summary.reeval = (stored_reeval(study, best) if cfg.sweep.summary_only
+                          else reevaluate(study, cfg.sweep, base_overrides, parent_id, best))
+    parent = tracking.run_logger(parent_id, cfg.tracking)
+    parent.log_text(summary.csv(), "sweep/summary.csv")
+    parent.log_text(summary.markdown(), "sweep/summary.md")
+    parent.log_metrics({M.sweep_best(r["arm"], names[0]): r[names[0]] for r in summary.rows}, step=0)
+    for name, fig in figures(load_study(cfg.sweep, 0), names).items():
+        parent.log_figure(fig, f"sweep/{name}.png")
+    if budget_done(study.get_trials(deepcopy=False), int(cfg.sweep.n_trials)):
+        tracking.end_shared_run(parent_id, "FINISHED", cfg.tracking)

@@ -10,17 +10,18 @@
 * Dead workers: a worker's heartbeat marks its trials; trials of a dead worker are failed once
   their heartbeat is stale (other machines), or at once when the owning process on this host no
   longer exists (a ``kill -9`` followed by a rerun).
-* Sampler: TPE seeded with ``sweep.sampler_seed`` plus the worker index and the number of trials
-  already in the study, so a resumed or parallel study continues deterministically instead of
-  replaying its first suggestions.
+* Sampler: TPE seeded from ``sweep.sampler_seed``, the host, the process, the worker index and the
+  number of trials already in the study, so that no two workers -- on one host or on several --
+  and no resumed study replay each other's suggestions.
+* Several hosts: :mod:`hyco.sweep.roles` (exact budget, one parent run, summary once).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import socket
-from typing import Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional
 
 import numpy as np
 import optuna
@@ -32,7 +33,8 @@ from optuna.trial import FrozenTrial, TrialState
 from omegaconf import DictConfig
 
 from hyco.paths import mlruns_dir
-from hyco.tracking.run_logger import owner_is_alive
+from hyco.sweep.locks import url_lock
+from hyco.tracking.run_logger import host_name, owner_is_alive
 from hyco.sweep.space import ArmBalancedSampler
 
 log = logging.getLogger(__name__)
@@ -55,14 +57,34 @@ def retry_callback(sweep: DictConfig) -> RetryHeartbeatStaleTrialCallback:
         return RetryHeartbeatStaleTrialCallback(max_retry=int(sweep.max_retry))
 
 
-def make_storage(sweep: DictConfig) -> RDBStorage:
+def make_storage(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial], None]] = None) -> RDBStorage:
+    """The study's storage; ``stale_hook(trial)`` also runs for each trial failed by the heartbeat
+    (the sweep ends the trial's MLflow run there, since its worker cannot)."""
     url = storage_url(sweep)
     engine_kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
-        warnings.simplefilter("ignore", ExperimentalWarning)
+    # Optuna creates its tables on first use without a lock: two hosts starting at once on a fresh
+    # database collide (a UniqueViolation on PostgreSQL's catalog), so creation is serialised.
+    with url_lock(url, "hyco-optuna-schema"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are "experimental", and needed
         return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(sweep.heartbeat_interval),
                           grace_period=int(sweep.grace_period),
-                          heartbeat_stale_trial_callback=retry_callback(sweep))
+                          heartbeat_stale_trial_callback=_StaleTrialCallback(retry_callback(sweep), stale_hook))
+
+
+class _StaleTrialCallback:
+    """Retry the trial (same params), then run the sweep's own clean-up for it."""
+
+    def __init__(self, retry: RetryHeartbeatStaleTrialCallback,
+                 hook: Optional[Callable[[FrozenTrial], None]]) -> None:
+        self.retry, self.hook = retry, hook
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.retry(study, trial)
+        if self.hook is not None:
+            try:
+                self.hook(trial)
+            except Exception as err:  # clean-up must never stop the surviving workers
+                log.warning("could not clean up after stale trial %d: %s", trial.number, err)
 
 
 def directions(sweep: DictConfig) -> List[str]:
@@ -100,8 +122,15 @@ def make_pruner(sweep: DictConfig) -> optuna.pruners.BasePruner:
     return ArmMedianPruner(int(sweep.pruner_startup_trials), int(sweep.pruner_warmup_steps))
 
 
+def sampler_seed(base: int, worker: int, existing: int) -> int:
+    """A seed unique to this host, process and worker: hosts running the same command (same
+    ``sweep.sampler_seed``, same worker indices) must not replay each other's suggestions."""
+    text = f"{int(base)}|{host_name()}|{os.getpid()}|{worker}|{existing}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 def make_sampler(sweep: DictConfig, worker: int, existing: int) -> optuna.samplers.BaseSampler:
-    seed = int(sweep.sampler_seed) + 1_000 * worker + existing
+    seed = sampler_seed(int(sweep.sampler_seed), worker, existing)
     if sweep.objective == "both":
         base: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=seed)
     else:
@@ -109,9 +138,9 @@ def make_sampler(sweep: DictConfig, worker: int, existing: int) -> optuna.sample
     return ArmBalancedSampler(base)
 
 
-def create_study(sweep: DictConfig) -> optuna.Study:
+def create_study(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial], None]] = None) -> optuna.Study:
     """Create the study if new, else load it (refusing one made for another objective)."""
-    storage = make_storage(sweep)
+    storage = make_storage(sweep, stale_hook)
     is_new = sweep.study_name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]
     study = optuna.create_study(storage=storage, study_name=sweep.study_name, directions=directions(sweep),
                                 load_if_exists=True, sampler=make_sampler(sweep, 0, 0), pruner=make_pruner(sweep))
@@ -125,9 +154,13 @@ def create_study(sweep: DictConfig) -> optuna.Study:
 
 def load_study(sweep: DictConfig, worker: int) -> optuna.Study:
     storage = make_storage(sweep)
-    existing = len(storage.get_all_trials(storage.get_study_id_from_name(sweep.study_name), deepcopy=False))
     return optuna.load_study(study_name=sweep.study_name, storage=storage,
-                             sampler=make_sampler(sweep, worker, existing), pruner=make_pruner(sweep))
+                             sampler=make_sampler(sweep, worker, count_trials(storage, sweep.study_name)),
+                             pruner=make_pruner(sweep))
+
+
+def count_trials(storage: RDBStorage, study_name: str) -> int:
+    return len(storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False))
 
 
 def mark_owner(trial: optuna.Trial) -> None:
@@ -136,7 +169,7 @@ def mark_owner(trial: optuna.Trial) -> None:
 
     tags = owner_tags()
     trial.storage.set_trial_system_attr(trial._trial_id, OWNER_PID, tags.get("hyco.pid", str(os.getpid())))
-    trial.storage.set_trial_system_attr(trial._trial_id, OWNER_HOST, tags.get("hyco.host", socket.gethostname()))
+    trial.storage.set_trial_system_attr(trial._trial_id, OWNER_HOST, tags.get("hyco.host", host_name()))
     if "hyco.pid_start" in tags:
         trial.storage.set_trial_system_attr(trial._trial_id, OWNER_START, tags["hyco.pid_start"])
 
@@ -148,7 +181,7 @@ def fail_dead_trials(study: optuna.Study, retry: RetryHeartbeatStaleTrialCallbac
     storage = study._storage
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         attrs = trial.system_attrs
-        if OWNER_PID not in attrs or attrs.get(OWNER_HOST) != socket.gethostname():
+        if OWNER_PID not in attrs or attrs.get(OWNER_HOST) != host_name():
             continue
         tags = {"hyco.pid": attrs[OWNER_PID], "hyco.host": attrs[OWNER_HOST], "hyco.pid_start": attrs.get(OWNER_START, "")}
         if owner_is_alive(tags):

@@ -200,13 +200,16 @@ def _log_if_positive(ax, values: List[float], axis: str) -> None:
 
 def browse_commands(tracking_uri: str, storage: str, experiment_id: Optional[str] = None,
                     study_id: Optional[int] = None) -> str:
-    """The two commands that serve the study's browsers, then the pages to open in them: the MLflow
-    runs table in the "Model training" view (MLflow 3.17 opens experiments in its GenAI view) and
-    the study in optuna-dashboard."""
-    lines = [f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000",
+    """The two commands that serve the study's browsers (a tracking server serves its own UI),
+    then the pages to open in them: the MLflow runs table in the "Model training" view (MLflow
+    3.17 opens experiments in its GenAI view) and the study in optuna-dashboard."""
+    server = tracking_uri.startswith(("http:", "https:"))
+    lines = [f"  MLflow UI of the tracking server: {tracking_uri}" if server
+             else f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000",
              f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080"]
     if experiment_id is not None:
-        lines.append(f"  runs table (parent and child runs): {runs_table_url(str(experiment_id))}")
+        table = runs_table_url(str(experiment_id), tracking_uri) if server else runs_table_url(str(experiment_id))
+        lines.append(f"  runs table (parent and child runs): {table}")
     if study_id is not None:
         lines.append(f"  study in optuna-dashboard:          {dashboard_url(study_id)}")
     return "\n".join(lines) + "\n"

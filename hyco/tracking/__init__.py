@@ -10,3 +10,7 @@ from hyco.tracking.store import (  # noqa: F401
     flatten_config, get_client, get_metric_history, get_or_create_experiment, get_run, latest_run,
     mark_stale_runs_killed, resolve_backend, search_runs, tracked_run,
 )
+from hyco.tracking.run_logger import host_name  # noqa: F401
+from hyco.tracking.shared import (  # noqa: F401
+    artifacts_are_local, create_shared_run, end_shared_run, run_logger, run_status,
+)

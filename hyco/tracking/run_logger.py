@@ -261,10 +261,17 @@ def _process_start(pid: int) -> Optional[float]:
         return None
 
 
+def host_name() -> str:
+    """This host's identity in owner tags and trial owners: ``HYCO_HOST`` when set, else the
+    hostname. The override exists for hosts that share a hostname (containers started from one
+    image, tests that play two hosts on one machine): owner checks must never confuse them."""
+    return os.environ.get("HYCO_HOST") or socket.gethostname()
+
+
 def owner_tags() -> Dict[str, str]:
     """Tags identifying the current process: pid, host and process start time."""
     pid = os.getpid()
-    return {TAG_PID: str(pid), TAG_HOST: socket.gethostname(), TAG_PID_START: f"{_process_start(pid) or 0:.3f}"}
+    return {TAG_PID: str(pid), TAG_HOST: host_name(), TAG_PID_START: f"{_process_start(pid) or 0:.3f}"}
 
 
 def owner_is_alive(tags: Mapping[str, str]) -> bool:
@@ -272,7 +279,7 @@ def owner_is_alive(tags: Mapping[str, str]) -> bool:
 
     Runs without owner tags or from another host count as alive: we cannot judge them.
     """
-    if tags.get(TAG_HOST) != socket.gethostname():
+    if tags.get(TAG_HOST) != host_name():
         return True
     try:
         pid = int(tags[TAG_PID])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -35,7 +34,8 @@ from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
 from hyco.tracking.run_logger import (  # noqa: E402  (re-exported: one import point for callers)
     DatasetRef, RunStopped,
     MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, TAG_ERROR, TAG_GIT, TAG_HOST, TAG_PID,
-    MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, owner_is_alive, owner_tags, to_float, to_str,
+    MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, host_name, owner_is_alive, owner_tags, to_float,
+    to_str,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,11 +97,18 @@ def resolve_backend(tracking: Tracking = None) -> Backend:
         rel, _, query = uri[len("sqlite:///"):].partition("?")
         if rel and rel != ":memory:":
             uri = f"sqlite:///{resolve_path(rel)}" + (f"?{query}" if query else "")
+    if not art and _is_server(uri):
+        return Backend(uri=uri, artifact_root="")  # the server's own artifact store (--serve-artifacts)
     if not art:
         art = (mlruns_dir() / "artifacts").as_uri()
     elif "://" not in art and not art.startswith("file:"):
         art = resolve_path(art).as_uri()
     return Backend(uri=uri, artifact_root=art.rstrip("/"))
+
+
+def _is_server(uri: str) -> bool:
+    """A tracking server URI (http/https): it owns its database and its artifact store."""
+    return urlparse(uri).scheme in ("http", "https")
 
 
 _ENSURED: set = set()
@@ -171,7 +178,9 @@ def get_or_create_experiment(name: str, tracking: Tracking = None) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is None:
         try:
-            return client.create_experiment(name, artifact_location=f"{backend.artifact_root}/{_safe_name(name)}")
+            # an empty root (tracking server): the server picks the location every host can reach
+            location = f"{backend.artifact_root}/{_safe_name(name)}" if backend.artifact_root else None
+            return client.create_experiment(name, artifact_location=location)
         except MlflowException:  # a parallel worker created it first
             exp = client.get_experiment_by_name(name)
             if exp is None:
@@ -268,7 +277,7 @@ def mark_stale_runs_killed(experiment_name: Optional[str] = None, tracking: Trac
         exp_ids = [] if exp is None else [exp.experiment_id]
     if not exp_ids:
         return []
-    host = socket.gethostname().replace("'", "")
+    host = host_name().replace("'", "")
     filter_string = f"attributes.status = 'RUNNING' and tags.`{TAG_HOST}` = '{host}'"
     killed = []
     for run in _iter_runs(client, exp_ids, filter_string):

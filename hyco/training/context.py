@@ -9,6 +9,8 @@ checkpointed epoch that never reached the tracker are replayed from the checkpoi
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
@@ -50,6 +52,13 @@ class RunContext:
     # Called with (step, metrics) after each epoch/round is recorded, e.g. a sweep's pruner;
     # an observer may raise hyco.tracking.run_logger.RunStopped to end training early.
     observers: List[Callable[[int, Dict[str, float]], None]] = field(default_factory=list)
+    # Called with the checkpoint directory after every save when the run's artifact store is not
+    # a local directory (a tracking server): uploads the checkpoints, so that any host can resume
+    # or evaluate the run. None: the directory *is* the artifact store (the local default).
+    publish: Optional[Callable[[Path], None]] = None
+    publish_every_s: float = 0.0  # at most one upload per this many seconds; flush() uploads the rest
+    _published_at: float = field(default=-math.inf)
+    _unpublished: bool = False
     _logged_up_to: Dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,8 +94,19 @@ class RunContext:
         if self.log_memory:
             metrics = {**metrics, **self.monitor.snapshot()}
         save({"pending_metrics": dict(metrics), "pending_step": int(step)})
+        self._unpublished = True
+        # Uploads cost HTTP round trips per file: throttled, so that a remote store stays a small
+        # share of a trial; a resumed run replays the epochs after the last upload exactly.
+        if self.publish is not None and time.monotonic() - self._published_at >= self.publish_every_s:
+            self.flush()
         self.log(metrics, step)
         self.notify(step, metrics)
+
+    def flush(self) -> None:
+        """Upload the checkpoints saved since the last upload (remote artifact stores only)."""
+        if self.publish is not None and self._unpublished:
+            self.publish(self.checkpoint_dir)
+            self._published_at, self._unpublished = time.monotonic(), False
 
     def notify(self, step: int, metrics: Mapping[str, float]) -> None:
         """Hand an epoch's metrics to the observers (after they are safely recorded)."""

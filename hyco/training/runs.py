@@ -152,19 +152,32 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         if not resume_id:
             logger.log_dataset(dataset_ref(cfg, data.reader.path, cache_key))
         context = RunContext(logger, ckpt_dir / "checkpoints", log_memory=cfg.tracking.log_memory,
-                             resumed=bool(resume_id), observers=list(observers))
+                             resumed=bool(resume_id), observers=list(observers),
+                             publish=_checkpoint_publisher(cfg, logger),
+                             publish_every_s=float(cfg.tracking.checkpoint_upload_s))
         log_path = ckpt_dir / LOG_ARTIFACT_DIR / "train.log"
         try:
             with capture_run_log(log_path):  # every epoch at DEBUG, whatever the console shows
                 model = build_physics(cfg.physics, cfg.data.ic, device=select_device(cfg.device))
                 trainer = build_trainer(cfg, data, context, model=model)
-                results = trainer.train()
+                try:
+                    results = trainer.train()
+                finally:  # the last checkpoints reach the store also when training stops early (pruned)
+                    context.flush()
                 log.debug("run %s finished: %s", logger.run_id,
-                         {k: v for k, v in results.items() if isinstance(v, float)})
+                          {k: v for k, v in results.items() if isinstance(v, float)})
                 uri = log_network(cfg, logger, model, data, context.checkpoint_dir)
         finally:  # a failed or pruned run keeps its log too
             _upload_log(logger, log_path)
         return TrainOutcome(logger.run_id, results, bool(resume_id), uri)
+
+
+def _checkpoint_publisher(cfg: DictConfig, logger: tracking.RunLogger) -> Optional[Callable[[Any], None]]:
+    """Uploads the checkpoint folder to a remote artifact store (None for a local one: the
+    checkpoints are written straight into it)."""
+    if not cfg.tracking.enabled or tracking.artifacts_are_local(logger.run_id, cfg.tracking):
+        return None
+    return lambda folder: logger.log_artifact(folder, "checkpoints")
 
 
 def _scratch_dir(run_id: str):

@@ -26,3 +26,35 @@ def sweep_paths(tmp_path, mlflow_db_template, sweep_data_cache) -> SweepPaths:
     shutil.copyfile(mlflow_db_template, mlflow_db)
     return SweepPaths(root=root, optuna_db=root / "optuna.db", mlflow_db=mlflow_db, artifacts=root / "artifacts",
                       cache=sweep_data_cache)
+
+
+@pytest.fixture(scope="session")
+def shared_servers():
+    """One real PostgreSQL cluster and one real ``mlflow server`` (PostgreSQL backend, served
+    artifacts) on loopback for the session; stopped by process id. Skips, saying what to
+    install, where the binaries are absent."""
+    import servers
+
+    reason = servers.missing()
+    if reason:
+        pytest.skip(reason)
+    cluster = servers.PostgresCluster.start()
+    try:
+        server = servers.MlflowServer.start(cluster.create_database("mlflow"), cluster.root)
+    except BaseException:
+        cluster.stop()
+        raise
+    yield cluster, server
+    server.stop()
+    cluster.stop()
+
+
+@pytest.fixture
+def remote_sweep(request, tmp_path, shared_servers, sweep_data_cache):
+    """A study on its own PostgreSQL database, runs in its own experiment on the shared server."""
+    from remote_helpers import RemoteSweep
+
+    cluster, server = shared_servers
+    name = request.node.name.replace("[", "_").replace("]", "").lower()[:40]
+    return RemoteSweep(root=tmp_path, storage=cluster.create_database(f"optuna_{name}"), tracking_uri=server.url,
+                       experiment=f"exp_{name}", cache=sweep_data_cache, cluster=cluster, server=server)
