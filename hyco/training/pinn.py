@@ -44,9 +44,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import nn
-from tqdm.auto import tqdm
 
 from hyco import metrics as M
+from hyco.console import phase_bar
 from hyco.physics.residuals import Derivatives
 from hyco.training.base import AbstractTrainer, check_finite
 from hyco.training.checkpoint import (
@@ -279,10 +279,9 @@ class PINNTrainer(AbstractTrainer):
         self.resume()
         epochs = int(self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
-        for _ in tqdm(range(self.epoch, epochs), desc="pinn epochs", initial=self.epoch, total=epochs,
-                      leave=False, dynamic_ncols=True):
+        for _ in phase_bar(range(self.epoch, epochs), "pinn epochs", initial=self.epoch, total=epochs):
             metrics = self.train_epoch()
-            log.info("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.physical.current_params()}
 
