@@ -27,6 +27,10 @@ CASES = {
 }
 
 
+# fresh-seed re-evaluations per arm after the sweep (sweep.reeval_seeds), shown in section 7
+REEVAL = {objective: (2 if i == 0 else 0) for i, objective in enumerate(CASES)}
+
+
 def run_tiny_sweep(tmp_path, mlflow_db_template, objective, arms):
     """Run the sweep in-process; returns the notebook's HYCO_* environment for it."""
     from hydra import compose, initialize_config_dir
@@ -43,7 +47,7 @@ def run_tiny_sweep(tmp_path, mlflow_db_template, objective, arms):
                        f"data.cache_dir={tmp_path / 'cache'}", *TINY]
     sweep = ["sweep.study_name=nb_test", f"sweep.storage={storage}", f"sweep.n_trials={len(arms)}",
              f"sweep.objective={objective}", f"sweep.arms=[{','.join(arms)}]", "sweep.trial_overrides=[]",
-             "sweep.reeval_seeds=0"]
+             f"sweep.reeval_seeds={REEVAL[objective]}"]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[*trial_overrides, *sweep])
     validate(cfg)
@@ -99,6 +103,11 @@ def test_notebook_runs_on_a_tiny_sweep(tmp_path, mlflow_db_template, monkeypatch
         assert arm in table, f"arm {arm!r} missing from the per-arm table:\n{table}"
     for tag in ("loss-curves", "param-trajectories"):  # figures really rendered inline
         assert any("image/png" in o.get("data", {}) for o in cell_tagged(nb, tag).outputs), tag
+    seeds = cell_tagged(nb, "seed-stats")
+    if REEVAL[objective]:  # the fresh-seed table with intervals and the horizon figure with bands
+        assert " ± " in output_text(seeds) and any("image/png" in o.get("data", {}) for o in seeds.outputs)
+    else:
+        assert "No fresh-seed re-evaluation" in output_text(seeds)
     pareto = cell_tagged(nb, "pareto")
     has_front = any("image/png" in o.get("data", {}) for o in pareto.outputs)
     assert has_front == (objective == "both")
