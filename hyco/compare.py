@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from hyco import metrics as M
 from hyco import tracking
 from hyco.app import configure_threads
-from hyco.config import validate
+from hyco.config import ConfigError, validate
 from hyco.evaluation import evaluate_run
 from hyco.paths import conf_dir, mlruns_dir
 from hyco.stats import t_interval
@@ -131,6 +131,7 @@ def compare(experiment: str, arms: Sequence[str] = ARMS, overrides: Sequence[str
     (with ``seeds > 1``: the seed statistics, beside a CSV and the horizon figure)."""
     if seeds < 1:
         raise ValueError(f"--seeds: must be >= 1, got {seeds}")
+    arms = runnable_arms(experiment, arms, overrides, explicit=tuple(arms) != ARMS)
     base = compose_arm(experiment, arms[0], overrides)
     seed_sets = {s: seed_overrides(base, s) for s in range(seeds)}
     tracking.ensure_backend(base.tracking)
@@ -175,6 +176,25 @@ def compare(experiment: str, arms: Sequence[str] = ARMS, overrides: Sequence[str
     target.write_text(table)
     log.info("comparison table written to %s", target)
     return table
+
+
+def runnable_arms(experiment: str, arms: Sequence[str], overrides: Sequence[str], explicit: bool) -> List[str]:
+    """Every arm's config is checked before any compute. An arm that refuses the problem (the
+    PINN on a model without a continuous residual) is an error when the caller named it, and is
+    left out, with a warning saying why, from the default list of every registered arm."""
+    kept = []
+    for arm in arms:
+        try:
+            compose_arm(experiment, arm, overrides)
+        except ConfigError as err:
+            if explicit or not str(err).startswith("trainer.variant"):
+                raise
+            log.warning("comparison %s: arm %s left out: %s", experiment, arm, err)
+            continue
+        kept.append(arm)
+    if not kept:
+        raise ConfigError(f"no arm can run on experiment '{experiment}'")
+    return kept
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -117,3 +117,14 @@ def test_compare_with_seeds_tags_children_and_writes_csv_and_figure(tmp_path, ml
     again = compare("compare_field_partial", ["synthetic_only", "physical_only"], overrides, out, seeds=2)
     strip = lambda t: [line.rsplit("|", 2)[0] for line in t.splitlines() if line.startswith("| s") or line.startswith("| p")]  # noqa: E731
     assert strip(again) == strip(first)
+
+
+def test_arms_that_refuse_the_problem_are_left_out_of_the_default_list_and_refused_when_named():
+    from hyco.compare import runnable_arms
+    from hyco.config import ConfigError
+
+    tiny = ["physics.resolution=[8,8]", "synthetic.levels=1"]
+    kept = runnable_arms("smoke_quick", ARMS, tiny, explicit=False)
+    assert "pinn" not in kept and kept == [a for a in ARMS if a != "pinn"]  # smoke has no continuous residual
+    with pytest.raises(ConfigError, match="trainer.variant=pinn"):
+        runnable_arms("smoke_quick", ["cooperative", "pinn"], tiny, explicit=True)
