@@ -34,6 +34,7 @@ from hyco.config import ConfigError, validate
 from hyco.evaluation import evaluate_run
 from hyco.paths import conf_dir, mlruns_dir
 from hyco.stats import t_interval
+from hyco.sweep.objective import learnable_params  # the parameters reported: a fixed one has no error
 from hyco.training.runs import train_run
 from hyco.training.variants import available_variants
 
@@ -199,11 +200,6 @@ def runnable_arms(experiment: str, arms: Sequence[str], overrides: Sequence[str]
 
 def _mean(values: Sequence[float]) -> float:
     return t_interval(values).mean
-
-
-def learnable_params(cfg: DictConfig) -> List[str]:
-    """The parameters a comparison reports: the learnable ones (a fixed one has no error)."""
-    return [str(n) for n, spec in cfg.physics.params.items() if spec.learnable]
 
 
 def nan_safe(metrics: Dict[str, float]) -> Dict[str, float]:

@@ -183,6 +183,7 @@ def validate_against_model(cfg: DictConfig) -> None:
     observed and input fields exist, no learnable parameter is a network input, and the network
     fits the grid. Builds the model (cheap: nothing is traced or simulated)."""
     from hyco.physics import PhysicsParameterError, build_physics  # deferred: PhiFlow is heavy
+    from hyco.data.generate import observed_fields
     from hyco.physics.ic import available_priors
 
     if cfg.data.ic.name not in available_priors():
@@ -205,10 +206,7 @@ def validate_against_model(cfg: DictConfig) -> None:
             arm_check(cfg, model)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-    unknown = [n for n in cfg.observation.fields if n not in model.dynamic_fields]
-    if unknown:
-        raise ConfigError(f"observation.fields: {unknown} not dynamic fields of '{cfg.physics.name}'; "
-                          f"its dynamic fields are {list(model.dynamic_fields)}")
+    observed_fields(cfg, model)  # the observed fields exist (the rule generation applies)
     for name in cfg.data.static_fields:
         if name in model.static_fields:
             continue

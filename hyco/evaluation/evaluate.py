@@ -88,15 +88,6 @@ def resolve_run_id(cfg: DictConfig) -> str:
     return run.run_id
 
 
-def field_slices(channels: Mapping[str, int]) -> Dict[str, slice]:
-    """Channel slice of each dynamic field in the concatenated state (``model.channels`` order)."""
-    out, start = {}, 0
-    for name, count in channels.items():
-        out[name] = slice(start, start + int(count))
-        start += int(count)
-    return out
-
-
 def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test",
                   channels: Optional[Mapping[str, int]] = None) -> Dict[str, np.ndarray]:
     """Clean held-out trajectories ``[N, H+1, C, *s]`` of ``split`` and their static inputs ``[N, C_s, *s]``.
@@ -206,7 +197,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 
     per_step = {p: relative_l2_per_step(pred, truth) for p, pred in predictions.items()}
-    slices = field_slices(model.channels)
+    slices = model.converter.channel_slices(model.dynamic_fields)
     for player, errors in per_step.items():
         metrics[M.rel_l2_mean(split, player)] = float(errors.mean())
         metrics[M.rel_l2_final(split, player)] = float(errors[-1])
@@ -240,7 +231,7 @@ def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[st
         return
     figures = {"eval_error_vs_time": error_vs_time(result.per_step),
                "eval_snapshots": snapshots(truth, predictions, int(cfg.evaluation.num_snapshots),
-                                           field_slices(model.channels))}
+                                           model.converter.channel_slices(model.dynamic_fields))}
     history = {}
     for name in cfg.physics.params:
         points = tracking.get_metric_history(result.run_id, M.param(name), cfg.tracking)
