@@ -120,13 +120,27 @@ def trials_per_minute(root: Path, study: str) -> tuple[float, int, float]:
 
 # ----------------------------------------------------------------------------------- overhead
 class CallTimer:
-    """Wraps callables and adds their wall time to ``total`` (outermost call only, per thread)."""
+    """Wraps callables and records the wall-time interval of each outermost call (per thread).
+
+    ``total`` is the length of the union of those intervals: calls made side by side (a run's
+    parameter batches are sent concurrently) count once, as the time the trial waited on them.
+    """
 
     def __init__(self) -> None:
         self.active = False  # only calls made while this is True are counted
-        self.total = 0.0
         self.calls = 0
+        self.intervals: List[tuple] = []
         self._depth = threading.local()
+        self._lock = threading.Lock()
+
+    @property
+    def total(self) -> float:
+        covered, end = 0.0, -float("inf")
+        for start, stop in sorted(self.intervals):
+            if stop > end:
+                covered += stop - max(start, end)
+                end = stop
+        return covered
 
     def wrap(self, fn):
         @functools.wraps(fn)
@@ -139,8 +153,9 @@ class CallTimer:
             finally:
                 self._depth.d = depth
                 if depth == 0 and self.active:
-                    self.total += time.perf_counter() - start
-                    self.calls += 1
+                    with self._lock:
+                        self.intervals.append((start, time.perf_counter()))
+                        self.calls += 1
         return timed
 
     def instrument_class(self, cls) -> None:

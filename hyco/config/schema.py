@@ -84,7 +84,7 @@ class InitialConditionConfig:
     """The initial-condition prior (``conf/ic/``, registry in :mod:`hyco.physics.ic`); each prior
     reads the knobs it needs. Also the prior of HYCO's ghost initial conditions."""
 
-    name: str = "fourier"  # fourier | dirichlet_sines | spots
+    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs
     max_wavenumber: int = 4
     amplitude: float = 1.0
     decay: float = 1.0  # spectral decay exponent: mode k has weight k^-decay
@@ -92,6 +92,10 @@ class InitialConditionConfig:
     num_spots: int = 4  # spots: number of random squares
     spot_size: float = 0.1  # spots: edge of a square as a fraction of the domain
     noise: float = 0.01  # spots: uniform noise amplitude
+    # blobs: the box the blob centres are drawn in, as fractions of the domain per axis (the last
+    # axis is up); the default lower half leaves the smoke room to rise
+    centre_lower: List[float] = field(default_factory=lambda: [0.2, 0.15])
+    centre_upper: List[float] = field(default_factory=lambda: [0.8, 0.45])
 
 
 @dataclass

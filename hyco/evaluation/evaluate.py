@@ -167,7 +167,7 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
-    ckpt_dir = tracking.artifact_dir(run_id, cfg.tracking) / "checkpoints"
+    ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
     return {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
 
 
@@ -219,10 +219,10 @@ def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[st
     from hyco.evaluation.figures import error_vs_time, field_parameter, parameter_history, snapshots
 
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
-    logger.log_metrics(result.metrics, step=0)
-    logger.log_history([(M.rel_l2_curve(result.split, player), float(value), t)
-                        for player, errors in result.per_step.items() for t, value in enumerate(errors, start=1)])
-    out = tracking.artifact_dir(result.run_id, cfg.tracking) / "evaluation"
+    logger.log_history([(key, value, 0) for key, value in result.metrics.items()]  # one call for all
+                       + [(M.rel_l2_curve(result.split, player), float(value), t)
+                          for player, errors in result.per_step.items() for t, value in enumerate(errors, start=1)])
+    out = tracking.local_artifact_path(result.run_id, "evaluation", cfg.tracking)
     save_json(out / "metrics.json", {"metrics": result.metrics,
                                      "per_step": {p: e.tolist() for p, e in result.per_step.items()}})
     if not tracking.artifacts_are_local(result.run_id, cfg.tracking):  # out is a download folder

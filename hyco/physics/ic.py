@@ -153,15 +153,24 @@ def spot_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, A
 def blob_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
     """Buoyant smoke at rest: every scalar field a sum of ``num_spots`` Gaussian blobs
     ``A_i exp(-|x - c_i|^2 / (w L)^2)`` (``w = spot_size``, ``A_i ~ U[0.5, 1] * amplitude``) with
-    centres uniform in the lower half of the box, ``[0.2, 0.8] L`` across the first axis and
-    ``[0.15, 0.45] L`` up the last, so that the smoke has room to rise before it reaches the
-    lid; every vector field (the velocity) zero. Smooth, non-negative, and the same function at
-    every resolution."""
+    centres uniform in the box ``[centre_lower, centre_upper] L`` (fractions per axis, the last
+    one up). The default, ``[0.2, 0.8] L`` across and ``[0.15, 0.45] L`` up, is the lower half:
+    the smoke has room to rise before it reaches the lid. Every vector field (the velocity) zero.
+    Smooth, non-negative, and the same function at every resolution.
+
+    The buoyancy ``b`` acts only where there is smoke, so it is identifiable only where the
+    training simulations carry smoke: with the default box the top eighth of the domain and the
+    side strips see almost none (``conf/experiment/smoke.yaml`` widens it)."""
     count, width, amplitude = int(cfg.get("num_spots", 3)), float(cfg.get("spot_size", 0.08)), float(cfg.get("amplitude", 1.0))
     if count < 1 or width <= 0:
         raise ConfigError(f"data.ic: blobs needs num_spots >= 1 and spot_size > 0, got {count}, {width}")
+    lower = [float(v) for v in cfg.get("centre_lower", [0.2, 0.15])]
+    upper = [float(v) for v in cfg.get("centre_upper", [0.8, 0.45])]
+    if len(lower) != model.dim or len(upper) != model.dim or not all(0 <= a <= b <= 1 for a, b in zip(lower, upper)):
+        raise ConfigError(f"data.ic: blobs needs centre_lower and centre_upper with {model.dim} fractions each, "
+                          f"0 <= lower <= upper <= 1 per axis; got {lower} and {upper}")
     centres = [c - lo for c, lo in zip(model.cell_centres(), model.domain_lower)]
-    span = [(0.2, 0.8)] * (model.dim - 1) + [(0.15, 0.45)]
+    span = list(zip(lower, upper))
     out: Dict[str, np.ndarray] = {}
     for j, spec in enumerate(model.field_specs):
         shape = (len(seeds), spec.channels(model.dim), *spec.sample_shape(model.resolution))

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Backend", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord", "RunStopped", "artifact_dir", "download_artifact",
+    "local_artifact_path", "writable_artifact_dir",
     "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
     "get_or_create_experiment", "get_run", "git_commit", "latest_run", "mark_stale_runs_killed", "owner_tags",
     "resolve_backend", "search_runs", "tracked_run",
@@ -169,11 +170,19 @@ def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name) or "experiment"
 
 
+# (tracking server URI, experiment name) -> id, for servers only: a local database is cheap to
+# ask, and there an experiment deleted and restored within one process must be looked up again.
+_EXPERIMENT_IDS: Dict[Tuple[str, str], str] = {}
+
+
 def get_or_create_experiment(name: str, tracking: Tracking = None) -> str:
     """Experiment id for ``name``, created with artifacts under ``<artifact root>/<name>``."""
     from mlflow.exceptions import MlflowException
 
     backend = ensure_backend(tracking)
+    cached = _EXPERIMENT_IDS.get((backend.uri, name))
+    if cached is not None:
+        return cached
     client = get_client(backend)
     exp = client.get_experiment_by_name(name)
     if exp is None:
@@ -188,6 +197,8 @@ def get_or_create_experiment(name: str, tracking: Tracking = None) -> str:
     if exp.lifecycle_stage == "deleted":
         log.warning("restoring deleted MLflow experiment '%s'", name)
         client.restore_experiment(exp.experiment_id)
+    if _is_server(backend.uri):  # every look-up is an HTTP round trip, once per trial otherwise
+        _EXPERIMENT_IDS[(backend.uri, name)] = exp.experiment_id
     return exp.experiment_id
 
 
@@ -205,8 +216,17 @@ class MlflowRunLogger(RunLogger):
         return self._run_id
 
     def _log_batch(self, kind: str, items: list, size: int) -> None:
-        for i in range(0, len(items), size):  # MLflow caps the entries per log_batch call
-            self._client.log_batch(self._run_id, **{kind: items[i : i + size]})
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]  # MLflow caps a call's entries
+        if len(chunks) > 1 and _is_server(str(self._client.tracking_uri)):
+            # a run's ~200 params are three HTTP round trips: sent together, not one after another
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(4, len(chunks))) as pool:
+                for future in [pool.submit(self._client.log_batch, self._run_id, **{kind: c}) for c in chunks]:
+                    future.result()
+            return
+        for chunk in chunks:
+            self._client.log_batch(self._run_id, **{kind: chunk})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -238,7 +258,15 @@ class MlflowRunLogger(RunLogger):
         self._client.log_figure(self._run_id, fig, figure_name(name))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._client.log_text(self._run_id, text, artifact_file)
+        mirror = _MIRRORS.get((str(self._client.tracking_uri), self._run_id))
+        if mirror is None:
+            self._client.log_text(self._run_id, text, artifact_file)
+            return
+        path = mirror / artifact_file  # a run this process writes keeps a copy: no download later
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        folder = str(Path(artifact_file).parent)
+        self._client.log_artifact(self._run_id, str(path), None if folder == "." else folder)
 
     def last_step(self, key: str) -> Optional[int]:
         steps = [m.step for m in self._client.get_metric_history(self._run_id, key)]
@@ -272,6 +300,8 @@ def mark_stale_runs_killed(experiment_name: Optional[str] = None, tracking: Trac
     client = get_client(tracking)
     if experiment_name is None:
         exp_ids = [e.experiment_id for e in client.search_experiments()]
+    elif (str(client.tracking_uri), experiment_name) in _EXPERIMENT_IDS:
+        exp_ids = [_EXPERIMENT_IDS[(str(client.tracking_uri), experiment_name)]]
     else:
         exp = client.get_experiment_by_name(experiment_name)
         exp_ids = [] if exp is None else [exp.experiment_id]
@@ -387,6 +417,7 @@ def tracked_run(
         active = mlflow.start_run(
             experiment_id=exp_id, run_name=run_name, nested=nested, parent_run_id=parent_run_id, tags=start_tags
         )
+    _ARTIFACT_URIS[(str(client.tracking_uri), active.info.run_id)] = active.info.artifact_uri  # saves a get_run
     logger = MlflowRunLogger(client, active.info.run_id)
     status = "FINISHED"
     try:
@@ -510,17 +541,69 @@ def _local_artifacts(client: "MlflowClient", run_id: str) -> Optional[Path]:
     return Path(uri) if parsed.scheme == "" else None
 
 
+# (tracking URI, run id) -> the local folder this process writes the run's artifacts to before
+# uploading them (remote stores only): its files are the newest version, so reads of that run
+# from this process need no download.
+_MIRRORS: Dict[Tuple[str, str], Path] = {}
+
+
+def _download_dir(run_id: str) -> Path:
+    return mlruns_dir() / "downloads" / run_id
+
+
+def writable_artifact_dir(run_id: str, tracking: Tracking = None, resume: bool = False) -> Path:
+    """The folder this process writes a run's artifacts (checkpoints, logs) to.
+
+    A local store: the run's artifact directory itself. A remote store (tracking server): a local
+    mirror under ``mlruns/downloads/<run id>``, filled from the store first when ``resume`` (another
+    host may have written the run), uploaded by the caller; later reads of the run from this
+    process (:func:`download_artifact`) use the mirror instead of downloading.
+    """
+    client = get_client(tracking)
+    local = _local_artifacts(client, run_id)
+    if local is not None:
+        return local
+    dst = _download_dir(run_id)
+    dst.mkdir(parents=True, exist_ok=True)
+    if resume:
+        client.download_artifacts(run_id, "", str(dst))
+    _MIRRORS[(str(client.tracking_uri), run_id)] = dst
+    return dst
+
+
+def local_artifact_path(run_id: str, artifact_path: str, tracking: Tracking = None) -> Path:
+    """Where to write an artifact of the run locally: inside the store when it is a local
+    directory (nothing to upload), else in the run's download folder (then log it)."""
+    client = get_client(tracking)
+    local = _local_artifacts(client, run_id)
+    base = local if local is not None else _MIRRORS.get((str(client.tracking_uri), run_id), _download_dir(run_id))
+    return base / artifact_path
+
+
 def artifact_dir(run_id: str, tracking: Tracking = None) -> Path:
     """Local directory of the run's artifacts (remote stores: downloaded to ``mlruns/downloads``)."""
     return download_artifact(run_id, "", tracking)
 
 
 def download_artifact(run_id: str, artifact_path: str, tracking: Tracking = None) -> Path:
-    """Local path of one artifact (file or folder, ``""`` for all); no copy for a local store."""
+    """Local path of one artifact (file or folder, ``""`` for all); no copy for a local store, nor
+    for a run this process writes (its mirror holds the newest files). A path the remote store
+    does not hold comes back as a local path that does not exist."""
     client = get_client(tracking)
     local = _local_artifacts(client, run_id)
     if local is not None:
         return local / artifact_path if artifact_path else local
-    dst = mlruns_dir() / "downloads" / run_id
+    mirror = _MIRRORS.get((str(client.tracking_uri), run_id))
+    if mirror is not None and artifact_path and (mirror / artifact_path).exists():
+        return mirror / artifact_path
+    dst = _download_dir(run_id)
     dst.mkdir(parents=True, exist_ok=True)
-    return Path(client.download_artifacts(run_id, artifact_path, str(dst)))
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(client.download_artifacts(run_id, artifact_path, str(dst)))
+    except (MlflowException, OSError) as exc:
+        if not artifact_path:
+            raise
+        log.debug("run %s has no artifact %s: %s", run_id, artifact_path, exc)
+        return dst / artifact_path

@@ -9,11 +9,10 @@ checkpointed epoch that never reached the tracker are replayed from the checkpoi
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from hyco.memory import MemoryMonitor
 
@@ -24,6 +23,8 @@ class MetricLogger(Protocol):
     """The slice of :class:`hyco.tracking.RunLogger` that trainers use."""
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+    def log_history(self, points: Sequence[Tuple[str, float, int]]) -> None: ...
 
     def log_artifact(self, path: str | Path, artifact_path: Optional[str] = None) -> None: ...
 
@@ -57,11 +58,18 @@ class RunContext:
     # or evaluate the run. None: the directory *is* the artifact store (the local default).
     publish: Optional[Callable[[Path], None]] = None
     publish_every_s: float = 0.0  # at most one upload per this many seconds; flush() uploads the rest
-    _published_at: float = field(default=-math.inf)
+    _published_at: float = 0.0
     _unpublished: bool = False
     _logged_up_to: Dict[str, int] = field(default_factory=dict)
+    # With a remote store (publish set) epoch metrics travel with the checkpoints: held here and
+    # sent in one batch after each upload, so the tracker never waits on one HTTP call per epoch
+    # and never holds an epoch whose checkpoint another host could not resume from.
+    _held: List[tuple] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # the first upload waits publish_every_s too: a trial shorter than that uploads once, at
+        # the end (a host lost before then costs the work since the start, never correctness)
+        self._published_at = time.monotonic()
         self.checkpoint_dir = Path(self.checkpoint_dir)
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
 
@@ -85,7 +93,10 @@ class RunContext:
         """Log ``metrics`` at ``step``, skipping any (key, step) the tracker already holds."""
         fresh = {k: float(v) for k, v in metrics.items() if not self._already_logged(k, step)}
         if fresh:
-            self.logger.log_metrics(fresh, step=step)
+            if self.publish is not None:
+                self._held.extend((key, value, int(step)) for key, value in fresh.items())
+            else:
+                self.logger.log_metrics(fresh, step=step)
             for key in fresh:
                 self._logged_up_to[key] = step
 
@@ -97,16 +108,20 @@ class RunContext:
         self._unpublished = True
         # Uploads cost HTTP round trips per file: throttled, so that a remote store stays a small
         # share of a trial; a resumed run replays the epochs after the last upload exactly.
+        self.log(metrics, step)
         if self.publish is not None and time.monotonic() - self._published_at >= self.publish_every_s:
             self.flush()
-        self.log(metrics, step)
         self.notify(step, metrics)
 
     def flush(self) -> None:
-        """Upload the checkpoints saved since the last upload (remote artifact stores only)."""
+        """Upload the checkpoints saved since the last upload, then the epoch metrics held since
+        (remote artifact stores only)."""
         if self.publish is not None and self._unpublished:
             self.publish(self.checkpoint_dir)
             self._published_at, self._unpublished = time.monotonic(), False
+        if self._held:
+            held, self._held = self._held, []
+            self.logger.log_history(held)
 
     def notify(self, step: int, metrics: Mapping[str, float]) -> None:
         """Hand an epoch's metrics to the observers (after they are safely recorded)."""

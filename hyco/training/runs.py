@@ -143,10 +143,10 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
     with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
                               tags=tags, params=params, resume_run_id=resume_id,
                               parent_run_id=parent_run_id) as logger:
+        ckpt_dir = (tracking.writable_artifact_dir(logger.run_id, cfg.tracking, resume=bool(resume_id))
+                    if cfg.tracking.enabled else _scratch_dir(logger.run_id))
         if not resume_id:
             logger.log_text(OmegaConf.to_yaml(cfg), "config/resolved_config.yaml")
-        ckpt_dir = (tracking.artifact_dir(logger.run_id, cfg.tracking) if cfg.tracking.enabled
-                    else _scratch_dir(logger.run_id))
         if on_start is not None:
             on_start(logger.run_id)
         if not resume_id:

@@ -63,7 +63,7 @@ def test_study_lock_on_sqlite_excludes_other_holders(tmp_path):
     assert overlaps == [0, 0, 0, 0]
 
 
-def test_checkpoints_are_published_after_each_save_and_before_the_metrics(tmp_path):
+def test_checkpoints_are_published_after_each_save_and_the_metrics_travel_with_them(tmp_path):
     events = []
 
     class Recorder(MemoryRunLogger):
@@ -71,13 +71,16 @@ def test_checkpoints_are_published_after_each_save_and_before_the_metrics(tmp_pa
             events.append(("log", step))
             super().log_metrics(metrics, step)
 
-    context = RunContext(Recorder(), tmp_path / "checkpoints", log_memory=False,
+    logger = Recorder()
+    context = RunContext(logger, tmp_path / "checkpoints", log_memory=False,
                          publish=lambda folder: events.append(("publish", folder.name)))
     context.report(1, {"loss": 1.0}, lambda extra: events.append(("save", extra["pending_step"])))
     assert events == [("save", 1), ("publish", "checkpoints"), ("log", 1)]
-    context.publish_every_s = 3600.0  # throttled: the next save waits for flush()
+    context.publish_every_s = 3600.0  # throttled: the next save and its metrics wait for flush()
     context.report(2, {"loss": 0.5}, lambda extra: events.append(("save", extra["pending_step"])))
-    assert events[3:] == [("save", 2), ("log", 2)]
+    context.report(3, {"loss": 0.25}, lambda extra: events.append(("save", extra["pending_step"])))
+    assert events[3:] == [("save", 2), ("save", 3)]
     context.flush()
-    context.flush()  # nothing new: no second upload
-    assert events[5:] == [("publish", "checkpoints")]
+    context.flush()  # nothing new: no second upload, no metric twice
+    assert events[5:] == [("publish", "checkpoints"), ("log", 2), ("log", 3)]
+    assert [v for _, v in logger.history("loss")] == [1.0, 0.5, 0.25]
