@@ -55,6 +55,9 @@ def main(argv=None) -> int:
     except ConfigError as err:  # e.g. a study that holds another problem: refused before any trial
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
+    except TimeoutError as err:  # sweep.role=worker found no study (or parent run) to join in time
+        print(f"sweep: {err}", file=sys.stderr)
+        return 3
     return 0
 
 

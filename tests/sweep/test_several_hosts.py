@@ -93,6 +93,27 @@ def test_two_hosts_share_one_study_with_an_exact_budget(remote_sweep):
     assert len(found) == n + 1  # the parent and one child per trial
 
 
+def test_worker_role_waits_for_the_study_and_joins_it(remote_sweep):
+    n, name = 3, "worker_role"
+    alone = remote_sweep.start("host-w", remote_sweep.overrides(
+        "sweep.study_name=nobody_creates_this", "sweep.n_trials=1", "sweep.workers=1", "sweep.role=worker",
+        "sweep.attach_timeout=3"))
+    assert alone.wait(timeout=120) == 3
+    log = remote_sweep.log("host-w")
+    assert "nobody_creates_this does not exist after 3 s" in log and "Traceback" not in log, log
+
+    overrides = remote_sweep.overrides(f"sweep.study_name={name}", f"sweep.n_trials={n}", "sweep.workers=1",
+                                       "sweep.arms=[physical_only]")
+    worker = remote_sweep.start("host-b", [*overrides, "sweep.role=worker", "sweep.attach_timeout=240"])
+    time.sleep(5)  # the worker is up and polling before any study exists
+    assert worker.poll() is None, remote_sweep.log("host-b")
+    first = remote_sweep.start("host-a", overrides)
+    codes = wait_all({"host-a": first, "host-b": worker})
+    assert codes == {"host-a": 0, "host-b": 0}, remote_sweep.log("host-a") + remote_sweep.log("host-b")
+    trials, _, _ = _check_one_parent_one_child_per_trial(remote_sweep, remote_sweep.study(name), n)
+    assert len(trials) == n
+
+
 def _kill_running_trial_of(remote, study_name: str, host: str, proc: subprocess.Popen):
     """Kill ``proc``'s process group while one of ``host``'s trials runs inside its MLflow run.
 
