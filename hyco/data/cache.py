@@ -52,7 +52,8 @@ SPLITS = ("train", "val", "test")
 TEMP_PREFIX = ".tmp-"
 # parameter entries that only steer the fit, not the data (the bounds stay: a model may size
 # its sub-steps by the upper bound)
-_PARAM_KEYS_NOT_IN_KEY = ("initial_guess", "learnable")
+# how a parameter is fitted, not what the data are: changing them must not regenerate the data
+_PARAM_KEYS_NOT_IN_KEY = ("initial_guess", "learnable", "smoothness")
 REGENERATE_HINT = "rerun with data.regenerate=true or delete the directory {path}"
 
 # files whose SHA-256 was checked in this process: (path, size, mtime_ns, sha256)

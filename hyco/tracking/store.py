@@ -29,6 +29,9 @@ from urllib.parse import unquote, urlparse
 # Before mlflow is ever imported (it reads these at import time).
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# With a tracking server MLflow prints "View run ... at: <url>" for every run it ends: the sweep's
+# console has one display (the URLs are in its summary), so these lines stay out.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
 from hyco.tracking.run_logger import (  # noqa: E402  (re-exported: one import point for callers)

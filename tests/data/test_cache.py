@@ -50,6 +50,7 @@ def test_key_is_sixteen_hex_and_ignores_what_does_not_determine_data(data_cfg):
         "data.regenerate=true",
         "data.max_cached_sims=2",
         "physics.params.nu.initial_guess=0.07",
+        "physics.params.nu.smoothness=0.1",
         "experiment_name=other",
         "seed=5",
     ]
@@ -63,6 +64,7 @@ def test_key_is_sixteen_hex_and_ignores_what_does_not_determine_data(data_cfg):
         "data.num_train=3",
         "data.seed=1",
         "data.ic.amplitude=0.5",
+        "data.ic.centre_upper=[0.9, 0.5]",
         "observation.noise=0.1",
         "observation.seed=9",
     ]
