@@ -263,6 +263,7 @@ class TrackingConfig:
     log_model: bool = True
     # With a remote artifact store (tracking server): upload checkpoints at most this often
     # (seconds) while training, and always at the end; another host resumes from the last upload.
+    # The epochs' metrics are sent with each upload (one batch), not one HTTP call per epoch.
     checkpoint_upload_s: float = 30.0
 
 

@@ -35,6 +35,29 @@ def test_layout_and_truth():
     assert smoke.min() >= 0.0 and 0.5 < smoke.max() < 3.0
 
 
+def test_blob_centres_stay_in_the_configured_box_and_a_bad_box_is_refused():
+    from hyco.config import ConfigError
+
+    cfg = {"name": "smoke", "dim": 2, "resolution": [32, 32], "dt": 0.04, "grid": "staggered",
+           "params": {"b": dict(B_FIELD)}}
+    box = {"centre_lower": [0.7, 0.6], "centre_upper": [0.9, 0.9]}
+    model = build_physics(cfg, {**IC, "num_spots": 1, **box})
+    smoke = model.converter.to_numpy(model.initial_state(8, 0)["smoke"])[:, 0, :32, :32]
+    x = (np.arange(32) + 0.5) / 32
+    for s in smoke:  # one blob: its peak cell is within half a cell of a centre inside the box
+        i, j = np.unravel_index(np.argmax(s), s.shape)
+        assert 0.7 - 1 / 64 <= x[i] <= 0.9 + 1 / 64 and 0.6 - 1 / 64 <= x[j] <= 0.9 + 1 / 64, (x[i], x[j])
+    def first_smoke(model):
+        return model.converter.to_numpy(model.initial_state(1, 0)["smoke"])
+
+    # the default box is the lower half: the same draws as before the box was configurable
+    explicit = build_physics(cfg, {**IC, "centre_lower": [0.2, 0.15], "centre_upper": [0.8, 0.45]})
+    assert np.array_equal(first_smoke(build(32)), first_smoke(explicit))
+    for bad in ({"centre_lower": [0.5, 0.5], "centre_upper": [0.4, 0.9]}, {"centre_lower": [0.1], "centre_upper": [0.9]}):
+        with pytest.raises(ConfigError, match="centre_lower and centre_upper"):
+            build_physics(cfg, {**IC, **bad}).initial_state(1, 0)
+
+
 def test_spectral_solve_is_exact_in_float64():
     n, h = 12, 1 / 12
     solver = SpectralPoissonSolver((n, n), (h, h))
