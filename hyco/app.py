@@ -37,6 +37,8 @@ def _train(cfg: DictConfig) -> None:
 
     outcome = train_run(cfg)
     print(f"run id: {outcome.run_id}{' (resumed)' if outcome.resumed else ''}")
+    if not cfg.evaluation.run_id:  # a following evaluate task takes this run, not the experiment's latest
+        cfg.evaluation.run_id = outcome.run_id
     if outcome.model_uri:
         print(f"network: mlflow.pytorch.load_model({outcome.model_uri!r})")
 

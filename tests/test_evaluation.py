@@ -71,3 +71,17 @@ def test_evaluate_without_runs_is_a_clear_error(tmp_path, mlflow_tracking_cfg):
     cfg = _cfg(tmp_path, mlflow_tracking_cfg)
     with pytest.raises(CheckpointError, match="train first"):
         evaluate_run(cfg)
+
+
+def test_train_then_evaluate_in_one_command_evaluates_its_own_run(tmp_path, mlflow_tracking_cfg, capsys):
+    from hyco.app import TASKS
+
+    cfg = _cfg(tmp_path, mlflow_tracking_cfg, "trainer=physical_only", "trainer.epochs=1")
+    TASKS["train"](cfg)
+    trained = cfg.evaluation.run_id
+    # another process finishes a run of the same experiment in between (parallel runs, sweeps)
+    with tracking.tracked_run(cfg.tracking, cfg.experiment_name, run_name="other") as other:
+        pass
+    assert tracking.latest_run(cfg.experiment_name, "attributes.status = 'FINISHED'", cfg.tracking).run_id == other.run_id
+    TASKS["evaluate"](cfg)
+    assert f"evaluation of run {trained} " in capsys.readouterr().out
