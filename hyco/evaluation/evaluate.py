@@ -168,11 +168,16 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
     ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
-    return {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
+    held: Dict[str, float] = {}  # metrics of the splits without figures, logged with the test split's
+    results = {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split, held)
+               for split in splits}
+    if held:
+        tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id).log_metrics(held, step=0)
+    return results
 
 
 def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
-                    ckpt_dir: Path, horizon: int, split: str) -> EvaluationResult:
+                    ckpt_dir: Path, horizon: int, split: str, held: Dict[str, float]) -> EvaluationResult:
     test = load_test_set(rcfg, reader, horizon, split, model.channels)
     truth = test["truth"][:, 1:]
     predictions: Dict[str, np.ndarray] = {"persistence": np.repeat(test["truth"][:, :1], horizon, axis=1)}
@@ -208,18 +213,20 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
     result = EvaluationResult(run_id, per_step, metrics, split=split)
     if split == "test":
         learned_fields = {} if physical is None else physical[1]
-        _log_results(rcfg, result, predictions, test["truth"], model, learned_fields)
+        _log_results(rcfg, result, predictions, test["truth"], model, learned_fields, dict(held))
+        held.clear()
     else:
-        tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id).log_metrics(metrics, step=0)
+        held.update(metrics)
     return result
 
 
 def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],
-                 truth: np.ndarray, model: PhysicalModel, learned: Mapping[str, np.ndarray]) -> None:
+                 truth: np.ndarray, model: PhysicalModel, learned: Mapping[str, np.ndarray],
+                 other_metrics: Mapping[str, float]) -> None:
     from hyco.evaluation.figures import error_vs_time, field_parameter, parameter_history, snapshots
 
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
-    logger.log_history([(key, value, 0) for key, value in result.metrics.items()]  # one call for all
+    logger.log_history([(key, value, 0) for key, value in {**other_metrics, **result.metrics}.items()]  # one call
                        + [(M.rel_l2_curve(result.split, player), float(value), t)
                           for player, errors in result.per_step.items() for t, value in enumerate(errors, start=1)])
     out = tracking.local_artifact_path(result.run_id, "evaluation", cfg.tracking)

@@ -344,6 +344,9 @@ def _active_stack() -> list:
         return [] if active is None else [active]
 
 
+_STALE_CHECKED: set = set()
+
+
 @contextmanager
 def tracked_run(
     cfg_tracking: Optional["TrackingConfig"],
@@ -399,10 +402,14 @@ def tracked_run(
     mlflow.set_tracking_uri(backend.uri)  # fluent start/end_run use the global URI
     client = get_client(backend)
     exp_id = get_or_create_experiment(exp_name, backend)
-    try:
-        mark_stale_runs_killed(exp_name, backend)
-    except Exception as exc:  # housekeeping must never stop a run
-        log.warning("could not check for stale runs: %s", exc)
+    # On a tracking server (an HTTP search per run otherwise) once per process and experiment:
+    # the runs of processes that died before this one; a sweep's heartbeats catch later deaths.
+    if not (_is_server(backend.uri) and (backend.uri, exp_name) in _STALE_CHECKED):
+        try:
+            mark_stale_runs_killed(exp_name, backend)
+            _STALE_CHECKED.add((backend.uri, exp_name))
+        except Exception as exc:  # housekeeping must never stop a run
+            log.warning("could not check for stale runs: %s", exc)
     start_tags = {k: to_str(v)[:MAX_TAG_VALUE_LENGTH] for k, v in (tags or {}).items()}
     start_tags.update(owner_tags())
     start_tags[TAG_GIT] = git_commit()
