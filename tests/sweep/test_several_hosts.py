@@ -212,3 +212,33 @@ def test_another_host_resumes_and_evaluates_a_run_from_the_server_alone(remote_s
     metrics = remote_sweep.download(run.run_id, "evaluation/metrics.json", remote_sweep.root / "reader")
     assert "rel_l2" in metrics.read_text()
     assert tracking.get_run(run.run_id, remote_sweep.tracking_uri).status == "FINISHED"
+
+
+def test_a_run_this_process_writes_is_read_back_from_its_mirror_without_a_download(remote_sweep, tmp_path,
+                                                                                     monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from hyco import tracking
+
+    monkeypatch.setenv("HYCO_MLRUNS", str(tmp_path / "local"))
+    with tracking.tracked_run(remote_sweep.tracking_uri, remote_sweep.experiment, run_name="mirror") as logger:
+        folder = tracking.writable_artifact_dir(logger.run_id, remote_sweep.tracking_uri)
+        assert folder == tmp_path / "local" / "downloads" / logger.run_id
+        (folder / "checkpoints").mkdir()
+        (folder / "checkpoints" / "state.json").write_text('{"epoch": 3}')
+        logger.log_artifact(folder / "checkpoints", "checkpoints")
+        logger.log_text("a: 1\n", "config/resolved_config.yaml")
+    run_id = logger.run_id
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded a run that this process wrote")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MlflowClient, "download_artifacts", no_download)
+        assert tracking.download_artifact(run_id, "checkpoints", remote_sweep.tracking_uri) == folder / "checkpoints"
+        config = tracking.download_artifact(run_id, "config/resolved_config.yaml", remote_sweep.tracking_uri)
+        assert config.read_text() == "a: 1\n"
+    # and the server holds the same files, for every other host
+    fetched = remote_sweep.download(run_id, "checkpoints", tmp_path / "elsewhere")
+    assert (fetched / "state.json").read_text() == '{"epoch": 3}'
+    assert tracking.download_artifact(run_id, "missing/file.pt", remote_sweep.tracking_uri).exists() is False
