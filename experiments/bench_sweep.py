@@ -3,15 +3,16 @@
 Scaling runs use one arm whose search space does not change a trial's cost (``synthetic_only``:
 the learning rate), so the two runs do the same work.
 
-1. Machine scaling: a CPU-bound reference job (1 torch thread) alone, then two copies at once;
-   ``S_ref`` = combined throughput of two / throughput of one (about 1.3 on 2-vCPU machines).
+1. Machine scaling: a CPU-bound reference job (1 torch thread) alone, then two copies at once,
+   three times interleaved; ``S_ref`` = best combined throughput of two / best throughput of one.
 2. Sweep scaling: the same quick study (one arm, fixed-cost trials, no pruning) with 1 and with 2
-   workers; trials per minute from the trials' own start/end times (process start-up excluded,
-   reported separately, and each worker's first trial, its warm-up, too); ``S_sweep`` = trials/min (2 workers) / trials/min (1 worker).
+   workers, ``--repeats`` times interleaved, the best of each; trials per minute from the trials'
+   own start/end times (process start-up excluded, and each worker's first trial, its warm-up,
+   reported separately); ``S_sweep`` = trials/min (2 workers) / trials/min (1 worker).
    Efficiency = ``S_sweep / S_ref`` (goal >= 0.9).
 3. Tracking overhead: one worker in this process with every MlflowClient/``mlflow.start_run``/
-   ``end_run`` and Optuna storage call timed (nested calls counted once); share of trial time
-   (goal <= 5 %).
+   ``end_run`` and Optuna storage call timed (nested calls counted once, concurrent calls as the
+   union of their intervals); share of trial time (goal <= 5 %).
 
     python experiments/bench_sweep.py [--trials 12] [--arm synthetic_only] [--epochs 10]
 
@@ -51,19 +52,23 @@ def _reference_job(seconds: float, out) -> None:
     out.put(count)
 
 
-def machine_scaling(seconds: float) -> float:
+def machine_scaling(seconds: float, repeats: int = 3) -> float:
+    """Throughput of two reference jobs at once over one alone, each the best of ``repeats``
+    interleaved runs: on a shared virtual machine a single short run is sometimes slowed from
+    outside (readings of 2.1-2.5x on two vCPUs came from one slowed single-copy run)."""
     ctx = mp.get_context("spawn")
-    rates = []
-    for copies in (1, 2):
-        q = ctx.Queue()
-        procs = [ctx.Process(target=_reference_job, args=(seconds, q)) for _ in range(copies)]
-        for p in procs:
-            p.start()
-        total = sum(q.get() for _ in procs)
-        for p in procs:
-            p.join()
-        rates.append(total / seconds)
-    return rates[1] / rates[0]
+    best = {1: 0.0, 2: 0.0}
+    for _ in range(repeats):
+        for copies in (1, 2):
+            q = ctx.Queue()
+            procs = [ctx.Process(target=_reference_job, args=(seconds, q)) for _ in range(copies)]
+            for p in procs:
+                p.start()
+            total = sum(q.get() for _ in procs)
+            for p in procs:
+                p.join()
+            best[copies] = max(best[copies], total / seconds)
+    return best[2] / best[1]
 
 
 # ----------------------------------------------------------------------------------- sweeps
@@ -217,9 +222,10 @@ def main() -> None:
     parser.add_argument("--arm", default="synthetic_only", help="arm of the scaling runs")
     parser.add_argument("--overhead-arm", default="cooperative", help="arm of the overhead run")
     parser.add_argument("--epochs", type=int, default=10, help="per trial (the default sweep's budget)")
-    parser.add_argument("--reference-seconds", type=float, default=8.0)
+    parser.add_argument("--reference-seconds", type=float, default=4.0, help="per run; best of 3")
     parser.add_argument("--storage", default="", help="Optuna storage URL (PostgreSQL) instead of SQLite")
     parser.add_argument("--tracking-uri", default="", help="MLflow tracking server URL instead of SQLite")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved 1- and 2-worker sweeps; the best of each")
     parser.add_argument("--overhead-only", action="store_true",
                         help="only the tracking-overhead run (e.g. with longer trials: --epochs 30)")
     args = parser.parse_args()
@@ -231,11 +237,16 @@ def main() -> None:
     rows: dict = {}
     try:
         s_ref = 0.0 if args.overhead_only else machine_scaling(args.reference_seconds)
-        for workers in () if args.overhead_only else (1, 2):
-            root = work / f"w{workers}"
-            root.mkdir()
-            wall = run_sweep_cli(sweep_args(root, f"bench{workers}", args.trials, workers, args.arm, args.epochs))
-            rows[workers] = (*trials_per_minute(root, f"bench{workers}"), wall)
+        # interleaved repeats, the best of each: the same reason as for the reference job
+        for repeat in range(0 if args.overhead_only else args.repeats):
+            for workers in (1, 2):
+                root = work / f"w{workers}_{repeat}"
+                root.mkdir()
+                study = f"bench{workers}_{repeat}"
+                wall = run_sweep_cli(sweep_args(root, study, args.trials, workers, args.arm, args.epochs))
+                row = (*trials_per_minute(root, study), wall)
+                if workers not in rows or row[0] > rows[workers][0]:
+                    rows[workers] = row
         root = work / "overhead"
         root.mkdir()
         tracked, trial_time, calls = tracking_overhead(root, 4, args.overhead_arm, args.epochs)
