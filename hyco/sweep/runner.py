@@ -147,6 +147,10 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     if not wrote:
         log.info("study %s: %s", sweep.study_name, "summary already written" if study.user_attrs.get("summary_written")
                  else "trials still run on other hosts; the last to finish writes the summary")
+        if int(sweep.reeval_seeds) > 0 and summary.rows:  # the fresh-seed columns another host computed
+            from hyco.sweep.reeval import stored_reeval
+
+            summary.reeval = stored_reeval(study, {r["arm"]: r["trial"] for r in summary.rows})
     backend = tracking.resolve_backend(cfg.tracking)
     print(summary.markdown())
     print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent_id),

@@ -47,3 +47,9 @@ def test_reeval_creates_k_runs_per_arm_under_the_parent_and_the_summary_shows_th
     again = run_sweep_cli([*overrides, "sweep.summary_only=true"], cwd=sweep_paths.root)
     assert again.returncode == 0 and "forecast_error, 2 fresh seeds" in again.stdout, tail(again)
     assert len([r for r in mlflow_runs(sweep_paths) if "hyco.reeval" in r.tags]) == 4
+    # a host that finds the summary written by another (here: the same command once more) prints
+    # the stored fresh-seed columns too
+    third = run_sweep_cli(overrides, cwd=sweep_paths.root)
+    assert third.returncode == 0 and "summary already written" in third.stdout + third.stderr, tail(third)
+    assert "forecast_error, 2 fresh seeds" in third.stdout, tail(third)
+    assert len([r for r in mlflow_runs(sweep_paths) if "hyco.reeval" in r.tags]) == 4
