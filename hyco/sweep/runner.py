@@ -150,7 +150,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
         if int(sweep.reeval_seeds) > 0 and summary.rows:  # the fresh-seed columns another host computed
             from hyco.sweep.reeval import stored_reeval
 
-            summary.reeval = stored_reeval(study, {r["arm"]: r["trial"] for r in summary.rows})
+            summary.reeval = stored_reeval(study, summary.best_trials)
     backend = tracking.resolve_backend(cfg.tracking)
     print(summary.markdown())
     print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent_id),
@@ -167,7 +167,7 @@ def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary
     if int(cfg.sweep.reeval_seeds) > 0 and summary.rows:
         from hyco.sweep.reeval import reevaluate, stored_reeval  # deferred: imports the comparison tools
 
-        best = {r["arm"]: r["trial"] for r in summary.rows}
+        best = summary.best_trials
         summary.reeval = (stored_reeval(study, best) if cfg.sweep.summary_only
                           else reevaluate(study, cfg.sweep, base_overrides, parent_id, best))
     parent = tracking.run_logger(parent_id, cfg.tracking)

@@ -33,6 +33,11 @@ class SweepSummary:
     # arm -> per-seed values of the best configuration retrained on fresh seeds (hyco.sweep.reeval)
     reeval: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def best_trials(self) -> Dict[str, int]:
+        """Arm -> number of its best trial."""
+        return {r["arm"]: r["trial"] for r in self.rows}
+
     def _reeval_columns(self) -> List[str]:
         if not self.reeval:
             return []

@@ -41,6 +41,7 @@ from hyco.training.checkpoint import load_checkpoint
 from hyco.training.context import RunContext
 from hyco.training.physical import PhysicalTrainer, parameter_metrics
 from hyco.training.synthetic import SyntheticTrainer, build_model_network
+from hyco.training.tensor import optimizer_step
 from hyco.training.variants import SYNTHETIC_KEYS, register_variant
 
 if TYPE_CHECKING:
@@ -130,13 +131,7 @@ class AphynityTrainer(SyntheticTrainer):
             check_finite(float(traj.detach()), term=TRAJECTORY_LOSS, step=self.step, where=where)
             check_finite(float(correction.detach()), term=CORRECTION_LOSS, step=self.step, where=where)
             loss = self.lam * traj + correction
-            self.optimizer.zero_grad(set_to_none=True)
-            adam.zero_grad(set_to_none=True)
-            loss.backward()
-            if tr.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), tr.grad_clip)
-            self.optimizer.step()
-            adam.step()
+            optimizer_step(loss, [self.optimizer, adam], self.model.parameters(), tr.grad_clip)
             # the multiplier's ascent step (the paper's Algorithm 1), on the misfit just measured
             self.lam += self.tau * float(traj.detach())
             self.step += 1

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from torch import nn
 
 from hyco import metrics as M
 from hyco.console import phase_bar
@@ -56,7 +55,7 @@ from hyco.training.context import RunContext
 from hyco.training.physical import PhysicalTrainer, parameter_metrics
 from hyco.training.pinn_data import PINNData
 from hyco.training.pinn_network import CoordinateNetwork
-from hyco.training.tensor import build_optimizer, select_device
+from hyco.training.tensor import build_optimizer, optimizer_step, select_device
 from hyco.training.variants import register_variant
 
 if TYPE_CHECKING:
@@ -207,13 +206,7 @@ class PINNTrainer(AbstractTrainer):
                 self._anneal(terms)
             w = self.weights()
             total = sum(w[k] * terms[k] for k in terms)
-            self.optimizer.zero_grad(set_to_none=True)
-            adam.zero_grad(set_to_none=True)
-            total.backward()
-            if tr.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.network.parameters(), tr.grad_clip)
-            self.optimizer.step()
-            adam.step()
+            optimizer_step(total, [self.optimizer, adam], self.network.parameters(), tr.grad_clip)
             self.step += 1
             self.physical.step += 1
             for name, value in terms.items():

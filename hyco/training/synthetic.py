@@ -18,7 +18,7 @@ from hyco.synthetic.registry import build_network
 from hyco.synthetic.rollout import masked_rollout_loss, rollout
 from hyco.training.base import check_finite
 from hyco.training.context import RunContext
-from hyco.training.tensor import TensorTrainer
+from hyco.training.tensor import TensorTrainer, optimizer_step
 from hyco.training.variants import SYNTHETIC_KEYS, register_variant, synthetic_epochs
 
 if TYPE_CHECKING:  # the factory imports this module
@@ -110,11 +110,7 @@ class SyntheticTrainer(TensorTrainer):
                 loss = loss * float("nan")  # test hook: simulate a diverging step
             check_finite(float(loss.detach()), term=SYNTHETIC_LOSS, step=self.step,
                          where=f"epoch {self.epoch + 1}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tr.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), tr.grad_clip)
-            self.optimizer.step()
+            optimizer_step(loss, [self.optimizer], self.model.parameters(), tr.grad_clip)
             self.step += 1
             total += float(loss.detach())
             batches += 1

@@ -6,7 +6,7 @@ import logging
 import time
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 import torch
 from omegaconf import DictConfig
@@ -46,6 +46,19 @@ def build_optimizer(tr: DictConfig, params) -> torch.optim.Optimizer:
     if name == "adamw":
         return torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay)
     raise ValueError(f"trainer.optimizer: unknown optimiser {name!r}; choose adam or adamw")
+
+
+def optimizer_step(loss: torch.Tensor, optimizers: Sequence[torch.optim.Optimizer], clip_params: Iterable,
+                   grad_clip: float) -> None:
+    """One gradient step of ``loss`` for every optimiser (gradients cleared first), with the norm
+    of ``clip_params``' gradients clipped to ``grad_clip`` when it is > 0."""
+    for optimizer in optimizers:
+        optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        nn.utils.clip_grad_norm_(clip_params, grad_clip)
+    for optimizer in optimizers:
+        optimizer.step()
 
 
 def build_scheduler(tr: DictConfig, optimizer: torch.optim.Optimizer, total_epochs: int):
