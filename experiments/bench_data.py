@@ -109,9 +109,9 @@ def measure(path: Path, sims: int, batches: int, batch_size: int, rollout_steps:
     """Iterate the loader in this process; called in a fresh interpreter per N."""
     import torch
 
+    from hyco.core.memory import MemoryMonitor
     from hyco.data.cache import CacheReader
     from hyco.data.dataset import WindowDataset, make_loader
-    from hyco.memory import MemoryMonitor
 
     torch.set_num_threads(1)
     monitor = MemoryMonitor()

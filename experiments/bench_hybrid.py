@@ -21,20 +21,20 @@ import time
 
 import numpy as np
 import torch
+from hyco.training.factory import TrainingData, build_trainer
 from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
+from hyco.core.paths import conf_dir
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
-from hyco.paths import conf_dir
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
-from hyco.training.factory import TrainingData, build_trainer
 
 
 def build(args, workdir: str):
-    overrides = [f"experiment={args.experiment}", f"trainer={args.variant}", "trainer.warmstart_epochs=0",
-                 f"trainer.ghost_ics={args.ghosts}", f"data.cache_dir={workdir}/cache", "tracking.enabled=false",
+    overrides = [f"experiment={args.experiment}", f"trainer={args.variant}", "trainer.hyco.warmstart_epochs=0",
+                 f"trainer.hyco.ghost_ics={args.ghosts}", f"data.cache_dir={workdir}/cache", "tracking.enabled=false",
                  *args.overrides]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
@@ -69,7 +69,7 @@ def parts(trainer, round_index: int) -> dict:
     s_pred = trainer.synthetic_predictions(torch.cat([x0_fit, ghosts]), trainer.steps)
     times["synthetic_predictions"] = time.perf_counter() - t
     p_targets = trainer._with_ghosts(
-        trainer._targets(x0_fit, s_pred[: len(fit_idx)], fit_idx, trainer.alpha(round_index), tr.lambda_p_data,
+        trainer._targets(x0_fit, s_pred[: len(fit_idx)], fit_idx, trainer.hyco.alpha(round_index), tr.lambda_p_data,
                          tr.lambda_p_int), ghosts, lambda x, k: s_pred[len(fit_idx):], tr.lambda_p_data, tr.lambda_p_int)
     t = time.perf_counter()
     trainer.physical.fit(*p_targets.as_tuple()[:3], iterations=int(tr.physical_iterations_per_epoch),
@@ -80,7 +80,7 @@ def parts(trainer, round_index: int) -> dict:
     times["physical_predictions"] = time.perf_counter() - t
     n = len(x0_all)
     s_targets = trainer._with_ghosts(
-        trainer._targets(x0_all, p_pred[:n], np.arange(n), trainer.alpha(round_index), tr.lambda_s_data,
+        trainer._targets(x0_all, p_pred[:n], np.arange(n), trainer.hyco.alpha(round_index), tr.lambda_s_data,
                          tr.lambda_s_int), ghosts, lambda x, k: p_pred[n:], tr.lambda_s_data, tr.lambda_s_int)
     dataset = TensorDataset(*s_targets.as_tuple())
     t = time.perf_counter()

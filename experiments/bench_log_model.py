@@ -24,7 +24,7 @@ from hydra import compose, initialize_config_dir
 import hyco.config  # noqa: F401  (registers the schema)
 from hyco import tracking
 from hyco.config import TrackingConfig
-from hyco.paths import conf_dir
+from hyco.core.paths import conf_dir
 from hyco.physics.registry import build_physics
 from hyco.training.synthetic import build_model_network, input_channels
 

@@ -52,10 +52,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import bench_smoke  # experiments/ is the script's directory, hence on sys.path
 import torch
 import torch.nn.functional as F
-
-import bench_smoke  # experiments/ is the script's directory, hence on sys.path
 
 GOAL_RATIO = 2.0
 GOAL_CASE = (128, 8)  # resolution, batch

@@ -174,15 +174,14 @@ class CallTimer:
 
 def tracking_overhead(root: Path, trials: int, arm: str, epochs: int) -> tuple[float, float, int]:
     import mlflow
+    import optuna.study._optimize as optimize_module
     from hydra import compose, initialize_config_dir
     from mlflow.tracking import MlflowClient
     from optuna.storages import RDBStorage
 
     from hyco.config import validate
-    from hyco.paths import conf_dir
+    from hyco.core.paths import conf_dir
     from hyco.sweep.runner import run_sweep
-
-    import optuna.study._optimize as optimize_module
 
     timer = CallTimer()
     timer.instrument_class(MlflowClient)

@@ -1,24 +1,14 @@
 """Run one HYCO experiment: ``python experiments/run.py experiment=burgers_2d_quick task=[generate]``.
 
-The logic lives in :mod:`hyco.app`; this script only hands Hydra's composed config to it.
+The logic lives in :mod:`hyco.app`; ``--cfg job`` prints the composed config, ``-h`` the usage.
 """
 
 import os
+import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 
-import hydra
-from omegaconf import DictConfig
-
-import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    from hyco.app import run_tasks
-
-    run_tasks(cfg)
-
+from hyco.app.cli import run_main  # noqa: E402  (after the backend is chosen)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main())

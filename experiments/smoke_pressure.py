@@ -1,6 +1,6 @@
 """Which pressure solve makes the smoke step converge every time? Measures the configurations.
 
-Each configuration runs the smoke step of ``hyco.physics.smoke`` (MacCormack smoke,
+Each configuration runs the smoke step of ``hyco.physics.models.smoke`` (MacCormack smoke,
 semi-Lagrangian velocity, buoyancy with the true ``b``) from the same ``--batch`` random blob ICs
 for ``--steps`` steps, with the projection done by PhiFlow's ``fluid.make_incompressible`` and a
 given ``Solve`` (eager or ``jit_compile``), or by the platform's direct spectral solve. Reported

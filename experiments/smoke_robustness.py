@@ -3,7 +3,7 @@
 For ``--count`` random initial conditions (the preset's IC prior, seeds ``--seed + i``, disjoint
 from the data's) the preset's physics is rolled out over ``data.num_frames - 1`` steps, once with
 the true buoyancy and once with its initial guess. Every step checks the projection's relative
-residual (``hyco.physics.smoke.Smoke.check_residual``); a failure is counted (and that batch
+residual (``hyco.physics.models.smoke.Smoke.check_residual``); a failure is counted (and that batch
 stops), never hidden. Prints the failure count, the worst relative residual and the largest
 ``max|div u| dx / max|u|`` of the final states, per parameter set.
 
@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
-from hyco.paths import conf_dir
-from hyco.physics import PhysicsSolveError, build_physics
+from hyco.core.paths import conf_dir
+from hyco.errors import PhysicsSolveError
+from hyco.physics import build_physics
 
 log = logging.getLogger("smoke_robustness")
 

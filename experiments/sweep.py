@@ -19,37 +19,41 @@ import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 
-from hydra import compose, initialize_config_dir
-
-import hyco.config  # noqa: F401  (registers the schema)
-from hyco.config import ConfigError, validate
-from hyco.console import setup_logging
-from hyco.paths import conf_dir
-from hyco.sweep.checks import check_sweep_config
+from hyco.compose import compose_config  # noqa: E402
+from hyco.core.console import setup_logging  # noqa: E402
+from hyco.errors import ConfigError  # noqa: E402
+from hyco.sweep.checks import check_sweep_config  # noqa: E402
 
 VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+def _arm_knob(override: str) -> bool:
+    """An override of one arm's node (``trainer.hyco.alpha=...``): it applies to the trials of the
+    arms that read it, not to the sweep's own config."""
+    from hyco.arms import arm_nodes
+
+    parts = override.lstrip("+~").split("=", 1)[0].split(".")
+    return len(parts) > 2 and parts[0] == "trainer" and parts[1] in arm_nodes()
 
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     overrides = [a for a in args if a not in VERBOSE_FLAGS]
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    sweep_only = [o for o in overrides if o.lstrip("+~").startswith("sweep.")]
+    trial_overrides = [o for o in overrides if o not in sweep_only]
     try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
-            validate(cfg)
-            setup_logging("DEBUG" if len(overrides) < len(args) else (cfg.log_level or None))
-            check_sweep_config(cfg, overrides)
+        # the sweep's own settings, on the default arm; each arm's trial config is checked below
+        cfg = compose_config([*sweep_only, *(o for o in trial_overrides if not _arm_knob(o))])
+        setup_logging("DEBUG" if len(overrides) < len(args) else (cfg.log_level or None))
+        check_sweep_config(cfg, trial_overrides)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # Hydra's override/type errors name the key (the cause says why)
-        cause = f"\n{err.__cause__}" if err.__cause__ is not None else ""
-        print(f"configuration error: {err}{cause}", file=sys.stderr)
-        return 2
-    from hyco.sweep.runner import run_sweep  # imports torch/PhiFlow: only after the checks
+    from hyco.sweep.runner import (
+        run_sweep,  # imports torch/PhiFlow: only after the checks
+    )
 
-    trial_overrides = [o for o in overrides if not o.lstrip("+~").startswith("sweep.")]
     try:
         run_sweep(cfg, trial_overrides)
     except ConfigError as err:  # e.g. a study that holds another problem: refused before any trial

@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 
 from hyco import tracking
 from hyco.config import validate
-from hyco.paths import conf_dir, project_root
+from hyco.core.paths import conf_dir, project_root
 from hyco.sweep.labels import dashboard_url, runs_table_url
 
 from ui_servers import chromium, free_port, get_json, mlflow_server, optuna_dashboard, screenshot
@@ -25,8 +25,8 @@ from ui_servers import chromium, free_port, get_json, mlflow_server, optuna_dash
 STUDY = "ui_check"
 ARMS = ["synthetic_only", "cooperative"]
 TINY = ["experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_frames=6", "data.num_train=2",
-        "data.num_val=1", "data.num_test=1", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.levels=1",
-        "synthetic.filters=4", "torch_threads=1", "device=cpu", "tracking.log_memory=false",
+        "data.num_val=1", "data.num_test=1", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.unet.levels=1",
+        "synthetic.unet.filters=4", "torch_threads=1", "device=cpu", "tracking.log_memory=false",
         "evaluation.figures=false"]
 SCREENSHOTS = project_root() / "test-artifacts" / "screenshots"
 

@@ -8,14 +8,14 @@ import pytest
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.compare import ARMS, ArmResult, compare, markdown_table
+from hyco.compare.comparison import ARMS, ArmResult, compare, markdown_table
 
 
 def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg):
     overrides = [
         "physics.resolution=[16]", "data.num_train=2", "data.num_val=1", "data.num_test=1",
-        "data.num_frames=6", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.levels=1",
-        "synthetic.filters=4", "torch_threads=1", "observation.spatial=full", "physics.params.nu.kind=scalar",
+        "data.num_frames=6", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.unet.levels=1",
+        "synthetic.unet.filters=4", "torch_threads=1", "observation.spatial=full", "physics.params.nu.kind=scalar",
         f"data.cache_dir={tmp_path / 'cache'}",
         f"tracking.tracking_uri={mlflow_tracking_cfg.tracking_uri}",
         f"tracking.artifact_location={mlflow_tracking_cfg.artifact_location}",
@@ -58,7 +58,7 @@ def test_arms_are_the_registered_variants():
 # seeds
 # ------------------------------------------------------------------------------------------------
 def test_seed_scheme_same_data_across_arms_different_across_seeds(tmp_path):
-    from hyco.compare import compose_arm, seed_overrides
+    from hyco.compare.comparison import compose_arm, seed_overrides
     from hyco.data.cache import CacheReader, cache_key
     from hyco.data.generate import generate_dataset
 
@@ -78,8 +78,8 @@ def test_seed_scheme_same_data_across_arms_different_across_seeds(tmp_path):
 
 
 def test_seed_tables_csv_and_paired_results():
-    from hyco.compare_seeds import paired_results, seed_csv, seed_tables
-    from hyco.stats import t_interval
+    from hyco.compare.reports import paired_results, seed_csv, seed_tables
+    from hyco.evaluation.stats import t_interval
 
     rows = [ArmResult("synthetic_only", f"s{s}", 0.40 + 0.01 * s, 0.6, seconds=1.0, seed=s) for s in range(3)]
     rows += [ArmResult("cooperative", f"c{s}", 0.30 + 0.02 * s, 0.5, 0.1, 0.2, {"nu": 0.2}, 2.0, seed=s)
@@ -99,8 +99,8 @@ def test_seed_tables_csv_and_paired_results():
 def test_compare_with_seeds_tags_children_and_writes_csv_and_figure(tmp_path, mlflow_tracking_cfg):
     overrides = [
         "physics.resolution=[16]", "data.num_train=2", "data.num_val=1", "data.num_test=1",
-        "data.num_frames=5", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.levels=1",
-        "synthetic.filters=4", "torch_threads=1", f"data.cache_dir={tmp_path / 'cache'}",
+        "data.num_frames=5", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.unet.levels=1",
+        "synthetic.unet.filters=4", "torch_threads=1", f"data.cache_dir={tmp_path / 'cache'}",
         f"tracking.tracking_uri={mlflow_tracking_cfg.tracking_uri}",
         f"tracking.artifact_location={mlflow_tracking_cfg.artifact_location}",
     ]
@@ -120,10 +120,10 @@ def test_compare_with_seeds_tags_children_and_writes_csv_and_figure(tmp_path, ml
 
 
 def test_arms_that_refuse_the_problem_are_left_out_of_the_default_list_and_refused_when_named():
-    from hyco.compare import runnable_arms
-    from hyco.config import ConfigError
+    from hyco.compare.comparison import runnable_arms
+    from hyco.errors import ConfigError
 
-    tiny = ["physics.resolution=[8,8]", "synthetic.levels=1"]
+    tiny = ["physics.resolution=[8,8]", "synthetic.unet.levels=1"]
     kept = runnable_arms("smoke_quick", ARMS, tiny, explicit=False)
     assert "pinn" not in kept and kept == [a for a in ARMS if a != "pinn"]  # smoke has no continuous residual
     with pytest.raises(ConfigError, match="trainer.variant=pinn"):

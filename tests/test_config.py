@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from hyco.config import ConfigError, validate
-from hyco.paths import conf_dir, project_root
+from hyco.config import validate
+from hyco.errors import ConfigError
+from hyco.core.paths import conf_dir, project_root
 
 RUN = project_root() / "experiments" / "run.py"
 
@@ -34,7 +35,7 @@ def _compose(overrides):
         ("physics.boundary=sticky", "physics.boundary"),
         ("data.static_fields=[nu]", "data.static_fields"),
         ("observation.fields=[pressure]", "observation.fields"),
-        ("synthetic.levels=6", "synthetic.levels"),
+        ("synthetic.unet.levels=6", "synthetic.unet.levels"),
         ("trainer.lr=0", "trainer.lr"),
         ("trainer.lr=-1e-3", "trainer.lr"),
         ("trainer.variant=foo", "trainer.variant"),
@@ -83,7 +84,7 @@ def test_a_known_parameter_may_be_a_network_input():
         (["observation.spatial=box", "observation.box_lower=[0.6,0.0]", "observation.box_upper=[0.5,0.5]"], "observation.box"),
         (["physics.params.nu.true_value=0.5"], "physics.params.nu.true_value"),
         (["trainer.rollout_steps=50"], "trainer.rollout_steps"),
-        (["trainer.alpha=1.5"], "trainer.alpha"),
+        (["trainer.hyco.alpha=1.5"], "trainer.hyco.alpha"),
         (["task=[fly]"], "task"),
         (["data.static_fields=[velocity2]"], "data.static_fields"),
         (["physics.boundary=dirichlet"], "physics.boundary"),  # Burgers' scheme is periodic only
@@ -100,7 +101,7 @@ def test_semantic_errors_name_the_key(overrides, key):
 
 
 def test_unknown_variant_is_refused_naming_the_key_and_the_registered_variants():
-    from hyco.training.variants import available_variants
+    from hyco.arms.spec import available_variants
 
     with pytest.raises(ConfigError, match="trainer.variant: unknown variant 'foo'") as err:
         validate(_compose(["trainer.variant=foo"]))

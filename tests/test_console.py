@@ -51,7 +51,7 @@ def test_info_shows_and_epoch_detail_stays_hidden_by_default(restore_logging, mo
 def test_debug_level_brings_the_detail_back_and_reaches_spawned_workers(restore_logging, monkeypatch):
     stream = _console_text(monkeypatch)
     assert console.setup_logging("debug") == logging.DEBUG
-    logging.getLogger("hyco.training.hyco").debug("round 1/2 (exchange)")
+    logging.getLogger("hyco.arms.hyco").debug("round 1/2 (exchange)")
     assert "round 1/2" in stream.getvalue()
     assert console.parse_level(None) == logging.DEBUG  # through HYCO_LOG_LEVEL, which children inherit
 

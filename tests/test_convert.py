@@ -11,8 +11,8 @@ from phi.physics import advect
 from phiml import math
 from phiml.math import batch, channel, extrapolation, spatial
 
-from hyco.config import ConfigError
-from hyco.convert import FieldTensorConverter
+from hyco.errors import ConfigError
+from hyco.fields.converter import FieldTensorConverter
 from hyco.fields import FieldSpec, padding_mode
 
 

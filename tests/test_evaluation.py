@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from hyco import metrics as M
 from hyco import tracking
 from hyco.evaluation import evaluate_run, relative_l2_per_step
-from hyco.paths import conf_dir
-from hyco.training.checkpoint import CheckpointError
-from hyco.training.runs import train_run
+from hyco.core.paths import conf_dir
+from hyco.errors import CheckpointError
+from hyco.runs.train import train_run
 
 
 def _cfg(tmp_path: Path, tracking_cfg, *overrides: str):
@@ -21,7 +21,7 @@ def _cfg(tmp_path: Path, tracking_cfg, *overrides: str):
         cfg = compose(config_name="config", overrides=[
             "experiment=burgers_1d_quick", "physics.resolution=[32]", "data.num_train=3", "data.num_val=1",
             "data.num_test=2", "data.num_frames=8", "trainer.rollout_steps=3", "trainer.epochs=2",
-            "synthetic.levels=1", "synthetic.filters=4", "torch_threads=1",
+            "synthetic.unet.levels=1", "synthetic.unet.filters=4", "torch_threads=1",
             f"data.cache_dir={tmp_path / 'cache'}",
             f"tracking.tracking_uri={tracking_cfg.tracking_uri}",
             f"tracking.artifact_location={tracking_cfg.artifact_location}",
@@ -74,7 +74,7 @@ def test_evaluate_without_runs_is_a_clear_error(tmp_path, mlflow_tracking_cfg):
 
 
 def test_train_then_evaluate_in_one_command_evaluates_its_own_run(tmp_path, mlflow_tracking_cfg, capsys):
-    from hyco.app import TASKS
+    from hyco.app.tasks import TASKS
 
     cfg = _cfg(tmp_path, mlflow_tracking_cfg, "trainer=physical_only", "trainer.epochs=1")
     TASKS["train"](cfg)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hyco import metrics as M
-from hyco.memory import METRIC_NAMES, MemoryMonitor
+from hyco.core.memory import METRIC_NAMES, MemoryMonitor
 
 
 def test_snapshot_names_and_values() -> None:

@@ -15,10 +15,10 @@ from hyco import tracking
 from hyco.data.cache import CacheReader
 from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.evaluation.evaluate import load_test_set
-from hyco.paths import conf_dir
+from hyco.core.paths import conf_dir
 from hyco.physics.registry import build_physics
 from hyco.synthetic.rollout import rollout
-from hyco.training.runs import train_run
+from hyco.runs.train import train_run
 
 
 def _cfg(tmp_path: Path, tracking_cfg, *overrides: str):
@@ -26,7 +26,7 @@ def _cfg(tmp_path: Path, tracking_cfg, *overrides: str):
         return compose(config_name="config", overrides=[
             "experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_train=2", "data.num_val=1",
             "data.num_test=2", "data.num_frames=6", "trainer.rollout_steps=2", "trainer.epochs=2",
-            "synthetic.levels=1", "synthetic.filters=4", "torch_threads=1", "device=cpu",
+            "synthetic.unet.levels=1", "synthetic.unet.filters=4", "torch_threads=1", "device=cpu",
             "evaluation.figures=false", "tracking.log_memory=false",
             f"data.cache_dir={tmp_path / 'cache'}",
             f"tracking.tracking_uri={tracking_cfg.tracking_uri}",

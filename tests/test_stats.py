@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hyco.stats import paired, t_interval
+from hyco.evaluation.stats import paired, t_interval
 
 
 def test_t_interval_matches_a_hand_computed_case():

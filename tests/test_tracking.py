@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from hyco import tracking
 from hyco.config import HycoConfig, TrackingConfig
-from hyco.paths import project_root
+from hyco.core.paths import project_root
 from hyco.tracking import MemoryRunLogger, flatten_config, tracked_run
 
 EXP = "unit_test_exp"

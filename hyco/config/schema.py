@@ -11,17 +11,16 @@ before any task runs. Values that must be given are ``MISSING`` (``???``) and ar
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING
 
-
-class ConfigError(ValueError):
-    """A configuration value is missing or inconsistent; the message names the key."""
+from hyco.errors import ConfigError
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,16 +63,6 @@ class Scheduler(str, Enum):
 class PhysicalOptimizer(str, Enum):
     lbfgsb = "lbfgsb"  # L-BFGS-B through phiml's math.minimize
     adam = "adam"
-
-
-class GhostICKind(str, Enum):
-    prior = "prior"
-    perturb = "perturb"
-
-
-class AlphaSchedule(str, Enum):
-    constant = "constant"
-    linear = "linear"
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,24 +163,21 @@ class ObservationConfig:
 
 @dataclass
 class SyntheticConfig:
-    """The synthetic model (a registered network) and its architecture."""
+    """The synthetic model: ``name`` picks a registered network; its knobs are the node
+    ``synthetic.<name>`` (e.g. ``synthetic.unet.levels``), typed by the network's own dataclass.
+    The nodes of the other networks are absent (null)."""
 
     name: str = "unet"
-    levels: int = 2
-    filters: int = 16
-    kernel_size: int = 3
-    activation: str = "gelu"
-    padding: str = "auto"  # auto: from the physics' boundaries (circular if periodic); or circular | zeros | replicate | reflect
-    downsample: str = "conv"  # conv (stride 2) | pool (average)
-    residual: bool = True  # predict u_{t+1} = u_t + net(u_t)
 
 
 @dataclass
 class TrainerConfig:
-    """One set of knobs for every variant; ``conf/trainer/<variant>.yaml`` are presets."""
+    """The knobs every arm shares; each arm's own knobs live in its node ``trainer.<node>``
+    (``trainer.hyco``, ``trainer.pinn``, ``trainer.aphynity``, ...), typed by the arm's dataclass
+    and absent (null) for every other arm. ``conf/trainer/<arm>.yaml`` are presets."""
 
-    # a registered variant (hyco/training/variants.py); checked by validate(), not by a type,
-    # so that a new arm is one module and one preset, with no list to edit here
+    # a registered arm (hyco/arms/); checked by validate(), not by a type, so that a new arm is
+    # one module and one preset, with no list to edit here
     variant: str = "synthetic_only"
     epochs: int = 10
     batch_size: int = 4
@@ -210,42 +196,9 @@ class TrainerConfig:
     physical_iterations_per_epoch: int = 10
     physical_lr: float = 0.05
     physical_sims_per_fit: int = 4  # simulations per physical fit (batch of ICs)
-    # hybrid knobs
-    warmstart_epochs: int = 0
-    synthetic_epochs_per_round: int = 1
-    alpha: float = 0.5
-    alpha_end: float = 0.5
-    alpha_schedule: AlphaSchedule = AlphaSchedule.constant
-    lambda_s_data: float = 1.0
-    lambda_s_int: float = 1.0
-    lambda_p_data: float = 1.0
-    lambda_p_int: float = 1.0
-    ghost_ics: int = 0
-    ghost_kind: GhostICKind = GhostICKind.prior
-    ghost_perturbation: float = 0.1
     # bookkeeping
-    checkpoint_every: int = 1  # HYCO rounds between checkpoints (baselines checkpoint every epoch)
     resume: bool = True
     inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
-
-    # ---------------------------------------------------------------- pinn and aphynity arms
-    # (hyco/training/pinn.py, hyco/training/aphynity.py; a network lr is trainer.lr, the physical
-    # parameters' Adam lr trainer.physical_lr for both)
-    pinn_hidden: int = 64  # width of the coordinate MLP
-    pinn_layers: int = 4  # hidden layers
-    pinn_fourier_features: int = 4  # harmonics per axis (periodic axes: at least 1, for exact periodicity)
-    pinn_embedding_dim: int = 8  # learned code per training simulation
-    pinn_collocation: int = 2048  # residual points per epoch, resampled every epoch
-    pinn_iterations_per_epoch: int = 50  # optimiser steps per epoch
-    pinn_data_batch: int = 1024  # observed points per step
-    pinn_weight_data: float = 1.0
-    pinn_weight_residual: float = 1.0
-    pinn_weight_ic: float = 1.0
-    pinn_weight_bc: float = 1.0
-    pinn_adaptive: str = "none"  # none | lra (learning-rate annealing, Wang, Teng & Perdikaris 2021)
-    pinn_adaptive_alpha: float = 0.9  # moving-average factor of the lra weights
-    aphynity_lambda0: float = 1.0  # initial multiplier of the trajectory misfit
-    aphynity_tau: float = 1.0  # multiplier step: lambda <- lambda + tau * L_traj after each update
 
 
 @dataclass
@@ -337,20 +290,45 @@ class HycoConfig:
 KNOWN_TASKS = ("generate", "train", "evaluate")
 
 
-def register_configs() -> None:
-    """Register the schema so ``conf/config.yaml`` can name ``hyco_schema`` in its defaults."""
-    cs = ConfigStore.instance()
-    cs.store(name="hyco_schema", node=HycoConfig)
+def _with_nodes(base: type, nodes: Mapping[str, type], name: str) -> type:
+    """``base`` plus one optional field per node (``None`` by default), as a new dataclass."""
+    taken = {f.name for f in dataclasses.fields(base)}
+    clash = sorted(taken & set(nodes))
+    if clash:
+        raise ConfigError(f"{name}: plug-in node(s) {clash} clash with shared knobs of the same name")
+    extra = [(node, Optional[cls], field(default=None)) for node, cls in sorted(nodes.items())]  # type: ignore[valid-type]
+    return dataclasses.make_dataclass(base.__name__, extra, bases=(base,))
 
 
-register_configs()
+def register_schema(arm_nodes: Mapping[str, type] = {}, network_nodes: Mapping[str, type] = {}) -> type:
+    """Register the root schema ``hyco_schema`` in Hydra's ConfigStore, with one optional node per
+    arm (``trainer.<node>``) and per network (``synthetic.<name>``); returns the root dataclass.
+
+    Called by :func:`hyco.compose.compose_config` (with the registries' nodes) before any
+    composition; the bare schema is registered at import so that Hydra always finds it."""
+    trainer = _with_nodes(TrainerConfig, arm_nodes, "trainer")
+    synthetic = _with_nodes(SyntheticConfig, network_nodes, "synthetic")
+    root = dataclasses.make_dataclass("HycoConfig", [
+        ("trainer", trainer, field(default_factory=trainer)),
+        ("synthetic", synthetic, field(default_factory=synthetic)),
+    ], bases=(HycoConfig,))
+    ConfigStore.instance().store(name="hyco_schema", node=root)
+    global _ROOT
+    _ROOT = root
+    return root
+
+
+_ROOT: type = HycoConfig
+
+
+def current_schema() -> type:
+    """The root dataclass last registered (with the arms' and networks' nodes)."""
+    return _ROOT
+
+
+register_schema()
 
 
 def default_torch_threads(workers: int = 1) -> int:
     """Cores per worker process, at least one."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
-
-
-def to_plain(cfg: DictConfig) -> Dict[str, Any]:
-    """The resolved config as plain Python types (enums as their values)."""
-    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]

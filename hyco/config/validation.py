@@ -1,7 +1,8 @@
 """Configuration rules that types cannot express: required values, unknown keys, cross-field rules.
 
-Called by every entry point (``run.py``, ``sweep.py``) before any compute or file write; each
-error names the offending key and what to do.
+Pure config: nothing here builds a model or looks up a registry (those checks are
+:func:`hyco.compose.check_problem`). Called by every entry point before any compute or file
+write; each error names the offending key and what to do.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import List
 
 from omegaconf import DictConfig, OmegaConf
 
-from hyco.config.schema import KNOWN_TASKS, ConfigError, SpatialMaskKind, TemporalMaskKind
+from hyco.config.schema import KNOWN_TASKS, SpatialMaskKind, TemporalMaskKind
+from hyco.core.console import parse_level
+from hyco.errors import ConfigError
 
 
 def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
@@ -50,8 +53,6 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
 
 
 def _check_log_level(cfg: DictConfig) -> None:
-    from hyco.console import parse_level
-
     try:
         parse_level(cfg.get("log_level") or "INFO")
     except ValueError as err:
@@ -143,17 +144,6 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"sweep.objective: '{sweep.objective}'; choose synthetic_error, param_error or both")
     if sweep.pruner not in ("median", "none"):
         raise ConfigError(f"sweep.pruner: '{sweep.pruner}'; choose median or none")
-    # imported here, not at module level: the registry discovers the trainer modules (torch),
-    # and importing hyco.config must stay light
-    from hyco.training.variants import available_variants
-
-    registered = available_variants()
-    variant = str(getattr(cfg.trainer.variant, "value", cfg.trainer.variant))
-    if variant not in registered:
-        raise ConfigError(f"trainer.variant: unknown variant '{variant}'; registered variants: {registered}")
-    for arm in sweep.arms:
-        if arm not in registered:
-            raise ConfigError(f"sweep.arms: unknown arm '{arm}'; registered variants: {registered}")
     if sweep.reeval_seeds < 0:
         raise ConfigError(f"sweep.reeval_seeds: must be >= 0, got {sweep.reeval_seeds}")
     if sweep.n_trials < 1 or sweep.workers < 1:
@@ -164,65 +154,11 @@ def validate(cfg: DictConfig) -> None:
             f"trainer.rollout_steps: must be in [1, data.num_frames-1={data.num_frames - 1}], "
             f"got {tr.rollout_steps}"
         )
-    if not 0.0 <= tr.alpha <= 1.0 or not 0.0 <= tr.alpha_end <= 1.0:
-        raise ConfigError(f"trainer.alpha/alpha_end: must be in [0, 1], got {tr.alpha}/{tr.alpha_end}")
     for key in ("lr", "physical_lr"):
         if not tr[key] > 0:
             raise ConfigError(f"trainer.{key}: must be > 0, got {tr[key]}")
-    for key in ("epochs", "batch_size", "physical_sims_per_fit", "synthetic_epochs_per_round"):
+    for key in ("epochs", "batch_size", "physical_sims_per_fit"):
         if tr[key] < 1:
             raise ConfigError(f"trainer.{key}: must be >= 1, got {tr[key]}")
     if tr.physical_iterations_per_epoch < 1:
         raise ConfigError(f"trainer.physical_iterations_per_epoch: must be >= 1, got {tr.physical_iterations_per_epoch}")
-    validate_against_model(cfg)
-
-
-def validate_against_model(cfg: DictConfig) -> None:
-    """Rules that need the physical model's declarations: it builds (boundary, grid, parameters,
-    initial-condition prior), its true and initial parameters are valid for the scheme, the
-    observed and input fields exist, no learnable parameter is a network input, and the network
-    fits the grid. Builds the model (cheap: nothing is traced or simulated)."""
-    from hyco.physics import PhysicsParameterError, build_physics  # deferred: PhiFlow is heavy
-    from hyco.data.generate import observed_fields
-    from hyco.physics.ic import available_priors
-
-    if cfg.data.ic.name not in available_priors():
-        raise ConfigError(f"data.ic.name: unknown initial-condition prior '{cfg.data.ic.name}'; "
-                          f"available: {available_priors()} (conf/ic/)")
-    try:
-        model = build_physics(cfg.physics, cfg.data.ic)
-        model.validate_params(model.true_params())
-    except PhysicsParameterError as err:
-        raise ConfigError(f"physics.params: the true values are invalid — {err}") from None
-    try:
-        model.validate_params(model.initial_params())
-    except PhysicsParameterError as err:
-        raise ConfigError(f"physics.params: the initial guesses are invalid — {err}") from None
-    from hyco.training.variants import variant_of
-
-    arm_check = variant_of(cfg).check
-    if arm_check is not None:
-        try:
-            arm_check(cfg, model)
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-    observed_fields(cfg, model)  # the observed fields exist (the rule generation applies)
-    for name in cfg.data.static_fields:
-        if name in model.static_fields:
-            continue
-        spec = model.param_specs.get(name)
-        if spec is None:
-            raise ConfigError(f"data.static_fields: '{name}' is neither a static field {list(model.static_fields)} "
-                              f"nor a parameter {list(model.param_specs)} of '{cfg.physics.name}'")
-        if spec.learnable:
-            raise ConfigError(f"data.static_fields: '{name}' is a learnable parameter; giving the network its true "
-                              f"value would leak what is being learned. Remove it, or set "
-                              f"physics.params.{name}.learnable=false if it is known")
-    levels = int(cfg.synthetic.levels)
-    shape = model.converter.sample_shape
-    # sizes that are not multiples of 2**levels (a walled staggered state is N + 1 per axis) are
-    # padded inside the UNet; only a network deeper than the smallest axis is refused
-    if levels > 0 and min(shape) < 2 ** levels:
-        raise ConfigError(f"synthetic.levels: a UNet of depth {levels} halves the grid {levels} times, so every "
-                          f"axis needs at least {2 ** levels} samples; the state is {list(shape)}. Lower "
-                          f"synthetic.levels or raise physics.resolution")

@@ -3,7 +3,8 @@
 ``generate_dataset`` lives in :mod:`hyco.data.generate` (it imports PhiFlow); import it from there.
 """
 
-from hyco.data.cache import CacheError, CacheReader, cache_key
+from hyco.data.cache import CacheReader, cache_key
 from hyco.data.observation import ObservationOperator
+from hyco.errors import CacheError
 
 __all__ = ["CacheError", "CacheReader", "ObservationOperator", "cache_key"]

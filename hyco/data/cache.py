@@ -32,39 +32,25 @@ import hashlib
 import io
 import json
 import logging
-import os
 import shutil
-import uuid
-from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
-from hyco.paths import resolve_path
+from hyco.config.keys import DATA_KEY, select
+from hyco.core.files import TEMP_PREFIX, VERIFIED, atomic_write_bytes, sha256_bytes
+from hyco.core.paths import resolve_path
+from hyco.core.plain import to_plain
+from hyco.errors import CacheError
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
 SPLITS = ("train", "val", "test")
-TEMP_PREFIX = ".tmp-"
-# parameter entries that only steer the fit, not the data (the bounds stay: a model may size
-# its sub-steps by the upper bound)
-# how a parameter is fitted, not what the data are: changing them must not regenerate the data
-_PARAM_KEYS_NOT_IN_KEY = ("initial_guess", "learnable", "smoothness")
 REGENERATE_HINT = "rerun with data.regenerate=true or delete the directory {path}"
 
-# files whose SHA-256 was checked in this process: (path, size, mtime_ns, sha256)
-_VERIFIED: set = set()
-
-
-class CacheError(RuntimeError):
-    """The cache entry is missing, incomplete, corrupt or of another format version.
-
-    The message always says how to regenerate it.
-    """
 
 
 def _error(problem: str, path: Path | str) -> CacheError:
@@ -72,19 +58,6 @@ def _error(problem: str, path: Path | str) -> CacheError:
 
 
 # ---- key ---------------------------------------------------------------------------------------
-def plain_config(node: Any) -> Any:
-    """A config node (DictConfig, dataclass, dict) as plain JSON types, enums as their values."""
-    if isinstance(node, DictConfig):
-        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
-    if is_dataclass(node) and not isinstance(node, type):
-        return plain_config(OmegaConf.structured(node))
-    if isinstance(node, Mapping):
-        return {str(k): plain_config(v) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return [plain_config(v) for v in node]
-    return getattr(node, "value", node)
-
-
 def library_versions(full: bool = False) -> Dict[str, str]:
     """Versions of the libraries that produce the data (``full``: also those that only read it)."""
     import phi
@@ -108,27 +81,14 @@ def library_versions(full: bool = False) -> Dict[str, str]:
 
 
 def key_payload(cfg: Any) -> Dict[str, Any]:
-    """Everything that determines the data of ``cfg`` (a full HYCO config), as plain JSON.
-
-    Physics (with the parameters' truth, profile and bounds, not their initial guess or
-    learnable flag), the IC settings, the counts, frames and seed of the data, the observation
-    operator, the format version and the versions of PhiFlow and phiml. Not the trainer,
-    tracking, cache location, generation batch size (the data do not depend on it) or
-    ``regenerate``.
-    """
-    physics = plain_config(cfg.physics)
-    for spec in (physics.get("params") or {}).values():
-        for name in _PARAM_KEYS_NOT_IN_KEY:
-            spec.pop(name, None)
-    data = plain_config(cfg.data)
-    return {
-        "format_version": FORMAT_VERSION,
-        "physics": physics,
-        "ic": data["ic"],  # the initial-condition prior and its knobs
-        "data": {k: data[k] for k in ("num_train", "num_val", "num_test", "num_frames", "seed")},
-        "observation": plain_config(cfg.observation),
-        "versions": library_versions(),
-    }
+    """Everything that determines the data of ``cfg`` (a full HYCO config), as plain JSON: the
+    keys whose declared effect is ``data`` (:mod:`hyco.config.keys`: the physics with its true
+    parameters, not their initial guess or learnable flag; the initial conditions, counts, frames
+    and seed of the data; the observation operator), the cache format version and the versions of
+    PhiFlow and phiml."""
+    plain = {group: to_plain(cfg[group] if isinstance(cfg, dict) else getattr(cfg, group))
+             for group in ("physics", "data", "observation")}
+    return {"format_version": FORMAT_VERSION, **select(plain, DATA_KEY), "versions": library_versions()}
 
 
 def canonical_json(payload: Any) -> str:
@@ -154,26 +114,6 @@ def sim_filename(split: str, index: int) -> str:
 
 
 # ---- atomic writes and the lock ----------------------------------------------------------------
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
-    path = Path(path)
-    tmp = path.parent / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 @contextlib.contextmanager
 def cache_lock(root: Path, key: str, shared: bool = False) -> Iterator[Path]:
     """Hold an ``flock`` on ``<root>/<key>.lock`` (blocking; logged when waiting).
@@ -232,7 +172,7 @@ class CacheWriter:
         np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
         data = buffer.getvalue()
         atomic_write_bytes(self.path / name, data)
-        self.files[name] = _sha256_bytes(data)
+        self.files[name] = sha256_bytes(data)
         return name
 
     def finalize(self, metadata: Mapping[str, Any]) -> Path:
@@ -362,7 +302,7 @@ class CacheReader:
             data = file.read_bytes()
         except OSError as exc:
             raise _error(f"cache file {file} cannot be read ({exc})", self.path) from exc
-        actual = _sha256_bytes(data)
+        actual = sha256_bytes(data)
         if actual != expected:
             raise _error(
                 f"integrity check failed for {file}: SHA-256 {actual[:12]}… does not match "
@@ -371,19 +311,13 @@ class CacheReader:
             )
         return data
 
-    @staticmethod
-    def _stamp(file: Path, sha: str) -> tuple:
-        st = file.stat()
-        return (str(file), st.st_size, st.st_mtime_ns, sha)
-
     def load(self, split: str, index: int) -> Dict[str, np.ndarray]:
         """All arrays of one simulation; the file's SHA-256 is checked on its first load here."""
         file, sha = self._file(split, index)
-        try:
-            stamp = self._stamp(file, sha)
-        except OSError as exc:
-            raise _error(f"cache file {file} is missing ({exc})", self.path) from exc
-        if stamp in _VERIFIED:
+        stamp = VERIFIED.stamp(file, sha)
+        if stamp is None:
+            raise _error(f"cache file {file} is missing", self.path)
+        if stamp in VERIFIED:
             source: Any = file
         else:
             source = io.BytesIO(self._check(file, sha))
@@ -392,20 +326,23 @@ class CacheReader:
                 arrays = {name: npz[name] for name in npz.files}
         except Exception as exc:  # zip / format errors of a file whose checksum matched the metadata
             raise _error(f"cache file {file} cannot be decoded ({exc})", self.path) from exc
-        _VERIFIED.add(stamp)
+        VERIFIED.add(stamp)
         for required in ["seed", *(f"mask_{n}" for n in self.dynamic_fields)]:
             if required not in arrays:
                 raise _error(f"cache file {file} lacks the array '{required}'", self.path)
         return arrays
 
-    def verify(self) -> None:
-        """Check every listed file's SHA-256 now (whatever was checked before)."""
+    def verify(self, again: bool = False) -> None:
+        """Check every listed file's SHA-256 (``again=False``: skip files this process already
+        checked and that kept their size and modification time since)."""
         for name, sha in self.metadata["files"].items():
             file = self.path / name
-            if not file.is_file():
+            stamp = VERIFIED.stamp(file, sha)
+            if stamp is None:
                 raise _error(f"cache file {file} is missing", self.path)
-            self._check(file, sha)
-            _VERIFIED.add(self._stamp(file, sha))
+            if again or stamp not in VERIFIED:
+                self._check(file, sha)
+                VERIFIED.add(stamp)
 
     def __repr__(self) -> str:
         counts = {s: self.num_sims(s) for s in SPLITS}

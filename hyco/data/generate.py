@@ -22,23 +22,22 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from hyco.config import ConfigError
-from hyco.console import run_bars_enabled
+from hyco.core.console import run_bars_enabled
+from hyco.core.plain import to_plain
 from hyco.data.cache import (
-    SPLITS,
-    CacheError,
-    CacheReader,
     METADATA_FILE,
+    SPLITS,
+    CacheReader,
     CacheWriter,
     cache_key,
     cache_lock,
     cache_root,
     key_payload,
     library_versions,
-    plain_config,
     remove_entry,
 )
 from hyco.data.observation import ObservationOperator
+from hyco.errors import CacheError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +84,9 @@ def split_seeds(data_cfg: Any) -> Dict[str, List[int]]:
 # physics-dependent part: everything that touches PhiFlow is below, in three small functions
 # ------------------------------------------------------------------------------------------------
 def _build_model(cfg: Any) -> Any:
-    from hyco.physics import build_physics  # deferred: a cache hit never imports PhiFlow models
+    from hyco.physics import (
+        build_physics,  # deferred: a cache hit never imports PhiFlow models
+    )
 
     # Always on the CPU: the cache key does not name a device, and the same key must hold the same
     # numbers on every machine (a GPU's reductions differ in the last bits).
@@ -190,9 +191,9 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(full=True),
         "config": {
-            "data": plain_config(cfg.data),
-            "physics": plain_config(cfg.physics),
-            "observation": plain_config(cfg.observation),
+            "data": to_plain(cfg.data),
+            "physics": to_plain(cfg.physics),
+            "observation": to_plain(cfg.observation),
         },
         "key_payload": key_payload(cfg),
         "splits": {
@@ -219,26 +220,13 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     return len(jobs)
 
 
-# Entries verified in full by this process, with the (name, mtime, size) of every file then:
-# a sweep calls generate_dataset several times per trial, and re-hashing unchanged files each
-# time would cost more than the trial's bookkeeping.
-_VERIFIED: Dict[Path, Tuple] = {}
-
-
-def _signature(path: Path) -> Tuple:
-    return tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(path.iterdir()) if f.is_file())
-
-
 def _check_hit(path: Path, key: str) -> None:
-    """Refuse an incomplete, foreign or corrupt entry (full checksums once per process)."""
+    """Refuse an incomplete, foreign or corrupt entry."""
     reader = CacheReader(path)  # refuses incomplete entries and other format versions
     if reader.key != key:
         raise CacheError(f"cache {path} records key {reader.key}, expected {key} — rerun with "
                          f"data.regenerate=true or delete the directory {path}")
-    signature = _signature(path)
-    if _VERIFIED.get(path) != signature:
-        reader.verify()
-        _VERIFIED[path] = signature
+    reader.verify()  # full checksums once per process; unchanged files are not hashed again
 
 
 def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:

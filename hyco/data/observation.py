@@ -22,13 +22,11 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
+from hyco.errors import ObservationError
+
 # tags that separate the random streams drawn from the same observation seed
 _SENSOR_STREAM = 0x5E4504
 _NOISE_STREAM = 0x4015E
-
-
-class ObservationError(ValueError):
-    """The observation settings cannot be applied to this grid / number of frames."""
 
 
 def _enum_value(x: Any) -> Any:

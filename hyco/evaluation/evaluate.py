@@ -18,27 +18,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
 
-import matplotlib.pyplot as plt  # noqa: E402  (headless: matplotlib falls back to Agg)
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+import matplotlib.pyplot as plt  # headless: matplotlib falls back to Agg
+import numpy as np
+import torch
+from omegaconf import DictConfig
 
-from hyco import metrics as M  # noqa: E402
-from hyco import tracking  # noqa: E402
-from hyco.config import HycoConfig  # noqa: E402
-from hyco.data.cache import CacheReader  # noqa: E402
-from hyco.data.generate import generate_dataset  # noqa: E402
+from hyco import metrics as M
+from hyco import tracking
+from hyco.arms import PlayerContext, arm_of
+from hyco.compose import load_run_config
+from hyco.core.files import save_json
+from hyco.data.cache import CacheReader
+from hyco.data.generate import generate_dataset
+from hyco.data.training_data import static_inputs
+from hyco.errors import CheckpointError
 from hyco.physics.base import PhysicalModel
-from hyco.physics.registry import build_physics  # noqa: E402
-from hyco.synthetic.rollout import rollout  # noqa: E402
-from hyco.training.checkpoint import CheckpointError, load_checkpoint, load_json, save_json  # noqa: E402
-from hyco.training.tensor import select_device  # noqa: E402
-from hyco.training.factory import build_model_network, static_inputs  # noqa: E402
-from hyco.training.physical import PhysicalTrainer, parameter_metrics  # noqa: E402
-from hyco.training.runs import experiment_name  # noqa: E402
-from hyco.training.synthetic import SyntheticTrainer  # noqa: E402
-from hyco.training.field import param_to_numpy  # noqa: E402
-from hyco.training.aphynity import augmented_rollout  # noqa: E402
+from hyco.physics.registry import build_physics
+from hyco.runs.train import experiment_name
+from hyco.training.field import param_to_numpy
+from hyco.training.physical import parameter_metrics
+from hyco.training.tensor import select_device
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def run_config(run_id: str, cfg: DictConfig) -> DictConfig:
     if not Path(path).is_file():
         log.warning("run %s has no logged config; evaluating with the current config", run_id)
         return cfg
-    loaded = OmegaConf.merge(OmegaConf.structured(HycoConfig), OmegaConf.load(path))
+    loaded = load_run_config(path)
     loaded.tracking = cfg.tracking  # where to log is the caller's choice
     loaded.evaluation = cfg.evaluation
     return loaded
@@ -109,44 +108,6 @@ def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str
     return {"truth": truth, "static": static}
 
 
-def synthetic_rollout(cfg: DictConfig, model: PhysicalModel, ckpt_dir: Path, test: Dict[str, np.ndarray]) -> Optional[np.ndarray]:
-    """The trained network's rollout (best checkpoint, else last), or None if none was trained."""
-    for name in (SyntheticTrainer.BEST, SyntheticTrainer.LAST):
-        path = ckpt_dir / name
-        if path.is_file():
-            break
-    else:
-        return None
-    network = build_model_network(cfg, model)
-    network.load_state_dict(load_checkpoint(path)["model"])
-    network.eval()
-    x0 = torch.from_numpy(test["truth"][:, 0])
-    static = None if test["static"] is None else torch.from_numpy(test["static"])
-    with torch.no_grad():
-        pred = rollout(network, x0, test["truth"].shape[1] - 1, static=static)
-    return pred.numpy()
-
-
-def physical_rollout(model: PhysicalModel, params_file: Path, test: Dict[str, np.ndarray]) -> Optional[tuple]:
-    """The fitted physical model's rollout and its learned parameters, or None if not trained."""
-    if not params_file.is_file():
-        return None
-    learned = {n: np.asarray(v, dtype=np.float32) for n, v in load_json(params_file)["params"].items()}
-    params = model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
-    conv = model.converter
-    x0 = torch.from_numpy(test["truth"][:, 0])
-    if model.static_fields:
-        x0 = torch.cat([x0, torch.from_numpy(test["static"][:, :conv.num_channels - x0.shape[1]])], dim=1)
-    x0 = x0.to(model.device)
-    state = conv.tensor_to_state(x0)
-    frames = []
-    with torch.no_grad():
-        for _ in range(test["truth"].shape[1] - 1):
-            state = model.step(state, params)
-            frames.append(conv.state_to_tensor(state, model.dynamic_fields).cpu())
-    return torch.stack(frames, dim=1).numpy(), learned
-
-
 def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
     """Evaluate a run's players on held-out simulations and log the results to it.
 
@@ -180,24 +141,29 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
                     ckpt_dir: Path, horizon: int, split: str, held: Dict[str, float]) -> EvaluationResult:
     test = load_test_set(rcfg, reader, horizon, split, model.channels)
     truth = test["truth"][:, 1:]
-    predictions: Dict[str, np.ndarray] = {"persistence": np.repeat(test["truth"][:, :1], horizon, axis=1)}
+    predictions: Dict[str, np.ndarray] = {M.PERSISTENCE: np.repeat(test["truth"][:, :1], horizon, axis=1)}
     metrics: Dict[str, float] = {}
-    synthetic = synthetic_rollout(rcfg, model, ckpt_dir, test)
-    if synthetic is None:  # an aphynity run: its forecaster is P_theta + F_w, not the network alone
-        synthetic = augmented_rollout(rcfg, model, ckpt_dir, test)
-    if synthetic is not None:
-        predictions["synthetic"] = synthetic
-    physical = physical_rollout(model, ckpt_dir / PhysicalTrainer.PARAMS_FILE, test)
-    if physical is not None:
-        predictions["physical"] = physical[0]
-        truth_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
-        learned = parameter_metrics(physical[1], truth_params, [n for n, s in model.param_specs.items() if s.learnable])
-        for name in physical[1]:
-            if M.param(name) not in learned:
-                continue  # a fixed, known parameter
-            metrics[M.eval_param(split, name)] = learned[M.param(name)]
-            if M.param_rel_error(name) in learned:
-                metrics[M.eval_param_rel_error(split, name)] = learned[M.param_rel_error(name)]
+    x0 = torch.from_numpy(test["truth"][:, 0])
+    if test["static"] is not None:
+        x0 = torch.cat([x0, torch.from_numpy(test["static"])], dim=1)
+    context = PlayerContext(rcfg, model, ckpt_dir)
+    learned: Dict[str, np.ndarray] = {}
+    for player in arm_of(rcfg).players:
+        trained = player.load(context)
+        if trained is None:
+            continue
+        predictions[player.name] = np.asarray(trained.forecast(x0, horizon))
+        if trained.params is not None:
+            learned = trained.params
+            truth_params = {n: param_to_numpy(t) for n, t in model.true_params().items()}
+            scores = parameter_metrics(trained.params, truth_params,
+                                       [n for n, s in model.param_specs.items() if s.learnable])
+            for name in trained.params:
+                if M.param(name) not in scores:
+                    continue  # a fixed, known parameter
+                metrics[M.eval_param(split, name)] = scores[M.param(name)]
+                if M.param_rel_error(name) in scores:
+                    metrics[M.eval_param_rel_error(split, name)] = scores[M.param_rel_error(name)]
     if len(predictions) == 1:
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 
@@ -212,8 +178,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
             metrics[M.rel_l2_final(split, player, name)] = float(field_errors[-1])
     result = EvaluationResult(run_id, per_step, metrics, split=split)
     if split == "test":
-        learned_fields = {} if physical is None else physical[1]
-        _log_results(rcfg, result, predictions, test["truth"], model, learned_fields, dict(held))
+        _log_results(rcfg, result, predictions, test["truth"], model, learned, dict(held))
         held.clear()
     else:
         held.update(metrics)
@@ -223,7 +188,12 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
 def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],
                  truth: np.ndarray, model: PhysicalModel, learned: Mapping[str, np.ndarray],
                  other_metrics: Mapping[str, float]) -> None:
-    from hyco.evaluation.figures import error_vs_time, field_parameter, parameter_history, snapshots
+    from hyco.evaluation.figures import (  # matplotlib
+        error_vs_time,
+        field_parameter,
+        parameter_history,
+        snapshots,
+    )
 
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), result.run_id)
     logger.log_history([(key, value, 0) for key, value in {**other_metrics, **result.metrics}.items()]  # one call

@@ -1,28 +1,27 @@
 """Differentiable PDE models (PhiFlow, torch backend) and their registry.
 
-Importing this package registers every built-in model (``burgers``, ``inviscid_burgers``,
-``gray_scott``, ``heat``, ``smoke``).
+Each model is one module under ``hyco/physics/models/`` that registers itself with
+``@register_physics("name")``; the registry imports them on its first look-up, and plug-in
+packages add their own (:mod:`hyco.core.plugins`).
 """
 
-from hyco.physics.base import PhysicalModel
-from hyco.physics.params import ParamSpec, PhysicsParameterError, PhysicsSolveError
-from hyco.physics.registry import available_physics, build_physics, register_physics
-from hyco.physics.burgers import Burgers
-from hyco.physics.gray_scott import GrayScott
-from hyco.physics.heat import Heat
-from hyco.physics.inviscid_burgers import InviscidBurgers
-from hyco.physics.smoke import Smoke
+from hyco.errors import PhysicsParameterError, PhysicsSolveError
+from hyco.physics.base import PhysicalModel, TinyCase
+from hyco.physics.params import ParamSpec
+from hyco.physics.registry import (
+    PHYSICS,
+    available_physics,
+    build_physics,
+    register_physics,
+)
 
 __all__ = [
-    "Burgers",
-    "GrayScott",
-    "Heat",
-    "InviscidBurgers",
+    "PHYSICS",
     "ParamSpec",
     "PhysicalModel",
     "PhysicsParameterError",
     "PhysicsSolveError",
-    "Smoke",
+    "TinyCase",
     "available_physics",
     "build_physics",
     "register_physics",

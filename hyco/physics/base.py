@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 import torch
@@ -19,17 +30,46 @@ from phi.torch import TORCH
 from phiml import math
 from phiml.math import Tensor, spatial
 
-from hyco.config import ConfigError
-from hyco.convert import FieldTensorConverter
+from hyco.errors import ConfigError, PhysicsParameterError, ResidualNotDefined
 from hyco.fields import FieldSpec, parse_boundary
+from hyco.fields.converter import FieldTensorConverter
 from hyco.physics.ic import sample_prior
-from hyco.physics.params import ParamSpec, PhysicsParameterError, _host_values  # noqa: F401 (re-exported)
+from hyco.physics.params import ParamSpec
 from hyco.physics.profiles import profile_values
-from hyco.physics.residuals import Derivatives, ResidualNotDefined, scalar_or_field
+from hyco.physics.residuals import Derivatives, scalar_or_field
 
 math.use(TORCH)
 
 State = Dict[str, Any]  # field name -> phi.field.Field
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyCase:
+    """A configuration of a model small enough for the contract tests (milliseconds per step).
+
+    Every registered model declares at least one in :attr:`PhysicalModel.TINY_CASES`; the tests
+    run each one through the model contract (round trip, single trace, gradients) and, when it
+    names an experiment ``preset``, through every arm end to end. A new PDE (built-in or plug-in)
+    is covered by declaring its case; no test list is edited.
+
+    Attributes
+    ----------
+    physics
+        A ``PhysicsConfig`` mapping on a tiny grid.
+    ic
+        Its initial-condition prior's config (None: the model's default prior).
+    invalid
+        ``(parameter, value)`` pairs that :meth:`PhysicalModel.validate_params` must refuse,
+        naming the parameter.
+    preset
+        An experiment preset (``conf/experiment/``) whose physics this case replaces, for runs
+        through every arm (None: the case is only checked at the model level).
+    """
+
+    physics: Mapping[str, Any]
+    ic: Optional[Mapping[str, Any]] = None
+    invalid: Tuple[Tuple[str, float], ...] = ()
+    preset: Optional[str] = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -75,6 +115,8 @@ class PhysicalModel(ABC):
     GRIDS: ClassVar[Tuple[str, ...]] = ("centered",)
     PARAMS: ClassVar[Tuple[str, ...]] = ()
     IC_PRIOR: ClassVar[str] = "fourier"
+    #: tiny configurations for the contract tests, by case name (:class:`TinyCase`)
+    TINY_CASES: ClassVar[Dict[str, TinyCase]] = {}
 
     def __init__(
         self,
@@ -343,6 +385,19 @@ class PhysicalModel(ABC):
     def trace_count(self) -> int:
         """How often :meth:`step` has been traced (one per new shape/dtype signature)."""
         return len(getattr(self._step_jit, "traces", {}))
+
+    def tensor_step(self, params: Dict[str, Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """One step as a map of state tensors ``[B, C_in, *s] -> [B, C_dyn, *s]`` (dynamic fields,
+        then the model's static fields; further input channels, such as known parameters given
+        to the network, are ignored), for :func:`hyco.synthetic.rollout.rollout`. Differentiable
+        in the state and ``params``; runs on the model's device."""
+        conv = self.converter
+
+        def step(x: torch.Tensor) -> torch.Tensor:
+            state = conv.tensor_to_state(x[:, : conv.num_channels].to(self.device))
+            return conv.state_to_tensor(self.step(state, params), self.dynamic_fields)
+
+        return step
 
     def rollout(self, state: State, params: Dict[str, Tensor], n: int) -> List[State]:
         """``n`` steps from ``state``: ``n + 1`` states, the first being ``state`` itself.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math as pymath
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from hyco.physics.base import ParamSpec, PhysicsParameterError, _host_values
+from hyco.errors import PhysicsParameterError
 from hyco.physics.operators import stable_substeps
+from hyco.physics.params import ParamSpec, host_values
 
 MAX_SUBSTEPS = 1000  # beyond this the explicit scheme is the wrong tool (lower the upper bound or dt)
 
@@ -45,7 +46,7 @@ def diffusion_substeps(specs: Sequence[ParamSpec], dt: float, dx: Sequence[float
 def check_nonnegative(name: str, value: Any, what: str = "diffusivity") -> Optional[np.ndarray]:
     """Raise :class:`PhysicsParameterError` naming ``name`` for a negative diffusivity (checked
     before the bounds, so the message says why). Returns the host values (None while traced)."""
-    values = _host_values(value)
+    values = host_values(value)
     if values is not None and values.size and float(values.min()) < 0:
         raise PhysicsParameterError(
             f"physics parameter '{name}' ({what}) must be >= 0, got {float(values.min()):g}: a negative "

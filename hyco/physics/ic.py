@@ -17,38 +17,30 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from hyco.config.schema import ConfigError
+from hyco.core.registry import Registry
+from hyco.errors import ConfigError
 from hyco.physics.profiles import smooth_random_components
 
 if TYPE_CHECKING:  # pragma: no cover
     from hyco.physics.base import PhysicalModel
 
 ICPrior = Callable[["PhysicalModel", Sequence[int], Mapping[str, Any]], Dict[str, np.ndarray]]
-_PRIORS: Dict[str, ICPrior] = {}
+#: priors registered here and by plug-ins (their modules register on import)
+PRIORS: Registry[ICPrior] = Registry("initial-condition prior", key="data.ic.name")
 
 
 def register_ic(name: str) -> Callable[[ICPrior], ICPrior]:
     """Function decorator: make a prior available as ``data.ic.name=<name>``."""
-
-    def decorate(fn: ICPrior) -> ICPrior:
-        if name in _PRIORS and _PRIORS[name] is not fn:
-            raise ValueError(f"initial-condition prior '{name}' is already registered")
-        _PRIORS[name] = fn
-        return fn
-
-    return decorate
+    return PRIORS.register(name)
 
 
 def available_priors() -> List[str]:
-    return sorted(_PRIORS)
+    return PRIORS.names()
 
 
 def sample_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
     """Draw one initial state per seed with the prior ``cfg['name']``."""
-    name = str(cfg.get("name", "fourier"))
-    if name not in _PRIORS:
-        raise ConfigError(f"data.ic.name: unknown initial-condition prior '{name}'; available: {available_priors()}")
-    return _PRIORS[name](model, [int(s) for s in seeds], cfg)
+    return PRIORS.get(str(cfg.get("name", "fourier")))(model, [int(s) for s in seeds], cfg)
 
 
 def field_rng(seed: int, field_index: int) -> np.random.Generator:

@@ -125,7 +125,7 @@ def diffuse_explicit(u: Any, kappa: Coefficient, dt: float, substeps: int, dx: S
     is a number, a 0-d Tensor or a Tensor sampled where ``u``'s values live. Boundaries from
     ``u.extrapolation`` (module docstring); a zero-gradient wall has zero flux, so the mean is
     conserved on periodic and Neumann boxes. Stability (``kappa dt_sub sum 1/dx^2 <= 1/2``) is
-    the caller's business (see :func:`hyco.physics.burgers.stable_substeps`).
+    the caller's business (see :func:`hyco.physics.models.burgers.stable_substeps`).
     """
     ext = u.extrapolation
     dims = u.shape.spatial.names

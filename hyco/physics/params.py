@@ -10,24 +10,14 @@ import numpy as np
 import torch
 from phiml.math import Tensor
 
-from hyco.config import ConfigError
+from hyco.errors import ConfigError, PhysicsParameterError
 from hyco.physics.profiles import PROFILES
-
-
-class PhysicsParameterError(ValueError):
-    """A physical parameter (or the step size it is used with) is invalid; the message names it."""
-
-
-class PhysicsSolveError(RuntimeError):
-    """A numerical solve inside a model's step failed (e.g. a pressure solve whose residual is
-    too large or not finite); the message names the step and the residual. Trainers that call a
-    model inside an optimiser's callback (``math.minimize``) must not let it escape there."""
 
 
 # ------------------------------------------------------------------------------------------------
 # parameter specs
 # ------------------------------------------------------------------------------------------------
-def _host_values(value: Any) -> Optional[np.ndarray]:
+def host_values(value: Any) -> Optional[np.ndarray]:
     """Values as float64 numpy for checks, or None while being traced by ``jit_compile``."""
     if isinstance(value, Tensor):
         if not value.available:
@@ -120,7 +110,7 @@ class ParamSpec:
     def validate(self, value: Any) -> None:
         """Raise :class:`PhysicsParameterError` if ``value`` (any array-like) is not finite or
         leaves ``[lower, upper]``. Traced (jit) values are not checked."""
-        arr = _host_values(value)
+        arr = host_values(value)
         if arr is None:
             return
         if not np.all(np.isfinite(arr)):

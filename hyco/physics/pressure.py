@@ -4,7 +4,7 @@ Why not PhiFlow's ``fluid.make_incompressible`` with an iterative solve
 ----------------------------------------------------------------------
 Measured here (``experiments/smoke_pressure.py``; PhiFlow 3.4, torch CPU, one thread, smoke +
 buoyancy at 64^2 x 4, closed box, 20 steps per configuration; the numbers are in the module
-docstring of :mod:`hyco.physics.smoke`): CG with absolute tolerances stops on the wrong scale (a
+docstring of :mod:`hyco.physics.models.smoke`): CG with absolute tolerances stops on the wrong scale (a
 hundred times the round-off divergence; the seed saw ``NotConverged``/``Diverged`` with it); a
 relative tolerance with ``rank_deficiency=1`` does not converge in float32 at 64^2 and does in
 float64 (eager only, slow); under ``jit_compile`` an unconverged solve does not raise at all (it

@@ -22,10 +22,6 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 
-class ResidualNotDefined(NotImplementedError):
-    """The physical model does not state its PDE's continuous residual (the PINN cannot use it)."""
-
-
 def _grad(out: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """``d out / d coords`` ``[N, dim + 1]`` of a per-point scalar ``out [N]`` (graph kept)."""
     if not out.requires_grad:  # a constant (e.g. the derivative of a linear function): no graph left

@@ -1,10 +1,11 @@
 """A study is one problem: the fingerprint of what gives its trials their meaning.
 
-The fingerprint covers the configuration every trial starts from (the experiment preset,
-``sweep.trial_overrides`` and every command-line override outside ``sweep.``, resolved), the arms,
-the search space and the objective. Settings that change where or how fast a trial runs but not
-what it computes (tracking, storage, workers, threads, device, the data cache folder, figures)
-are left out, so every host can use its own. The first command records it in the study's user
+The fingerprint covers the configuration every trial of each arm starts from (the experiment
+preset, ``sweep.trial_overrides`` and every command-line override outside ``sweep.``, resolved),
+the arms, the search space and the objective: the keys whose declared effect is ``data``, ``run``
+or ``study`` (:mod:`hyco.config.keys`). Settings that change where, how fast or how visibly a
+trial runs (tracking, storage, workers, threads, device, logging, the data cache folder, figures)
+and the per-trial seed are left out, so every host can use its own. The first command records it in the study's user
 attributes; a later command whose fingerprint differs is refused before any compute, with the
 differing keys named, because its trials would be compared (and pruned) against trials of
 another problem.
@@ -16,17 +17,13 @@ import hashlib
 import json
 from typing import Any, Dict, List, Mapping
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from hyco.config import ConfigError
+from hyco.config.keys import STUDY_FINGERPRINT, select
+from hyco.core.plain import to_plain
+from hyco.errors import ConfigError
 
 FINGERPRINT_ATTR, ITEMS_ATTR = "fingerprint", "fingerprint_items"
-
-# Where a trial runs, how fast, and where it logs: never part of what it means.
-_IGNORED_TRIAL_KEYS = ("task", "tracking", "sweep", "torch_threads", "device", "seed", "data.cache_dir",
-                       "data.regenerate", "data.max_cached_sims", "trainer.resume", "evaluation.figures",
-                       "evaluation.num_snapshots", "evaluation.run_id")
-
 
 def _flatten(value: Any, prefix: str, out: Dict[str, str]) -> None:
     if isinstance(value, Mapping) and value:
@@ -36,14 +33,20 @@ def _flatten(value: Any, prefix: str, out: Dict[str, str]) -> None:
         out[prefix] = json.dumps(value, sort_keys=True, default=str)
 
 
-def fingerprint_items(trial_cfg: DictConfig, sweep: DictConfig, arms: List[str]) -> Dict[str, str]:
-    """``{dotted key: JSON value}`` of everything the fingerprint covers."""
-    trial = OmegaConf.to_container(trial_cfg, resolve=True, enum_to_str=True)
+def fingerprint_items(trial_cfgs: Mapping[str, DictConfig], sweep: DictConfig) -> Dict[str, str]:
+    """``{dotted key: JSON value}`` of everything the fingerprint covers; ``trial_cfgs`` maps each
+    arm to the config its trials start from. Keys outside ``trainer`` are the same for every arm
+    (``trial.<key>``); each arm's trainer knobs are ``trial.trainer[<arm>].<key>``."""
     items: Dict[str, str] = {}
-    _flatten({"trial": trial, "arms": sorted(arms), "objective": str(sweep.objective),
-              "search_space": OmegaConf.to_container(sweep.search_space, resolve=True)}, "", items)
-    ignored = tuple(f"trial.{k}" for k in _IGNORED_TRIAL_KEYS)
-    return {k: v for k, v in items.items() if not any(k == i or k.startswith(i + ".") for i in ignored)}
+    arms = sorted(trial_cfgs)
+    for arm in arms:
+        plain = select(to_plain(trial_cfgs[arm]), STUDY_FINGERPRINT)
+        trainer = plain.pop("trainer", {})
+        _flatten({"trial": plain}, "", items)
+        _flatten({f"trial.trainer[{arm}]": trainer}, "", items)
+    _flatten({"arms": arms, "objective": str(sweep.objective),
+              "search_space": to_plain(sweep.search_space)}, "", items)
+    return items
 
 
 def fingerprint(items: Mapping[str, str]) -> str:
@@ -76,17 +79,8 @@ def check_fingerprint(study_name: str, user_attrs: Mapping[str, Any], items: Map
 
 
 def study_problem(cfg: DictConfig, base_overrides: List[str], arms: List[str]) -> Dict[str, str]:
-    """The fingerprint items of the sweep command ``cfg`` (composes the trials' base config)."""
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from hyco.paths import conf_dir
+    """The fingerprint items of the sweep command ``cfg`` (composes each arm's base config)."""
     from hyco.sweep.objective import trial_config
 
     overrides = [*cfg.sweep.trial_overrides, *base_overrides]
-    if GlobalHydra.instance().is_initialized():
-        trial = trial_config(overrides, [])
-    else:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            trial = trial_config(overrides, [])
-    return fingerprint_items(trial, cfg.sweep, arms)
+    return fingerprint_items({arm: trial_config(arm, overrides, [], check=False) for arm in arms}, cfg.sweep)

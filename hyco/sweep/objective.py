@@ -21,29 +21,23 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import optuna
-from hydra import compose
 from omegaconf import DictConfig
 
 from hyco import metrics as M
-from hyco.config import validate
-from hyco.evaluation import evaluate_splits
-from hyco.tracking.run_logger import RunStopped
+from hyco.compose import compose_config, overrides_for_arm
+from hyco.errors import DivergedError, NonFiniteLossError, RunStopped
+from hyco.evaluation.scores import score_run
+from hyco.runs.train import train_run
 from hyco.sweep.labels import mark_arm
-from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, forecast_player, sample_overrides
-from hyco.training.base import NonFiniteLossError
-from hyco.training.runs import train_run
+from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
 
 log = logging.getLogger(__name__)
 
 # the per-epoch validation metric each kind of arm reports, in order of preference
 VALIDATION_KEYS = M.VALIDATION_LOSSES
-
-
-class DivergedError(FloatingPointError):
-    """The validation loss grew past ``sweep.divergence_factor`` times its first value."""
 
 
 class PruningObserver:
@@ -73,41 +67,11 @@ class PruningObserver:
             raise RunStopped(f"pruned by the sweep's pruner at epoch {step} ({key}={value:.4g})")
 
 
-def learnable_params(cfg: DictConfig) -> List[str]:
-    """Names of the physical parameters a run learns (``physics.params.<name>.learnable``)."""
-    return [str(name) for name, spec in cfg.physics.params.items() if spec.learnable]
-
-
-def param_error(metrics: Mapping[str, float], split: str, names: Sequence[str]) -> float:
-    """Mean of ``eval/<split>/param/<name>_rel_error`` over ``names``: one number for the
-    objective that weighs every learnable parameter equally (NaN if any is missing or none)."""
-    errors = [metrics.get(M.eval_param_rel_error(split, n), math.nan) for n in names]
-    return float(sum(errors) / len(errors)) if errors else math.nan
-
-
-def trial_config(base_overrides: Sequence[str], overrides: Sequence[str]) -> DictConfig:
-    """Compose a trial's config (Hydra must be initialised by the caller, once per process)."""
-    cfg = compose(config_name="config", overrides=[*base_overrides, *overrides])
-    validate(cfg)
-    return cfg
-
-
-def score_run(cfg: DictConfig, arm: str, run_id: str) -> Dict[str, Any]:
-    """Evaluate a trained run on the validation split (the objectives) and the test split (the
-    report): ``forecast_error``, ``param_error``, their ``test_`` twins and, under ``params``,
-    every learnable parameter's error keyed as the trial's user attribute."""
-    cfg.evaluation.run_id = run_id
-    results = evaluate_splits(cfg, ("val", "test"))  # test: recorded for the report, never optimised
-    val, test = results["val"].metrics, results["test"].metrics
-    player = forecast_player(arm)
-    params = learnable_params(cfg)
-    per_param = {M.trial_param_rel_error(split, name): metrics[M.eval_param_rel_error(split, name)]
-                 for split, metrics in (("val", val), ("test", test)) for name in params
-                 if M.eval_param_rel_error(split, name) in metrics}
-    return {"forecast_error": val.get(M.rel_l2_mean("val", player), math.nan),
-            "param_error": param_error(val, "val", params),
-            "test_forecast_error": test.get(M.rel_l2_mean("test", player), math.nan),
-            "test_param_error": param_error(test, "test", params), "params": per_param}
+def trial_config(arm: str, base_overrides: Sequence[str], overrides: Sequence[str], check: bool = True) -> DictConfig:
+    """Compose (and check) a trial's config: the base overrides that act on ``arm`` (a sweep's
+    command line applies to every arm; each reads its own knobs), then ``trainer=<arm>`` and the
+    trial's own overrides."""
+    return compose_config([*overrides_for_arm(base_overrides, arm), f"trainer={arm}", *overrides], check=check)
 
 
 def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
@@ -117,8 +81,8 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
     arm, sampled = sample_overrides(trial, sweep.search_space, arms)
     mark_arm(trial, arm)
     # the sweep preset's per-trial budget first, so that the command line can override it
-    cfg = trial_config([*sweep.trial_overrides, *base_overrides],
-                       [f"trainer={arm}", *sampled, "trainer.resume=false", f"seed={trial.number}"])
+    cfg = trial_config(arm, [*sweep.trial_overrides, *base_overrides],
+                       [*sampled, "trainer.resume=false", f"seed={trial.number}"])
     names = OBJECTIVE_NAMES[sweep.objective]
     observer = PruningObserver(trial, float(sweep.divergence_factor), len(names) > 1)
     tags = {"hyco.study": study_name, "hyco.trial": str(trial.number), "hyco.arm": arm}

@@ -2,9 +2,9 @@
 
 The best trial of an arm is the minimum over many noisy trials, an optimistic number (selection
 bias). With ``sweep.reeval_seeds = K > 0`` the launching process retrains that configuration K
-times with the seed scheme of the comparisons (:func:`hyco.compare.seed_overrides`, seeds
+times with the seed scheme of the comparisons (:func:`hyco.runs.seeds.seed_overrides`, seeds
 ``1..K``: fresh data initial conditions, observation noise and training seed) and reports the
-mean ± 95 % t interval (:mod:`hyco.stats`) of the objectives beside the best value. Each
+mean ± 95 % t interval (:mod:`hyco.evaluation.stats`) of the objectives beside the best value. Each
 retraining is a child MLflow run of the study's parent (tags ``hyco.reeval`` = the trial number,
 ``hyco.seed``); the results are stored in the study (user attribute ``reeval``), so a resumed or
 ``summary_only`` sweep shows them without retraining.
@@ -18,13 +18,12 @@ import math
 from typing import Any, Dict, List, Sequence
 
 import optuna
-from hydra import initialize_config_dir
 from omegaconf import DictConfig
 
-from hyco.compare import seed_overrides
-from hyco.paths import conf_dir
-from hyco.sweep.objective import score_run, trial_config
-from hyco.training.runs import train_run
+from hyco.evaluation.scores import score_run
+from hyco.runs.seeds import seed_overrides
+from hyco.runs.train import train_run
+from hyco.sweep.objective import trial_config
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,10 @@ QUANTITIES = ("forecast_error", "param_error", "test_forecast_error", "test_para
 
 
 def trial_overrides(trial: optuna.trial.FrozenTrial) -> List[str]:
-    """The Hydra overrides a trial sampled: ``<arm>/<path>`` parameters back to ``path=value``."""
+    """The Hydra overrides a trial sampled (its arm apart): ``<arm>/<path>`` parameters back to ``path=value``."""
     arm = trial.params["arm"]
-    return [f"trainer={arm}", *(f"{name.split('/', 1)[1]}={value}" for name, value in sorted(trial.params.items())
-                                if name.startswith(f"{arm}/"))]
+    return [f"{name.split('/', 1)[1]}={value}" for name, value in sorted(trial.params.items())
+            if name.startswith(f"{arm}/")]
 
 
 def stored_reeval(study: optuna.Study, best: Dict[str, int]) -> Dict[str, Dict[str, Any]]:
@@ -52,7 +51,7 @@ def reevaluate(study: optuna.Study, sweep: DictConfig, base_overrides: Sequence[
     k = int(sweep.reeval_seeds)
     stored: Dict[str, Dict[str, Any]] = json.loads(study.user_attrs.get(REEVAL_ATTR, "{}"))
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+    if True:  # composition initialises Hydra itself
         for arm, number in best.items():
             done = stored.get(arm, {})
             if done.get("trial") == number and len(done.get("seeds", [])) >= k:
@@ -60,9 +59,9 @@ def reevaluate(study: optuna.Study, sweep: DictConfig, base_overrides: Sequence[
             record: Dict[str, Any] = {"trial": number, "seeds": [], **{q: [] for q in QUANTITIES}}
             sampled = [*trial_overrides(trials[number]), "trainer.resume=false", f"seed={number}"]
             base = [*sweep.trial_overrides, *base_overrides]
-            first = trial_config(base, sampled)
+            first = trial_config(arm, base, sampled)
             for seed in range(1, k + 1):
-                cfg = trial_config(base, [*sampled, *seed_overrides(first, seed)])
+                cfg = trial_config(arm, base, [*sampled, *seed_overrides(first, seed)])
                 log.info("re-evaluating %s (trial %d) on seed %d of %d", arm, number, seed, k)
                 tags = {"hyco.study": sweep.study_name, "hyco.arm": arm, "hyco.reeval": str(number),
                         "hyco.seed": str(seed)}

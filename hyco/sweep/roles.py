@@ -32,15 +32,26 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import optuna
+from omegaconf import DictConfig
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
-from omegaconf import DictConfig
 
 from hyco import tracking
+from hyco.sweep.fingerprint import (
+    FINGERPRINT_ATTR,
+    ITEMS_ATTR,
+    check_fingerprint,
+    fingerprint,
+)
 from hyco.sweep.locks import database_lock
-from hyco.sweep.fingerprint import FINGERPRINT_ATTR, ITEMS_ATTR, check_fingerprint, fingerprint
 from hyco.sweep.study import (
-    count_trials, fail_dead_trials, make_pruner, make_sampler, make_storage, retried_numbers, retry_callback,
+    count_trials,
+    fail_dead_trials,
+    make_pruner,
+    make_sampler,
+    make_storage,
+    retried_numbers,
+    retry_callback,
 )
 
 log = logging.getLogger(__name__)

@@ -20,17 +20,25 @@ import torch
 from hydra import initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from hyco import metrics as M
 from hyco import tracking
 from hyco.config import default_torch_threads
-from hyco.console import setup_logging, study_display
-from hyco.paths import conf_dir
-from hyco.sweep.objective import run_trial
-from hyco import metrics as M
-from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, check_space, sweep_arms
+from hyco.core.console import setup_logging, study_display
+from hyco.core.paths import conf_dir
 from hyco.sweep.fingerprint import study_problem
+from hyco.sweep.labels import name_objectives
+from hyco.sweep.objective import run_trial
+from hyco.sweep.progress import StudyProgress
 from hyco.sweep.roles import (
-    BudgetReached, attach_parent, budget_done, finish_once, record_problem, wait_for_study, worker_study,
+    BudgetReached,
+    attach_parent,
+    budget_done,
+    finish_once,
+    record_problem,
+    wait_for_study,
+    worker_study,
 )
+from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, check_space, sweep_arms
 from hyco.sweep.study import (
     create_study,
     fail_dead_trials,
@@ -42,8 +50,6 @@ from hyco.sweep.study import (
     split_budget,
     storage_url,
 )
-from hyco.sweep.labels import name_objectives
-from hyco.sweep.progress import StudyProgress
 from hyco.sweep.summary import SweepSummary, browse_commands, figures, summarize
 
 log = logging.getLogger(__name__)
@@ -165,7 +171,10 @@ def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary
     once the budget is done (``summary_only`` on an unfinished study leaves it running)."""
     names = OBJECTIVE_NAMES[cfg.sweep.objective]
     if int(cfg.sweep.reeval_seeds) > 0 and summary.rows:
-        from hyco.sweep.reeval import reevaluate, stored_reeval  # deferred: imports the comparison tools
+        from hyco.sweep.reeval import (  # deferred: imports the comparison tools
+            reevaluate,
+            stored_reeval,
+        )
 
         best = summary.best_trials
         summary.reeval = (stored_reeval(study, best) if cfg.sweep.summary_only

@@ -2,13 +2,13 @@
 
 ``sweep.search_space`` maps ``common`` and each arm to ``{config.path: spec}`` with
 ``spec = {type: float|int|categorical, low, high, log, step, choices}``. A parameter is named
-``<arm>/<config.path>`` (``mixed/trainer.alpha``), so each arm's values are modelled from that
+``<arm>/<config.path>`` (``mixed/trainer.hyco.alpha``), so each arm's values are modelled from that
 arm's trials only; the sampled value becomes the Hydra override ``path=value``. The arm itself
 is chosen by :class:`ArmBalancedSampler`, not optimised: a study compares arms, so each arm gets
 an equal share of the budget and is tuned on its own.
 
 The arms, what each forecasts with, whether it learns parameters and which ``trainer.*`` knobs
-act on it come from the variant registry (:mod:`hyco.training.variants`).
+act on it come from the variant registry (:mod:`hyco.arms.spec`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import optuna
 
-from hyco.config import ConfigError
-from hyco.training.variants import available_variants, get_variant
+from hyco.arms import available_arms, get_arm
+from hyco.errors import ConfigError
 
 
 def _spec_dict(spec: Any) -> Dict[str, Any]:
@@ -41,7 +41,7 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
     ``common`` must be read by at least one of ``arms`` (otherwise trials would differ in a value
     that changes nothing).
     """
-    known = ["common", *available_variants()]
+    known = ["common", *available_arms()]
     for group, entries in search_space.items():
         if group not in known:  # a misspelt arm would silently leave that arm untuned
             raise ConfigError(f"sweep.search_space.{group}: unknown group; use one of {known}")
@@ -63,9 +63,9 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
             else:
                 raise ConfigError(f"{where}: type must be float, int or categorical, got {kind!r}")
             if str(path).startswith("trainer.") and readers and \
-                    not any(str(path)[len("trainer."):] in get_variant(a).reads for a in readers):
+                    not any(get_arm(a).knob_acts(str(path)[len("trainer."):]) for a in readers):
                 raise ConfigError(f"{where}: {path} does not act on {' or '.join(readers)} "
-                                  "(see the variant's reads in hyco/training/variants.py)")
+                                  "(see the arm's reads in hyco/arms/)")
 
 
 def suggest(trial: optuna.Trial, path: str, spec: Mapping[str, Any]) -> Any:
@@ -128,8 +128,8 @@ OBJECTIVE_NAMES = {"synthetic_error": ["forecast_error"], "param_error": ["param
 
 
 def sweep_arms(arms: Sequence[str]) -> List[str]:
-    """``sweep.arms``, or every registered variant when it is empty."""
-    return list(arms) or available_variants()
+    """``sweep.arms``, or every registered arm when it is empty."""
+    return list(arms) or available_arms()
 
 
 def arms_for(objective: str, arms: Sequence[str]) -> List[str]:
@@ -138,9 +138,4 @@ def arms_for(objective: str, arms: Sequence[str]) -> List[str]:
     arms = sweep_arms(arms)
     if objective == "synthetic_error":
         return arms
-    return [a for a in arms if get_variant(a).learns_params]
-
-
-def forecast_player(arm: str) -> str:
-    """The player whose rollout is ``arm``'s forecast (the physical model for ``physical_only``)."""
-    return get_variant(arm).forecast
+    return [a for a in arms if get_arm(a).learns_params]

@@ -21,21 +21,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from typing import Callable, Iterable, List, Optional
 
 import numpy as np
 import optuna
-import warnings
-
+from omegaconf import DictConfig
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
-from omegaconf import DictConfig
 
-from hyco.paths import mlruns_dir
+from hyco.core.paths import mlruns_dir
 from hyco.sweep.locks import url_lock
-from hyco.tracking.run_logger import host_name, owner_is_alive
 from hyco.sweep.space import ArmBalancedSampler
+from hyco.tracking.run_logger import host_name, owner_is_alive
 
 log = logging.getLogger(__name__)
 

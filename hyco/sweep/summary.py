@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hyco import metrics as M
-from hyco.stats import t_interval
+from hyco.evaluation.stats import t_interval
 from hyco.sweep.labels import dashboard_url, runs_table_url
 
 log = logging.getLogger(__name__)

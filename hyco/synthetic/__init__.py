@@ -1,11 +1,18 @@
-"""Synthetic models: PyTorch networks mapping ``[B, C, *spatial]`` at t to t+1, and rollouts."""
+"""Synthetic models: PyTorch networks (forecasters ``[B, C, *s]`` at t to t+1), their registry,
+rollouts and checkpoints."""
 
-from hyco.synthetic.registry import available_networks, build_network, register_network
+from hyco.synthetic.registry import (
+    NETWORKS,
+    NetworkSpec,
+    available_networks,
+    build_network,
+    register_network,
+)
 from hyco.synthetic.rollout import masked_rollout_loss, rollout
-from hyco.synthetic.unet import UNet
 
 __all__ = [
-    "UNet",
+    "NETWORKS",
+    "NetworkSpec",
     "available_networks",
     "build_network",
     "masked_rollout_loss",

@@ -1,73 +1,75 @@
-"""Registry of synthetic networks: ``@register_network("name")`` and ``build_network(cfg, ...)``.
+"""Registry of synthetic networks and the spec that rebuilds a trained one.
 
-A new network is one module that decorates its class (or a factory function), one import line in
-``hyco/synthetic/__init__.py`` (importing the package registers the built-in networks; this module
-never imports them, so the two do not depend on each other) and one YAML file in ``conf/synthetic/``.
+A network is one module under ``hyco/synthetic/networks/`` (imported on the first look-up) or in a
+plug-in package, which registers a builder with its typed config node::
+
+    @dataclass
+    class UNetConfig:
+        levels: int = 2
+        ...
+
+    @register_network("unet", config=UNetConfig)
+    class UNet(nn.Module):
+        @classmethod
+        def from_config(cls, cfg, dim, in_channels, out_channels): ...
+
+``synthetic.name=unet`` picks it and ``synthetic.unet.<knob>`` holds its knobs (the node of every
+other network is absent). A :class:`NetworkSpec` records what a network was built from (name,
+resolved knobs, dimension, channels); checkpoints carry it, so a trained network is rebuilt from its
+checkpoint alone (:mod:`hyco.synthetic.checkpoint`), never from a run's config.
 """
 
 from __future__ import annotations
 
-import enum
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
 
 import torch
 from torch import nn
 
-__all__ = [
-    "NetworkBuilder",
-    "available_networks",
-    "build_network",
-    "cfg_value",
-    "register_network",
-]
+from hyco.core.plain import to_plain
+from hyco.core.registry import Registry
+from hyco.errors import ConfigError
 
-#: ``builder(cfg, dim, in_channels, out_channels) -> nn.Module``
+__all__ = ["NETWORKS", "NetworkEntry", "NetworkSpec", "available_networks", "build_network", "register_network"]
+
+#: ``builder(cfg, dim, in_channels, out_channels) -> nn.Module``; ``cfg`` is the network's own node
 NetworkBuilder = Callable[[Any, int, int, int], nn.Module]
 _T = TypeVar("_T")
 
-_REGISTRY: Dict[str, NetworkBuilder] = {}
+
+@dataclass(frozen=True)
+class NetworkEntry:
+    """A registered network: its builder and the dataclass of its config node (None: no knobs)."""
+
+    name: str
+    builder: NetworkBuilder
+    config: Optional[type] = None
+    #: ``forecaster``: maps the state ``[B, C, *s]`` at t to t+1; ``field``: maps coordinates to values
+    kind: str = "forecaster"
+    #: ``check(spec, sample_shape)`` raises ``ValueError`` (naming the key) when the network cannot
+    #: take the problem's state, before any compute
+    check: Optional[Callable[["NetworkSpec", tuple], None]] = None
 
 
-def cfg_value(cfg: Any, key: str, default: Any = None) -> Any:
-    """Read ``key`` from a DictConfig, a dataclass, a dict or any object; enums become their value.
-
-    Networks receive their config as whatever the caller has (Hydra DictConfig in runs, the
-    dataclass in tests); this keeps each network free of that distinction.
-    """
-    if cfg is None:
-        value = default
-    elif isinstance(cfg, dict):
-        value = cfg.get(key, default)
-    elif hasattr(cfg, "get") and callable(cfg.get) and not hasattr(cfg, "__dataclass_fields__"):
-        value = cfg.get(key, default)  # DictConfig: .get never raises in struct mode
-    else:
-        value = getattr(cfg, key, default)
-    if isinstance(value, enum.Enum):
-        value = value.value
-    return value
+NETWORKS: Registry[NetworkEntry] = Registry("network", key="synthetic.name", discover="hyco.synthetic.networks")
 
 
-def register_network(name: str) -> Callable[[_T], _T]:
+def register_network(name: str, config: Optional[type] = None, kind: str = "forecaster",
+                     check: Optional[Callable[["NetworkSpec", tuple], None]] = None) -> Callable[[_T], _T]:
     """Class/function decorator that registers a network under ``name``.
 
     A decorated class must provide ``from_config(cfg, dim, in_channels, out_channels)``
-    (classmethod); a decorated function is itself the builder with that signature.
-    Registering a different object under a taken name raises ``ValueError``.
+    (classmethod); a decorated function is itself the builder with that signature. ``config`` is
+    the dataclass of the network's knobs, its node ``synthetic.<name>``; ``check`` refuses a
+    problem the network cannot take (see :class:`NetworkEntry`).
     """
-    key = name.lower()
 
     def decorator(obj: _T) -> _T:
         builder = getattr(obj, "from_config", obj) if isinstance(obj, type) else obj
         if not callable(builder):
             raise TypeError(f"register_network('{name}'): {obj!r} is not callable")
-        previous = _REGISTRY.get(key)
-        # Re-importing the same module (e.g. importlib.reload) registers an equal-named object
-        # again; only a genuinely different network under the same name is an error.
-        if previous is not None and getattr(previous, "__qualname__", None) != getattr(
-            builder, "__qualname__", None
-        ):
-            raise ValueError(f"network '{name}' is already registered ({previous!r})")
-        _REGISTRY[key] = builder
+        NETWORKS.add(name, NetworkEntry(name, builder, config, kind, check))
         return obj
 
     return decorator
@@ -75,44 +77,60 @@ def register_network(name: str) -> Callable[[_T], _T]:
 
 def available_networks() -> List[str]:
     """Sorted names of the registered networks."""
-    return sorted(_REGISTRY)
+    return NETWORKS.names()
 
 
-def build_network(
-    synthetic_cfg: Any,
-    dim: int,
-    in_channels: int,
-    out_channels: int,
-    seed: Optional[int] = None,
-) -> nn.Module:
-    """Build the network named by ``synthetic_cfg.name``.
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything a network is built from: rebuilding from it gives the same architecture.
 
-    Parameters
-    ----------
-    synthetic_cfg
-        ``SyntheticConfig`` dataclass, its DictConfig, or a dict; ``name`` picks the network.
-    dim
-        Number of spatial dimensions (1 or 2).
-    in_channels, out_channels
-        Channels of the input ``[B, in_channels, *spatial]`` and of the output.
-    seed
-        When given, the weights are initialised from this seed inside a forked RNG, so the
-        result does not depend on, and does not advance, the global torch RNG. When ``None``
-        the global RNG is used (deterministic after ``torch.manual_seed``).
-
-    Raises
-    ------
-    KeyError
-        for an unknown name; the message lists the registered names.
+    ``config`` holds the network's resolved knobs (``padding: auto`` already replaced by the
+    physics' boundary), as plain values.
     """
-    name = str(cfg_value(synthetic_cfg, "name", "unet")).lower()
-    if name not in _REGISTRY:
-        raise KeyError(
-            f"synthetic.name: unknown network '{name}'; available networks: {available_networks()}"
-        )
-    builder = _REGISTRY[name]
-    if seed is None:
-        return builder(synthetic_cfg, dim, in_channels, out_channels)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        return builder(synthetic_cfg, dim, in_channels, out_channels)
+
+    name: str
+    config: Mapping[str, Any]
+    dim: int
+    in_channels: int
+    out_channels: int
+
+    def build(self, seed: Optional[int] = None) -> nn.Module:
+        """The network, initialised from ``seed`` inside a forked RNG (the global torch RNG is
+        neither used nor advanced); ``None`` uses the global RNG."""
+        entry = NETWORKS.get(self.name)
+        if seed is None:
+            return entry.builder(dict(self.config), self.dim, self.in_channels, self.out_channels)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            return entry.builder(dict(self.config), self.dim, self.in_channels, self.out_channels)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "config": to_plain(dict(self.config)), "dim": self.dim,
+                "in_channels": self.in_channels, "out_channels": self.out_channels}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
+        try:
+            return cls(str(data["name"]), dict(data["config"]), int(data["dim"]), int(data["in_channels"]),
+                       int(data["out_channels"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"network spec {dict(data)!r} is incomplete ({err})") from None
+
+
+def network_node(synthetic_cfg: Any) -> Dict[str, Any]:
+    """The knobs of the network ``synthetic.name`` names (its node ``synthetic.<name>``), plain;
+    the dataclass defaults when the node is absent."""
+    plain = to_plain(synthetic_cfg)
+    name = str(plain.get("name", "unet"))
+    entry = NETWORKS.get(name)
+    node = plain.get(name)
+    if node is None:
+        node = to_plain(entry.config()) if entry.config is not None else {}
+    return dict(node)
+
+
+def build_network(synthetic_cfg: Any, dim: int, in_channels: int, out_channels: int,
+                  seed: Optional[int] = None) -> nn.Module:
+    """Build the network named by ``synthetic_cfg.name`` from its node (see :class:`NetworkSpec`)."""
+    name = str(to_plain(synthetic_cfg).get("name", "unet"))
+    return NetworkSpec(name, network_node(synthetic_cfg), dim, in_channels, out_channels).build(seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
-from hyco.paths import mlruns_dir
+from hyco.core.paths import mlruns_dir
 from hyco.tracking.backend import Tracking, get_client
 
 if TYPE_CHECKING:  # pragma: no cover

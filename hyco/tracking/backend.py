@@ -1,7 +1,7 @@
 """The MLflow backend: where runs live, its set-up, a client for it, and experiments by name.
 
 SQLite at ``<root>/mlruns/mlflow.db`` and artifacts under ``<root>/mlruns/artifacts`` (root from
-:func:`hyco.paths.project_root`, never the cwd); ``TrackingConfig.tracking_uri`` /
+:func:`hyco.core.paths.project_root`, never the cwd); ``TrackingConfig.tracking_uri`` /
 ``artifact_location`` override both (any SQLAlchemy URL or an MLflow server URL).
 :func:`ensure_backend` creates/migrates the database under a file lock, once per process.
 """
@@ -24,7 +24,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 # console has one display (the URLs are in its summary), so these lines stay out.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-from hyco.paths import mlruns_dir, resolve_path  # noqa: E402
+from hyco.core.paths import mlruns_dir, resolve_path  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.tracking import MlflowClient

@@ -17,7 +17,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from hyco.paths import project_root
+from hyco.core.paths import project_root
 
 __all__ = [
     "DatasetRef",
@@ -93,13 +93,6 @@ class DatasetRef:
     name: str
     digest: str
     source: str
-
-
-class RunStopped(Exception):
-    """Training was stopped on purpose before its end (e.g. pruned by a sweep's pruner).
-
-    A tracked run ending with it is KILLED (not FAILED) and tagged ``hyco.stopped`` with the reason.
-    """
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,9 +16,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from hyco.tracking.run_logger import MAX_TAG_VALUE_LENGTH, TAG_GIT, RunLogger, git_commit, to_str
 from hyco.tracking.artifacts import artifacts_are_local  # noqa: F401  (re-exported)
-from hyco.tracking.backend import Tracking, ensure_backend, get_client, get_or_create_experiment
+from hyco.tracking.backend import (
+    Tracking,
+    ensure_backend,
+    get_client,
+    get_or_create_experiment,
+)
+from hyco.tracking.run_logger import (
+    MAX_TAG_VALUE_LENGTH,
+    TAG_GIT,
+    RunLogger,
+    git_commit,
+    to_str,
+)
 from hyco.tracking.store import MlflowRunLogger, flatten_config
 
 __all__ = ["artifacts_are_local", "create_shared_run", "end_shared_run", "run_logger", "run_status"]

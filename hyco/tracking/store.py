@@ -19,19 +19,56 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+)
 
+from hyco.errors import RunStopped
 from hyco.tracking.artifacts import (  # noqa: F401  (re-exported)
-    _ARTIFACT_URIS, _MIRRORS, artifact_dir, download_artifact, local_artifact_path, writable_artifact_dir,
+    _ARTIFACT_URIS,
+    _MIRRORS,
+    artifact_dir,
+    download_artifact,
+    local_artifact_path,
+    writable_artifact_dir,
 )
 from hyco.tracking.backend import (  # noqa: F401  (re-exported)
-    _EXPERIMENT_IDS, Backend, Tracking, _is_server, _mlflow, ensure_backend, get_client, get_or_create_experiment,
+    _EXPERIMENT_IDS,
+    Backend,
+    Tracking,
+    _is_server,
+    _mlflow,
+    ensure_backend,
+    get_client,
+    get_or_create_experiment,
     resolve_backend,
 )
-from hyco.tracking.run_logger import (  # noqa: F401  (re-exported: one import point for callers)
-    DatasetRef, RunStopped,
-    MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, TAG_ERROR, TAG_GIT, TAG_HOST, TAG_PID,
-    MemoryRunLogger, RunLogger, figure_name, flatten_config, git_commit, host_name, owner_is_alive, owner_tags, to_float,
+from hyco.tracking.run_logger import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VALUE_LENGTH,
+    TAG_ERROR,
+    TAG_GIT,
+    TAG_HOST,
+    TAG_PID,
+    DatasetRef,
+    MemoryRunLogger,
+    RunLogger,
+    figure_name,
+    flatten_config,
+    git_commit,
+    host_name,
+    owner_is_alive,
+    owner_tags,
+    to_float,
     to_str,
 )
 
@@ -41,11 +78,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from hyco.config.schema import TrackingConfig
 
 __all__ = [
-    "Backend", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord", "RunStopped", "artifact_dir", "download_artifact",
-    "local_artifact_path", "writable_artifact_dir",
-    "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
-    "get_or_create_experiment", "get_run", "git_commit", "latest_run", "mark_stale_runs_killed", "owner_tags",
-    "resolve_backend", "search_runs", "tracked_run",
+    "Backend", "MlflowRunLogger", "RunRecord", "artifact_dir", "download_artifact", "ensure_backend",
+    "find_run_by_tag", "get_client", "get_metric_history", "get_or_create_experiment", "get_run", "latest_run",
+    "local_artifact_path", "mark_stale_runs_killed", "resolve_backend", "search_runs", "tracked_run",
+    "writable_artifact_dir",
 ]
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,7 @@ from typing import Any, Dict
 
 from omegaconf import DictConfig
 
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN/inf; the message names the optimisation step and the loss term."""
+from hyco.errors import NonFiniteLossError
 
 
 class AbstractTrainer(ABC):

@@ -13,7 +13,7 @@ import logging
 import math as pymath
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
@@ -21,10 +21,10 @@ from omegaconf import DictConfig
 from phiml import math
 from phiml.math import Diverged, NotConverged, Solve
 
+from hyco.errors import NonFiniteLossError, PhysicsSolveError
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import PhysicsSolveError
-from hyco.synthetic.rollout import masked_rollout_loss
-from hyco.training.base import AbstractTrainer, NonFiniteLossError, check_finite
+from hyco.synthetic.rollout import masked_rollout_loss, rollout
+from hyco.training.base import AbstractTrainer, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,9 @@ class FieldTrainer(AbstractTrainer):
 
         ``x0`` holds the dynamic fields, then the model's static fields; any further channels
         (known parameters given to the network) are ignored."""
-        conv = self.model.converter
-        state = conv.tensor_to_state(x0[:, :conv.num_channels])
-        frames: List[torch.Tensor] = []
-        for _ in range(steps):
-            state = self.model.step(state, params)
-            frames.append(conv.state_to_tensor(state, self.model.dynamic_fields))
-        return torch.stack(frames, dim=1)
+        channels = sum(self.model.channels.values())
+        static = x0[:, channels:] if x0.shape[1] > channels else None
+        return rollout(self.model.tensor_step(params), x0[:, :channels], steps, static=static)
 
     def loss(self, z: Dict[str, torch.Tensor], x0, targets, masks, weights=None,
              optimising: bool = True) -> torch.Tensor:

@@ -5,7 +5,7 @@ model) and the observed data, and produces each player's *detached* predictions 
 ground-truth and ghost initial conditions. It has no training loop of its own: subclasses
 orchestrate by passing data to :meth:`PhysicalTrainer.fit` and :meth:`SyntheticTrainer.train_epoch`.
 
-Ghost initial conditions (``trainer.ghost_ics`` per round, fresh each round):
+Ghost initial conditions (``trainer.hyco.ghost_ics`` per round, fresh each round):
 ``ghost_kind=prior`` samples the physical model's own IC prior with seeds derived from
 ``(seed, round)`` — this assumes the prior that generated the training ICs is known, which holds
 for simulated benchmarks and is the papers' setting; ``ghost_kind=perturb`` perturbs observed
@@ -109,12 +109,13 @@ class HybridTrainer(AbstractTrainer):
         return torch.cat(out).detach()
 
     # ------------------------------------------------------------------ ghost ICs
-    def ghost_initial_states(self, round_index: int, count: int, like: torch.Tensor) -> torch.Tensor:
-        """``count`` fresh ICs for this round (see the module docstring), with ``like``'s static channels."""
+    def ghost_initial_states(self, round_index: int, count: int, like: torch.Tensor, kind: str = "prior",
+                             perturbation: float = 0.1) -> torch.Tensor:
+        """``count`` fresh ICs for this round (see the module docstring), with ``like``'s static
+        channels: ``kind`` ``prior`` or ``perturb`` (by ``perturbation`` x their RMS)."""
         if count <= 0:
             return like[:0]
         seed = int(self.cfg.seed) * 1_000_003 + 7_777_777 + round_index * 1_009
-        kind = getattr(self.cfg.trainer.ghost_kind, "value", self.cfg.trainer.ghost_kind)
         if kind == "prior":
             seeds = [seed + i for i in range(count)]
             state = self.model.initial_state(count, seeds)
@@ -125,7 +126,7 @@ class HybridTrainer(AbstractTrainer):
             base = self.data.initial_states(picks)[:, : self.channels]
             rms = base.pow(2).mean(dim=tuple(range(1, base.ndim)), keepdim=True).sqrt()
             noise = torch.from_numpy(rng.standard_normal(base.shape).astype(np.float32))
-            dynamic = base + float(self.cfg.trainer.ghost_perturbation) * rms * noise
+            dynamic = base + float(perturbation) * rms * noise
         static = like[:1, self.channels:].expand(count, *like.shape[1:]).clone() if like.shape[1] > self.channels else None
         return dynamic if static is None else torch.cat([dynamic, static], dim=1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Collection, Dict, List, Optional
+from typing import Any, Collection, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -12,16 +12,12 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
 from hyco import metrics as M
-from hyco.console import phase_bar
+from hyco.core.console import phase_bar
+from hyco.core.files import load_json, save_json
 from hyco.physics.base import PhysicalModel
 from hyco.training.batches import sample_windows
-from hyco.training.checkpoint import load_json, save_json
 from hyco.training.context import RunContext
 from hyco.training.field import FieldTrainer, param_to_numpy
-from hyco.training.variants import PHYSICAL_KEYS, register_variant
-
-if TYPE_CHECKING:  # the factory imports this module
-    from hyco.training.factory import TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +151,3 @@ class PhysicalTrainer(FieldTrainer):
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.current_params()}
-
-
-@register_variant("physical_only", trains=("physical",), reads=PHYSICAL_KEYS, rank=1)
-def build_physical_trainer(cfg: DictConfig, model: PhysicalModel, data: "TrainingData",
-                           context: Optional[RunContext]) -> PhysicalTrainer:
-    """The physical model's parameter fit on the observed windows of ``data``."""
-    return PhysicalTrainer(cfg, model, data.train, data.val, context)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from omegaconf import DictConfig
@@ -12,18 +12,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from hyco import metrics as M
 from hyco.data.dataset import make_loader
-from hyco.config import to_plain
-from hyco.fields import padding_mode
-from hyco.synthetic.registry import build_network
+from hyco.synthetic.registry import NetworkSpec
 from hyco.synthetic.rollout import masked_rollout_loss, rollout
 from hyco.training.base import check_finite
 from hyco.training.context import RunContext
 from hyco.training.tensor import TensorTrainer, optimizer_step
-from hyco.training.variants import SYNTHETIC_KEYS, register_variant, synthetic_epochs
-
-if TYPE_CHECKING:  # the factory imports this module
-    from hyco.physics.base import PhysicalModel
-    from hyco.training.factory import TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +45,9 @@ class SyntheticTrainer(TensorTrainer):
         val_data: Optional[Dataset] = None,
         context: Optional[RunContext] = None,
         total_epochs: Optional[int] = None,
+        network_spec: Optional[NetworkSpec] = None,
     ) -> None:
-        super().__init__(cfg, model, total_epochs)
+        super().__init__(cfg, model, total_epochs, network_spec)
         self.train_data = train_data
         self.val_data = val_data
         self.context = context
@@ -170,40 +164,3 @@ class SyntheticTrainer(TensorTrainer):
         self.resume()
         metrics = self.fit(self.train_data, self.val_data, on_epoch_end=self._on_epoch_end)
         return {**metrics, "epochs": self.epoch, "best_val_loss": self.best_val}
-
-
-def static_inputs(cfg: DictConfig, static_fields: Sequence[str]) -> List[str]:
-    """Inputs appended to the dynamic state: the model's static fields (the physics needs them
-    too), then the known parameters named in ``data.static_fields``."""
-    return [*static_fields, *(n for n in cfg.data.static_fields if n not in static_fields)]
-
-
-def input_channels(cfg: DictConfig, model: "PhysicalModel") -> tuple[int, int]:
-    """(in, out) channels of the synthetic network: dynamic fields, plus static fields and known
-    parameters as inputs (one channel each)."""
-    dynamic = sum(model.channels.values())
-    static = sum(model.converter.fields[n] for n in model.static_fields)
-    params = len([n for n in cfg.data.static_fields if n not in model.static_fields])
-    return dynamic + static + params, dynamic
-
-
-def network_config(cfg: DictConfig, model: "PhysicalModel") -> Dict[str, Any]:
-    """``synthetic`` config with ``padding: auto`` resolved from the fields' boundaries."""
-    net = to_plain(cfg.synthetic) if isinstance(cfg.synthetic, DictConfig) else dict(cfg.synthetic)
-    if str(net.get("padding", "auto")) == "auto":
-        net["padding"] = padding_mode(model.field_specs)
-    return net
-
-
-def build_model_network(cfg: DictConfig, model: "PhysicalModel") -> nn.Module:
-    """The configured network for ``model``'s state (channels and padding from its fields)."""
-    c_in, c_out = input_channels(cfg, model)
-    return build_network(network_config(cfg, model), model.dim, c_in, c_out, seed=int(cfg.seed))
-
-
-@register_variant("synthetic_only", trains=("synthetic",), reads=SYNTHETIC_KEYS, rank=0)
-def build_synthetic_trainer(cfg: DictConfig, model: "PhysicalModel", data: "TrainingData",
-                            context: Optional[RunContext]) -> SyntheticTrainer:
-    """The network of ``cfg.synthetic`` for ``model``'s fields, on the observed windows of ``data``."""
-    network = build_model_network(cfg, model)
-    return SyntheticTrainer(cfg, network, data.train, data.val, context, total_epochs=synthetic_epochs(cfg))

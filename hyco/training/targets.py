@@ -25,7 +25,7 @@ other, never a path for gradients.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -113,3 +113,40 @@ def alpha_at(round_index: int, rounds: int, alpha: float, alpha_end: float, sche
         return float(alpha)
     frac = min(max(round_index / (rounds - 1), 0.0), 1.0)
     return float(alpha + (alpha_end - alpha) * frac)
+
+
+#: ``build(x0, prediction, observed, mask, alpha, lambda_data, lambda_int) -> Targets``
+TargetBuilder = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor], float, float,
+                          float], Targets]
+
+
+@dataclass(frozen=True)
+class TargetRule:
+    """How a hybrid arm builds one player's targets from the other player's prediction.
+
+    Attributes
+    ----------
+    name
+        The rule's name (the module docstring describes each).
+    reads_observations
+        Whether the targets use observations (``observed``/``mask`` are None for a rule without).
+    build
+        ``(x0, prediction, observed, mask, alpha, lambda_data, lambda_int) -> Targets``.
+    balance_ghosts
+        Re-weight after ghost trajectories join, so that the interaction term stays a mean over
+        its own points (the cooperative form).
+    """
+
+    name: str
+    reads_observations: bool
+    build: TargetBuilder
+    balance_ghosts: bool = False
+
+
+FULL = TargetRule("full", False, lambda x0, p, observed, mask, alpha, l_data, l_int: full_targets(x0, p))
+MIXED = TargetRule("mixed", True,
+                   lambda x0, p, observed, mask, alpha, l_data, l_int: mixed_targets(x0, p, observed, mask, alpha))
+COOPERATIVE = TargetRule(
+    "cooperative", True,
+    lambda x0, p, observed, mask, alpha, l_data, l_int: cooperative_targets(x0, p, observed, mask, l_data, l_int),
+    balance_ghosts=True)

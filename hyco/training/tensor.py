@@ -13,15 +13,12 @@ from omegaconf import DictConfig
 from torch import nn
 
 from hyco import metrics as M
-from hyco.console import phase_bar
+from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
+from hyco.core.console import phase_bar
+from hyco.synthetic.checkpoint import network_header
+from hyco.synthetic.registry import NetworkSpec
 from hyco.training.base import AbstractTrainer
-from hyco.training.checkpoint import (
-    capture_rng_state,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-    tensors_finite,
-)
+from hyco.training.rng import capture_rng_state, restore_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +85,15 @@ class TensorTrainer(AbstractTrainer):
         The network to train; moved to the selected device.
     total_epochs
         Epochs the scheduler is planned for (cosine annealing needs it).
+    network_spec
+        What the network was built from; checkpoints carry it, so evaluation rebuilds the
+        network from the checkpoint alone (:mod:`hyco.synthetic.checkpoint`).
     """
 
-    def __init__(self, cfg: DictConfig, model: nn.Module, total_epochs: Optional[int] = None) -> None:
+    def __init__(self, cfg: DictConfig, model: nn.Module, total_epochs: Optional[int] = None,
+                 network_spec: Optional[NetworkSpec] = None) -> None:
         super().__init__(cfg)
+        self.network_spec = network_spec
         self.device = select_device(cfg.device)
         self.model = model.to(self.device)
         self.total_epochs = int(total_epochs if total_epochs is not None else cfg.trainer.epochs)
@@ -123,6 +125,7 @@ class TensorTrainer(AbstractTrainer):
 
     def state_dict(self) -> Dict[str, Any]:
         return {
+            **(network_header(self.network_spec) if self.network_spec is not None else {}),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},

@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-from hyco.paths import conf_dir
+from hyco.core.paths import conf_dir
 
 # 1D, 16 cells, 5 frames, 2+1+1 simulations: a few hundred ms to generate
 TINY_1D = [

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hyco.config import ObservationConfig, SpatialMaskKind, TemporalMaskKind
-from hyco.data.observation import ObservationError, ObservationOperator
+from hyco.data.observation import ObservationOperator
+from hyco.errors import ObservationError
 
 
 def obs_cfg(**kw) -> ObservationConfig:

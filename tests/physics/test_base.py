@@ -9,19 +9,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hyco.config import ConfigError, GridKind, InitialConditionConfig, ParamKind, ParamSpecConfig, PhysicsConfig
+from hyco.config import GridKind, InitialConditionConfig, ParamKind, ParamSpecConfig, PhysicsConfig
+from hyco.errors import ConfigError
 from hyco.fields import FieldSpec
-from hyco.physics import (
-    Burgers,
-    ParamSpec,
-    PhysicalModel,
-    PhysicsParameterError,
-    available_physics,
-    build_physics,
-    register_physics,
-)
+from hyco.physics import Burgers, ParamSpec, PhysicalModel, available_physics, build_physics, register_physics
+from hyco.errors import PhysicsParameterError
 from hyco.physics import registry as base
-from hyco.physics.burgers import stable_substeps
+from hyco.physics.models.burgers import stable_substeps
 from hyco.physics.profiles import fourier_modes, profile_values, smooth_random_components
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from hyco.config import InitialConditionConfig, ParamSpecConfig, PhysicsConfig
-from hyco.physics import Burgers, PhysicsParameterError, build_physics
+from hyco.physics import Burgers, build_physics
+from hyco.errors import PhysicsParameterError
 
 
 def make(dim: int = 1, n: int = 16, grid: str = "centered", kind: str = "scalar", profile: str = "constant",

@@ -7,7 +7,8 @@ import pytest
 import torch
 from phiml import math
 
-from hyco.physics import PhysicsParameterError, available_physics, build_physics
+from hyco.physics import available_physics, build_physics
+from hyco.errors import PhysicsParameterError
 
 from .tiny_configs import CASES
 

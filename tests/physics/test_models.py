@@ -57,7 +57,7 @@ def test_heat_neumann_conserves_heat_with_a_varying_kappa():
 
 
 def test_heat_refuses_periodic_boundary():
-    from hyco.config import ConfigError
+    from hyco.errors import ConfigError
 
     cfg = case_cfg("heat", boundary="periodic")
     with pytest.raises(ConfigError, match="physics.boundary"):

@@ -13,7 +13,8 @@ import torch
 
 from hyco.physics import build_physics
 from hyco.physics.registry import available_physics
-from hyco.physics.residuals import Derivatives, ResidualNotDefined, interpolate_grid
+from hyco.physics.residuals import Derivatives, interpolate_grid
+from hyco.errors import ResidualNotDefined
 
 from .tiny_configs import CASES
 

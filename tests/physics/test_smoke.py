@@ -7,7 +7,8 @@ import pytest
 import torch
 from phiml import math
 
-from hyco.physics import PhysicsSolveError, build_physics
+from hyco.physics import build_physics
+from hyco.errors import PhysicsSolveError
 from hyco.physics.pressure import SpectralPoissonSolver, neumann_second_difference
 
 B_FIELD = {"kind": "field", "true_value": 1.0, "true_profile": "sine_x", "profile_scale": "relative",
@@ -36,7 +37,7 @@ def test_layout_and_truth():
 
 
 def test_blob_centres_stay_in_the_configured_box_and_a_bad_box_is_refused():
-    from hyco.config import ConfigError
+    from hyco.errors import ConfigError
 
     cfg = {"name": "smoke", "dim": 2, "resolution": [32, 32], "dt": 0.04, "grid": "staggered",
            "params": {"b": dict(B_FIELD)}}

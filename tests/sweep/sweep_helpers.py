@@ -22,7 +22,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-from hyco.paths import conf_dir, project_root
+from hyco.core.paths import conf_dir, project_root
 
 SWEEP_SCRIPT = project_root() / "experiments" / "sweep.py"
 EXPERIMENT = "burgers_1d_quick"  # the MLflow experiment every trial of these sweeps logs to
@@ -40,8 +40,8 @@ TINY = [
     "trainer.rollout_steps=2",
     "trainer.batch_size=4",
     "trainer.physical_sims_per_fit=2",
-    "synthetic.levels=1",
-    "synthetic.filters=4",
+    "synthetic.unet.levels=1",
+    "synthetic.unet.filters=4",
     "torch_threads=1",
     "device=cpu",
     "tracking.log_memory=false",

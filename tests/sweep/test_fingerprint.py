@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyco.config import ConfigError
+from hyco.errors import ConfigError
 from hyco.sweep.fingerprint import check_fingerprint, differences, fingerprint
 from sweep_helpers import compose_sweep, load_study, mlflow_runs, run_sweep_cli, tail
 

@@ -14,10 +14,10 @@ from hyco.sweep.reeval import REEVAL_ATTR, trial_overrides
 
 def test_trial_overrides_map_arm_parameters_back_to_config_paths():
     class Frozen:  # the two attributes trial_overrides reads
-        params = {"arm": "mixed", "mixed/trainer.alpha": 0.4, "mixed/trainer.lr": 0.001,
+        params = {"arm": "mixed", "mixed/trainer.hyco.alpha": 0.4, "mixed/trainer.lr": 0.001,
                   "cooperative/trainer.lr": 0.5}
 
-    assert trial_overrides(Frozen) == ["trainer=mixed", "trainer.alpha=0.4", "trainer.lr=0.001"]
+    assert trial_overrides(Frozen) == ["trainer=mixed", "trainer.hyco.alpha=0.4", "trainer.lr=0.001"]
 
 
 @pytest.mark.slow

@@ -23,7 +23,8 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from hyco.config import ConfigError, SweepConfig
+from hyco.config import SweepConfig
+from hyco.errors import ConfigError
 from hyco.sweep.space import ArmBalancedSampler, check_space, sample_overrides
 from hyco.sweep.study import (
     OWNER_HOST,
@@ -138,10 +139,10 @@ def test_arm_median_pruner_waits_for_warmup():
 
 GOOD_SPACE = {
     "common": {"trainer.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}},
-    "synthetic_only": {"synthetic.filters": {"type": "categorical", "choices": [4, 8]}},
+    "synthetic_only": {"synthetic.unet.filters": {"type": "categorical", "choices": [4, 8]}},
     "physical_only": {"trainer.physical_iterations_per_epoch": {"type": "int", "low": 2, "high": 10}},
-    "mixed": {"trainer.alpha": {"type": "float", "low": 0.3, "high": 1.0},
-              "trainer.alpha_end": {"type": "float", "low": 0.0, "high": 1.0}},
+    "mixed": {"trainer.hyco.alpha": {"type": "float", "low": 0.3, "high": 1.0},
+              "trainer.hyco.alpha_end": {"type": "float", "low": 0.0, "high": 1.0}},
 }
 
 
@@ -151,12 +152,12 @@ def test_check_space_accepts_a_good_space():
 
 
 @pytest.mark.parametrize("group, path, spec, words", [
-    ("mixed", "trainer.alpha", {"type": "float", "low": 1.0, "high": 0.3}, "low <= high"),
-    ("mixed", "trainer.alpha", {"type": "float", "high": 0.3}, "low <= high"),
+    ("mixed", "trainer.hyco.alpha", {"type": "float", "low": 1.0, "high": 0.3}, "low <= high"),
+    ("mixed", "trainer.hyco.alpha", {"type": "float", "high": 0.3}, "low <= high"),
     ("common", "trainer.lr", {"type": "float", "low": 0.0, "high": 1.0, "log": True}, "low > 0"),
-    ("physical_only", "trainer.ghost_ics", {"type": "int", "low": 0, "high": 8, "log": True}, "low > 0"),
-    ("synthetic_only", "synthetic.filters", {"type": "categorical", "choices": []}, "choices"),
-    ("synthetic_only", "synthetic.filters", {"type": "categorical"}, "choices"),
+    ("physical_only", "trainer.hyco.ghost_ics", {"type": "int", "low": 0, "high": 8, "log": True}, "low > 0"),
+    ("synthetic_only", "synthetic.unet.filters", {"type": "categorical", "choices": []}, "choices"),
+    ("synthetic_only", "synthetic.unet.filters", {"type": "categorical"}, "choices"),
     ("physical_only", "trainer.physical_lr", {"type": "uniform", "low": 0, "high": 1}, "type must be"),
     ("physical_only", "trainer.physical_lr", {"low": 0, "high": 1}, "type must be"),
 ])
@@ -170,9 +171,9 @@ def test_check_space_rejects_malformed_specs_naming_the_entry(group, path, spec,
 
 def test_check_space_ignores_arms_outside_the_sweep_but_rejects_unknown_groups():
     bad = {"type": "float", "low": 1.0, "high": 0.0}
-    check_space({"mixed": {"trainer.alpha": bad}}, ["synthetic_only"])  # mixed is not swept
+    check_space({"mixed": {"trainer.hyco.alpha": bad}}, ["synthetic_only"])  # mixed is not swept
     with pytest.raises(ConfigError, match="sweep.search_space.synthetic_onyl"):
-        check_space({"synthetic_onyl": {"synthetic.filters": {"type": "categorical", "choices": [4]}}},
+        check_space({"synthetic_onyl": {"synthetic.unet.filters": {"type": "categorical", "choices": [4]}}},
                     ["synthetic_only"])
 
 

@@ -121,9 +121,9 @@ def test_config_as_dictconfig_and_enum_values():
 def test_unknown_choices_give_clear_errors():
     with pytest.raises(KeyError, match="available networks: \\['unet'"):
         build_network(dict(name="fno"), 1, 1, 1)
-    with pytest.raises(ValueError, match="synthetic.activation.*gelu"):
+    with pytest.raises(ValueError, match="synthetic.unet.activation.*gelu"):
         build_network(_cfg(activation="swish"), 1, 1, 1)
-    with pytest.raises(ValueError, match="synthetic.padding"):
+    with pytest.raises(ValueError, match="synthetic.unet.padding"):
         build_network(_cfg(padding="mirror"), 1, 1, 1)
     with pytest.raises(ValueError, match="kernel_size"):
         build_network(_cfg(kernel_size=4), 1, 1, 1)

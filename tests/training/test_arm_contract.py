@@ -19,15 +19,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from hyco import metrics as M
-from hyco.config import ConfigError, validate
+from hyco.config import validate
+from hyco.errors import ConfigError
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
-from hyco.paths import conf_dir
+from hyco.core.paths import conf_dir
 from hyco.physics.registry import available_physics
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
 from hyco.training.factory import TrainingData, build_trainer
-from hyco.training.variants import available_variants, get_variant
+from hyco.arms.spec import available_variants, get_variant
 
 # each registered model: its quick preset, shrunk to a few milliseconds per step
 TINY = {
@@ -40,8 +41,8 @@ TINY = {
 }
 COMMON = [
     "data.num_train=2", "data.num_val=1", "data.num_test=1", "data.num_frames=4", "trainer.rollout_steps=1",
-    "trainer.epochs=2", "trainer.warmstart_epochs=1", "trainer.batch_size=2", "trainer.physical_sims_per_fit=2",
-    "trainer.physical_iterations_per_epoch=2", "synthetic.levels=1", "synthetic.filters=4", "torch_threads=1",
+    "trainer.epochs=2", "trainer.hyco.warmstart_epochs=1", "trainer.batch_size=2", "trainer.physical_sims_per_fit=2",
+    "trainer.physical_iterations_per_epoch=2", "synthetic.unet.levels=1", "synthetic.unet.filters=4", "torch_threads=1",
     "observation.noise=0.02",
 ]
 

@@ -15,19 +15,20 @@ import torch
 from torch import nn
 
 from hyco import metrics as M
-from hyco.config import ConfigError, validate
+from hyco.config import validate
+from hyco.errors import ConfigError
 from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.training.aphynity import AphynityTrainer
-from hyco.training.base import NonFiniteLossError
+from hyco.arms.aphynity import AphynityTrainer
+from hyco.errors import NonFiniteLossError
 from hyco.training.context import RunContext
 from hyco.training.factory import build_trainer
 from hyco.training.physical import PhysicalTrainer
-from hyco.training.runs import open_training_data
-from hyco.training.variants import get_variant
+from hyco.runs.train import open_training_data
+from hyco.arms.spec import get_variant
 
 
-PINN_TINY = ["trainer=pinn", "trainer.pinn_collocation=128", "trainer.pinn_iterations_per_epoch=4",
-             "trainer.pinn_data_batch=64", "trainer.pinn_hidden=16", "trainer.pinn_layers=2"]
+PINN_TINY = ["trainer=pinn", "trainer.pinn.collocation_points=128", "trainer.pinn.iterations_per_epoch=4",
+             "trainer.pinn.data_batch=64", "trainer.pinn.hidden=16", "trainer.pinn.layers=2"]
 
 
 def _trainer(make_cfg, tmp_path: Path, *overrides: str, name: str = "run", context_cls=RunContext):
@@ -50,7 +51,7 @@ def test_the_arms_are_registered_with_their_players():
 # ------------------------------------------------------------------------------ pinn
 def test_pinn_parameter_gradient_is_nonzero_and_its_loss_decreases(make_cfg, tmp_path):
     trainer, logger = _trainer(make_cfg, tmp_path, *PINN_TINY, "trainer.epochs=12", "trainer.lr=3e-3",
-                               "trainer.pinn_iterations_per_epoch=20")
+                               "trainer.pinn.iterations_per_epoch=20")
     rng = np.random.default_rng(0)
     terms = trainer.terms(rng, trainer.data.collocation(rng, 64))
     terms["residual"].backward()
@@ -77,7 +78,7 @@ def test_pinn_nan_names_the_term(make_cfg, tmp_path):
 
 def test_pinn_refuses_a_model_without_residual_at_config_time(make_cfg, monkeypatch):
     from hyco.physics.base import PhysicalModel
-    from hyco.physics.burgers import Burgers
+    from hyco.physics.models.burgers import Burgers
 
     monkeypatch.setattr(Burgers, "residual", PhysicalModel.residual)
     with pytest.raises(ConfigError, match="does not state its PDE's continuous residual"):
@@ -99,8 +100,8 @@ class _ZeroCorrection(nn.Module):
 
 
 def test_aphynity_with_zero_correction_reproduces_the_physics_and_lambda_grows(make_cfg, tmp_path):
-    trainer, logger = _trainer(make_cfg, tmp_path, "trainer=aphynity", "trainer.aphynity_tau=0.5",
-                               "trainer.aphynity_lambda0=1.0")
+    trainer, logger = _trainer(make_cfg, tmp_path, "trainer=aphynity", "trainer.aphynity.tau=0.5",
+                               "trainer.aphynity.lambda0=1.0")
     zero = AphynityTrainer(trainer.cfg, _ZeroCorrection(1), trainer.physical, trainer.train_data,
                            trainer.val_data, trainer.context)
     x0, targets, _ = (t[None] for t in trainer.train_data[0])

@@ -11,16 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from hyco.training.checkpoint import (
-    CheckpointError,
-    capture_rng_state,
-    load_checkpoint,
-    load_json,
-    restore_rng_state,
-    save_checkpoint,
-    save_json,
-    tensors_finite,
-)
+from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
+from hyco.core.files import load_json, save_json
+from hyco.training.rng import capture_rng_state, restore_rng_state
+from hyco.errors import CheckpointError
 from hyco.training.synthetic import SyntheticTrainer
 from training_helpers import toy_network, toy_windows, unit_cfg
 

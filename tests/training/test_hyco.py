@@ -13,18 +13,18 @@ from torch.utils.data import TensorDataset
 from hyco import metrics as M
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
-from hyco.paths import conf_dir
+from hyco.core.paths import conf_dir
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
 from hyco.training.factory import TrainingData, build_physical_trainer, build_synthetic_trainer
 from hyco.training.hybrid import ObservedWindows
-from hyco.training.hyco import HYCOTrainer
+from hyco.arms.hyco import HYCOTrainer
 
 TINY = [
     "experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_train=3", "data.num_val=1",
     "data.num_test=1", "data.num_frames=6", "trainer.rollout_steps=2", "trainer.epochs=3",
     "trainer.physical_iterations_per_epoch=3", "trainer.physical_sims_per_fit=2", "trainer.batch_size=4",
-    "synthetic.levels=1", "synthetic.filters=4", "observation.noise=0.02", "torch_threads=1",
+    "synthetic.unet.levels=1", "synthetic.unet.filters=4", "observation.noise=0.02", "torch_threads=1",
 ]
 
 
@@ -92,7 +92,7 @@ def test_full_reads_only_initial_conditions(tmp_path):
 
 
 def test_warmstart_reads_observations_only_during_the_warm_start(tmp_path):
-    trainer, windows, logger = _hyco(tmp_path, "trainer=warmstart", "trainer.warmstart_epochs=2",
+    trainer, windows, logger = _hyco(tmp_path, "trainer=warmstart", "trainer.hyco.warmstart_epochs=2",
                                      "trainer.epochs=4")
     seen = _record_synthetic_data(trainer)
     trainer.train()
@@ -107,27 +107,27 @@ def test_warmstart_reads_observations_only_during_the_warm_start(tmp_path):
 
 @pytest.mark.parametrize("variant", ["mixed", "cooperative"])
 def test_data_term_variants_read_observations(tmp_path, variant):
-    trainer, windows, logger = _hyco(tmp_path, f"trainer={variant}", "trainer.warmstart_epochs=0")
+    trainer, windows, logger = _hyco(tmp_path, f"trainer={variant}", "trainer.hyco.warmstart_epochs=0")
     trainer.train()
     assert windows.calls["observations"] >= 1  # read once, reused by both players every round
 
 
 def test_alpha_in_effect_is_logged_per_round(tmp_path):
-    trainer, _, logger = _hyco(tmp_path, "trainer=mixed", "trainer.alpha=0.9", "trainer.alpha_end=0.3",
-                               "trainer.alpha_schedule=linear")
+    trainer, _, logger = _hyco(tmp_path, "trainer=mixed", "trainer.hyco.alpha=0.9", "trainer.hyco.alpha_end=0.3",
+                               "trainer.hyco.alpha_schedule=linear")
     trainer.train()
     assert [v for _, v in logger.history(M.HYCO_ALPHA)] == pytest.approx([0.9, 0.6, 0.3])
 
 
 def test_ghost_initial_conditions_are_fresh_each_round_and_seeded(tmp_path):
-    trainer, _, _ = _hyco(tmp_path, "trainer=cooperative", "trainer.ghost_ics=3")
+    trainer, _, _ = _hyco(tmp_path, "trainer=cooperative", "trainer.hyco.ghost_ics=3")
     like = trainer.data.initial_states([0])
     a0 = trainer.ghost_initial_states(0, 3, like)
     a1 = trainer.ghost_initial_states(1, 3, like)
     assert a0.shape == (3, *like.shape[1:])
     assert not torch.allclose(a0, a1)
     assert torch.equal(a0, trainer.ghost_initial_states(0, 3, like))
-    trainer.cfg.trainer.ghost_kind = "perturb"
+    trainer.cfg.trainer.hyco.ghost_kind = "perturb"
     p0 = trainer.ghost_initial_states(0, 3, like)
     assert p0.shape == a0.shape and torch.isfinite(p0).all()
 
@@ -142,15 +142,15 @@ def test_predictions_handed_over_are_detached(tmp_path):
 
 def test_resumed_hybrid_run_is_bit_identical(tmp_path):
     """Interrupt after round 2 of 4, resume from the checkpoint: same weights and nu as straight through."""
-    straight, _, _ = _hyco(tmp_path, "trainer=cooperative", "trainer.epochs=4", "trainer.warmstart_epochs=1",
+    straight, _, _ = _hyco(tmp_path, "trainer=cooperative", "trainer.epochs=4", "trainer.hyco.warmstart_epochs=1",
                            ckpt="straight")
     straight.train()
 
     first, _, logger = _hyco(tmp_path, "trainer=cooperative", "trainer.epochs=4",
-                             "trainer.warmstart_epochs=1", ckpt="resumed")
+                             "trainer.hyco.warmstart_epochs=1", ckpt="resumed")
     first.rounds = 2  # stop early, as a killed process would after its round-2 checkpoint
     first.train()
-    second, _, _ = _hyco(tmp_path, "trainer=cooperative", "trainer.epochs=4", "trainer.warmstart_epochs=1",
+    second, _, _ = _hyco(tmp_path, "trainer=cooperative", "trainer.epochs=4", "trainer.hyco.warmstart_epochs=1",
                          ckpt="resumed")
     second.context.logger = logger
     second.train()

@@ -13,13 +13,14 @@ from mlflow.tracking import MlflowClient
 from hyco import metrics as M
 from hyco import tracking
 from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.training.base import NonFiniteLossError
-from hyco.training.checkpoint import load_checkpoint, load_json, tensors_finite
+from hyco.errors import NonFiniteLossError
+from hyco.core.checkpoints import load_checkpoint, tensors_finite
+from hyco.core.files import load_json
 from hyco.training.context import RunContext
 from hyco.training.factory import build_physical_trainer
 from hyco.training.field import PHYSICAL_LOSS
 from hyco.training.physical import PhysicalTrainer
-from hyco.training.runs import experiment_name, open_training_data, train_run
+from hyco.runs.train import experiment_name, open_training_data, train_run
 from hyco.training.synthetic import SYNTHETIC_LOSS, SyntheticTrainer
 from training_helpers import TINY_PHYSICAL_1D, checkpoint_tensors, run_cli, toy_network, toy_windows, unit_cfg
 

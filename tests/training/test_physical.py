@@ -16,11 +16,11 @@ from mlflow.tracking import MlflowClient
 
 from hyco import metrics as M
 from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.training.checkpoint import load_json
+from hyco.core.files import load_json
 from hyco.training.context import RunContext
 from hyco.training.factory import build_physical_trainer
 from hyco.training.physical import PhysicalTrainer
-from hyco.training.runs import experiment_name, open_training_data, train_run
+from hyco.runs.train import experiment_name, open_training_data, train_run
 from training_helpers import TINY_PHYSICAL_1D
 
 NU_TRUE = 0.01
@@ -157,7 +157,8 @@ def test_a_failed_inner_solve_ends_the_lbfgsb_fit_cleanly_and_keeps_the_paramete
     # (the process hangs at exit); the fit turns it into a non-finite loss and raises it afterwards.
     import torch
 
-    from hyco.physics import PhysicsSolveError, build_physics
+    from hyco.physics import build_physics
+    from hyco.errors import PhysicsSolveError
     from training_helpers import unit_cfg
     from tests.physics.tiny_configs import CASES
 

@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 from hyco import metrics as M
 from hyco import tracking
 from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.training.checkpoint import load_checkpoint
+from hyco.core.checkpoints import load_checkpoint
 from hyco.training.context import RunContext
-from hyco.training.runs import experiment_name, open_training_data, run_fingerprint, train_run
+from hyco.runs.train import experiment_name, open_training_data, run_fingerprint, train_run
 from hyco.training.synthetic import SyntheticTrainer
 from training_helpers import cli_command, cli_env, toy_network, toy_windows, unit_cfg
 

@@ -14,7 +14,7 @@ from hyco.training.context import RunContext
 from hyco.training import variants
 from hyco.training.factory import build_trainer, input_channels
 from hyco.training.physical import PhysicalTrainer
-from hyco.training.runs import open_training_data, run_fingerprint
+from hyco.runs.train import open_training_data, run_fingerprint
 from hyco.training.synthetic import SyntheticTrainer
 from training_helpers import toy_network, toy_windows, unit_cfg
 
@@ -182,7 +182,8 @@ def test_factory_names_variants_it_cannot_build(make_cfg, tmp_path, monkeypatch)
 
 
 def test_an_unknown_variant_stops_at_validation(make_cfg):
-    from hyco.config import ConfigError, validate
+    from hyco.config import validate
+    from hyco.errors import ConfigError
 
     with pytest.raises(ConfigError, match="trainer.variant: unknown variant 'hyco_plus'"):
         validate(make_cfg("trainer.variant=hyco_plus"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hyco.config import ConfigError
+from hyco.errors import ConfigError
 from hyco.sweep.space import arms_for, check_space, forecast_player, sweep_arms
 from hyco.training import variants
-from hyco.training.variants import available_variants, get_variant, register_variant
+from hyco.arms.spec import available_variants, get_variant, register_variant
 
 SIX = ["synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative"]
 OTHERS = ["pinn", "aphynity"]  # the field's other hybrid methods, listed after the six
@@ -47,16 +47,16 @@ def test_sweep_reads_arms_and_knobs_from_the_registry():
     assert sweep_arms([]) == SIX + OTHERS and sweep_arms(["mixed"]) == ["mixed"]
     assert arms_for("param_error", []) == SIX[1:] + OTHERS
     assert forecast_player("pinn") == "physical" and forecast_player("aphynity") == "synthetic"
-    with pytest.raises(ConfigError, match="sweep.search_space.pinn.trainer.alpha: .* does not act"):
-        check_space({"pinn": {"trainer.alpha": {"type": "float", "low": 0.1, "high": 0.9}}}, OTHERS)
+    with pytest.raises(ConfigError, match="sweep.search_space.pinn.trainer.hyco.alpha: .* does not act"):
+        check_space({"pinn": {"trainer.hyco.alpha": {"type": "float", "low": 0.1, "high": 0.9}}}, OTHERS)
     assert arms_for("synthetic_error", ["synthetic_only"]) == ["synthetic_only"]
     assert forecast_player("physical_only") == "physical" and forecast_player("mixed") == "synthetic"
     lr = {"type": "float", "low": 1e-4, "high": 1e-2}
-    check_space({"mixed": {"trainer.alpha": {"type": "float", "low": 0.1, "high": 0.9}}}, SIX)
+    check_space({"mixed": {"trainer.hyco.alpha": {"type": "float", "low": 0.1, "high": 0.9}}}, SIX)
     with pytest.raises(ConfigError, match="sweep.search_space.physical_only.trainer.lr: .* does not act"):
         check_space({"physical_only": {"trainer.lr": lr}}, SIX)
-    with pytest.raises(ConfigError, match="trainer.alpha does not act on full or warmstart"):
-        check_space({"common": {"trainer.alpha": lr}}, ["full", "warmstart"])
+    with pytest.raises(ConfigError, match="trainer.hyco.alpha does not act on full or warmstart"):
+        check_space({"common": {"trainer.hyco.alpha": lr}}, ["full", "warmstart"])
     check_space({"common": {"trainer.lr": lr}}, ["physical_only", "mixed"])  # acts on one of them
     with pytest.raises(ConfigError, match="unknown group"):
         check_space({"mixd": {}}, SIX)

@@ -15,13 +15,12 @@ from typing import List
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import TensorDataset
 
-import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
+from hyco.compose import compose_config
 from hyco.config import HycoConfig, SyntheticConfig, TrackingConfig
-from hyco.paths import conf_dir, project_root
+from hyco.core.paths import conf_dir, project_root
 
 # 1D, 16 cells, 6 frames, 2+1+1 simulations, a one-level UNet with 4 filters: ~20 ms per epoch.
 TINY_SYNTHETIC = [
@@ -36,8 +35,8 @@ TINY_SYNTHETIC = [
     "trainer.rollout_steps=2",
     "trainer.batch_size=4",
     "trainer.epochs=3",
-    "synthetic.levels=1",
-    "synthetic.filters=4",
+    "synthetic.unet.levels=1",
+    "synthetic.unet.filters=4",
     "torch_threads=1",
     "device=cpu",
 ]
@@ -68,8 +67,8 @@ def tracking_overrides(tracking: TrackingConfig) -> List[str]:
 
 
 def compose_cfg(*overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    """The composed config (arm and network nodes settled), not yet checked against the models."""
+    return compose_config(list(overrides), check=False)
 
 
 # ------------------------------------------------------------------------------ subprocesses

@@ -1,0 +1,45 @@
+"""The two baselines every comparison needs: each player trained alone on the observations.
+
+* ``synthetic_only``: the network fitted to the observed rollout windows; the reference of every
+  network in paired comparisons.
+* ``physical_only``: the physical parameters fitted to the observed windows (L-BFGS-B or Adam);
+  the reference of every physical rollout and parameter error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from hyco.arms.players import physical_player, synthetic_player
+from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, register_arm
+from hyco.data.training_data import TrainingData
+from hyco.physics.base import PhysicalModel
+from hyco.training.context import RunContext
+from hyco.training.networks import build_model_network
+from hyco.training.physical import PhysicalTrainer
+from hyco.training.synthetic import SyntheticTrainer
+
+
+def build_synthetic_trainer(cfg: Any, model: PhysicalModel, data: TrainingData, context: Optional[RunContext],
+                            total_epochs: Optional[int] = None) -> SyntheticTrainer:
+    """The network of ``cfg.synthetic`` for ``model``'s fields, on the observed windows of ``data``."""
+    network, spec = build_model_network(cfg, model)
+    return SyntheticTrainer(cfg, network, data.train, data.val, context,
+                            total_epochs=int(cfg.trainer.epochs) if total_epochs is None else total_epochs,
+                            network_spec=spec)
+
+
+def build_physical_trainer(cfg: Any, model: PhysicalModel, data: TrainingData,
+                           context: Optional[RunContext]) -> PhysicalTrainer:
+    """The physical model's parameter fit on the observed windows of ``data``."""
+    return PhysicalTrainer(cfg, model, data.train, data.val, context)
+
+
+register_arm(ArmSpec(
+    name="synthetic_only", build=build_synthetic_trainer, trains=("synthetic",), players=(synthetic_player(),),
+    reads=SYNTHETIC_KEYS, checkpoints=(SyntheticTrainer.BEST, SyntheticTrainer.LAST),
+    baseline_for=("synthetic",), rank=0))
+
+register_arm(ArmSpec(
+    name="physical_only", build=build_physical_trainer, trains=("physical",), players=(physical_player(),),
+    reads=PHYSICAL_KEYS, checkpoints=(PhysicalTrainer.PARAMS_FILE,), baseline_for=("physical",), rank=1))

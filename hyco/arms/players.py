@@ -1,0 +1,80 @@
+"""The players most arms share, as they are loaded back from a run's checkpoints.
+
+* :func:`synthetic_player`: the trained network (best checkpoint by validation loss, else the
+  last), rebuilt from the spec its checkpoint carries, rolled out autoregressively.
+* :func:`physical_player`: the physical model with the learned parameters of
+  ``physical_params.json``, rolled out by the same rollout function.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from hyco.arms.spec import Player, PlayerContext, TrainedPlayer
+from hyco.core.checkpoints import first_existing
+from hyco.core.files import load_json
+from hyco.synthetic.checkpoint import load_network
+from hyco.synthetic.rollout import rollout
+
+PARAMS_FILE = "physical_params.json"
+SYNTHETIC_BEST, SYNTHETIC_LAST = "synthetic_best.pt", "synthetic_last.pt"
+
+
+def network_forecast(network: torch.nn.Module, channels: int):
+    """``forecast(x0 [B, C_in, *s], steps)`` of a one-step network: channels beyond ``channels``
+    (static inputs) are appended at every step."""
+
+    def forecast(x0: torch.Tensor, steps: int) -> torch.Tensor:
+        static = x0[:, channels:] if x0.shape[1] > channels else None
+        with torch.no_grad():
+            return rollout(network, x0[:, :channels], steps, static=static).cpu()
+
+    return forecast
+
+
+def physics_forecast(model, params) -> "callable":
+    """``forecast(x0, steps)`` of the physical model with ``params`` (phiml tensors)."""
+    channels = sum(model.channels.values())
+    step = model.tensor_step(params)
+
+    def forecast(x0: torch.Tensor, steps: int) -> torch.Tensor:
+        static = x0[:, channels:] if x0.shape[1] > channels else None
+        with torch.no_grad():
+            return rollout(step, x0[:, :channels].to(model.device), steps,
+                           static=None if static is None else static.to(model.device)).cpu()
+
+    return forecast
+
+
+def load_params(model, path) -> Dict[str, np.ndarray]:
+    """The learned parameters of a ``physical_params.json`` file, as float32 arrays."""
+    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json(path, what="parameter file")["params"].items()}
+
+
+def synthetic_player(names: Sequence[str] = (SYNTHETIC_BEST, SYNTHETIC_LAST)) -> Player:
+    """The network of the first existing checkpoint among ``names`` (best, else last)."""
+
+    def load(ctx: PlayerContext) -> Optional[TrainedPlayer]:
+        path = first_existing(ctx.checkpoint_dir, names)
+        if path is None:
+            return None
+        return TrainedPlayer(network_forecast(load_network(path), sum(ctx.model.channels.values())))
+
+    return Player("synthetic", load)
+
+
+def physical_player(name: str = PARAMS_FILE) -> Player:
+    """The physical model with the parameters of ``name`` (the physical trainer's file)."""
+
+    def load(ctx: PlayerContext) -> Optional[TrainedPlayer]:
+        path = ctx.checkpoint_dir / name
+        if not path.is_file():
+            return None
+        learned = load_params(ctx.model, path)
+        params = ctx.model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
+        return TrainedPlayer(physics_forecast(ctx.model, params), learned)
+
+    return Player("physical", load)

@@ -1,0 +1,66 @@
+"""The checks of a composed config that need the models and registries.
+
+:func:`check_problem` builds the physical model (cheap: nothing is traced or simulated) and
+checks what only the model, the network and the arm know: the true and initial parameters are
+valid for the scheme, the arm accepts the problem, the observed and input fields exist, no
+learnable parameter is given to the network, and the network fits the grid. Every entry point
+calls it (through :func:`hyco.compose.compose_config`) before any compute or file write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyco.arms import ARMS, arm_of, available_arms
+from hyco.data.generate import observed_fields
+from hyco.errors import ConfigError, PhysicsParameterError, ProblemRefused
+from hyco.physics.ic import PRIORS
+from hyco.physics.registry import build_physics
+from hyco.synthetic.registry import NETWORKS
+from hyco.training.networks import network_spec
+
+
+def check_problem(cfg: Any) -> None:
+    """Raise :class:`~hyco.errors.ConfigError` naming the key when the problem cannot run."""
+    if cfg.data.ic.name not in PRIORS:
+        raise ConfigError(f"data.ic.name: unknown initial-condition prior '{cfg.data.ic.name}'; "
+                          f"registered: {PRIORS.names()} (conf/ic/)")
+    arm = arm_of(cfg)
+    unknown = [a for a in cfg.sweep.arms if a not in ARMS]
+    if unknown:
+        raise ConfigError(f"sweep.arms: unknown arm(s) {unknown}; registered: {available_arms()}")
+    try:
+        model = build_physics(cfg.physics, cfg.data.ic)
+        model.validate_params(model.true_params())
+    except PhysicsParameterError as err:
+        raise ConfigError(f"physics.params: the true values are invalid — {err}") from None
+    try:
+        model.validate_params(model.initial_params())
+    except PhysicsParameterError as err:
+        raise ConfigError(f"physics.params: the initial guesses are invalid — {err}") from None
+    if arm.accepts is not None:
+        try:
+            arm.accepts(cfg, model)
+        except ValueError as err:
+            raise ProblemRefused(str(err)) from None
+    observed_fields(cfg, model)  # the observed fields exist (the rule generation applies)
+    for name in cfg.data.static_fields:
+        if name in model.static_fields:
+            continue
+        spec = model.param_specs.get(name)
+        if spec is None:
+            raise ConfigError(f"data.static_fields: '{name}' is neither a static field {list(model.static_fields)} "
+                              f"nor a parameter {list(model.param_specs)} of '{cfg.physics.name}'")
+        if spec.learnable:
+            raise ConfigError(f"data.static_fields: '{name}' is a learnable parameter; giving the network its true "
+                              f"value would leak what is being learned. Remove it, or set "
+                              f"physics.params.{name}.learnable=false if it is known")
+    if "synthetic" in arm.trains:
+        entry = NETWORKS.get(cfg.synthetic.name)
+        spec = network_spec(cfg, model)
+        if entry.check is not None:
+            try:
+                entry.check(spec, tuple(model.converter.sample_shape))
+            except ValueError as err:
+                raise ProblemRefused(str(err)) from None
+

@@ -1,0 +1,38 @@
+"""The synthetic network of a problem: its channels and padding from the physical model's fields."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Tuple
+
+from torch import nn
+
+from hyco.fields import padding_mode
+from hyco.synthetic.registry import NetworkSpec, network_node
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hyco.physics.base import PhysicalModel
+
+
+def input_channels(cfg: Any, model: "PhysicalModel") -> Tuple[int, int]:
+    """(in, out) channels of the synthetic network: dynamic fields, plus static fields and known
+    parameters as inputs (one channel each)."""
+    dynamic = sum(model.channels.values())
+    static = sum(model.converter.fields[n] for n in model.static_fields)
+    params = len([n for n in cfg.data.static_fields if n not in model.static_fields])
+    return dynamic + static + params, dynamic
+
+
+def network_spec(cfg: Any, model: "PhysicalModel") -> NetworkSpec:
+    """The configured network for ``model``'s state: channels from its fields, ``padding: auto``
+    resolved from their boundaries."""
+    node = network_node(cfg.synthetic)
+    if str(node.get("padding", "")) == "auto":
+        node["padding"] = padding_mode(model.field_specs)
+    c_in, c_out = input_channels(cfg, model)
+    return NetworkSpec(str(cfg.synthetic.name), node, model.dim, c_in, c_out)
+
+
+def build_model_network(cfg: Any, model: "PhysicalModel") -> Tuple[nn.Module, NetworkSpec]:
+    """The network (initialised from ``cfg.seed``) and the spec its checkpoints carry."""
+    spec = network_spec(cfg, model)
+    return spec.build(seed=int(cfg.seed)), spec
