@@ -1,9 +1,11 @@
 """Every metric name the platform logs, in one place, grouped by ``/`` prefixes.
 
 MLflow's UI turns the prefixes into sections (``synthetic/``, ``physical/``, ``param/``,
-``time/``, ``memory/``, ``hyco/``, ``eval/``), so a run's page reads like a table of contents.
-Producers (trainers, evaluation, comparison, sweep) and consumers (figures, notebook, summary)
-build names with the constants and functions below; no other module spells a metric name.
+``time/``, ``memory/``, ``eval/``), so a run's page reads like a table of contents. Producers
+(trainers, evaluation, comparison, sweep) and consumers (figures, notebook, summary) build names
+with the constants and functions below. An arm's own metrics (``hyco/alpha``, ``pinn/...``,
+``aphynity/...``) are declared by the arm (``ArmSpec.metrics``, :mod:`hyco.arms`), in a namespace
+of its own; :func:`is_platform_metric` says which names are the platform's.
 
 =======================================================  ==========================================  ====================
 name                                                     meaning                                     step
@@ -21,17 +23,6 @@ name                                                     meaning                
 ``physical/fit_evaluations``                             solver loss evaluations of the fit          epoch
 ``param/<name>``                                         learned value (field: spatial mean)         epoch / round
 ``param/<name>_rel_error``                               ``|p-p*|/|p*|`` (field: relative L2)        epoch / round
-``pinn/data_loss``, ``pinn/residual_loss``,              the PINN's loss terms (unweighted means):   epoch
-``pinn/ic_loss``, ``pinn/bc_loss``, ``pinn/total_loss``  observed misfit, PDE residual, initial
-                                                         condition, boundary; weighted total
-``pinn/weight_<term>``                                   the weight in effect (adaptive: ``lra``)    epoch
-``pinn/reconstruction_rel_l2``                           PINN vs clean training trajectories where   epoch
-                                                         they were not observed (relative L2)
-``aphynity/data_loss``                                   augmented forecaster's trajectory misfit    epoch
-``aphynity/correction_norm``                             mean ``|F_w(u)|^2`` of the correction       epoch
-``aphynity/lambda``                                      multiplier of the misfit after the epoch    epoch
-``hyco/alpha``                                           blend weight in effect (``mixed`` only)     round
-``hyco/phase``                                           0 = warm start, 1 = exchange                round
 ``time/epoch_s``, ``time/round_s``                       wall time of an epoch / a HYCO round        epoch / round
 ``time/physical_s``, ``time/synthetic_s``,               wall time of the physical fit, the network  epoch / round
 ``time/predict_s``                                       epochs, the players' predictions
@@ -96,10 +87,7 @@ def player_losses(player: str, keys: Iterable[str]) -> List[str]:
     return sorted(k for k in keys if k.startswith(prefix) and k.endswith("_loss"))
 
 
-# ------------------------------------------------------------------------------ HYCO, timings
-HYCO_ALPHA = "hyco/alpha"
-HYCO_PHASE = "hyco/phase"
-
+# ------------------------------------------------------------------------------ timings
 TIME_EPOCH = "time/epoch_s"
 TIME_ROUND = "time/round_s"
 TIME_PHYSICAL = "time/physical_s"
@@ -110,35 +98,6 @@ TIME_PREDICT = "time/predict_s"
 def is_timing(key: str) -> bool:
     """Wall-time metrics differ between identical runs (resume tests compare everything else)."""
     return key.startswith("time/")
-
-
-# ------------------------------------------------------------------------------ pinn, aphynity arms
-PINN_TERMS = ("data", "residual", "ic", "bc")
-
-
-def pinn_loss(term: str) -> str:
-    """``pinn/<term>_loss``; ``term`` is one of :data:`PINN_TERMS` or ``total``."""
-    if term not in (*PINN_TERMS, "total"):
-        raise ValueError(f"pinn loss term: {term!r}; choose from {(*PINN_TERMS, 'total')}")
-    return f"pinn/{term}_loss"
-
-
-def pinn_weight(term: str) -> str:
-    """``pinn/weight_<term>``: the weight of a loss term in effect."""
-    if term not in PINN_TERMS:
-        raise ValueError(f"pinn loss term: {term!r}; choose from {PINN_TERMS}")
-    return f"pinn/weight_{term}"
-
-
-PINN_DATA_LOSS = pinn_loss("data")
-PINN_RESIDUAL_LOSS = pinn_loss("residual")
-PINN_IC_LOSS = pinn_loss("ic")
-PINN_BC_LOSS = pinn_loss("bc")
-PINN_TOTAL_LOSS = pinn_loss("total")
-PINN_RECONSTRUCTION = "pinn/reconstruction_rel_l2"
-APHYNITY_DATA_LOSS = "aphynity/data_loss"
-APHYNITY_CORRECTION_NORM = "aphynity/correction_norm"
-APHYNITY_LAMBDA = "aphynity/lambda"
 
 
 # ------------------------------------------------------------------------------ memory
@@ -259,3 +218,12 @@ TRIAL_TEST_PARAM_ERROR = "test_param_error"
 def trial_param_rel_error(split: str, name: str) -> str:
     """A trial's user attribute for one parameter's error on ``split`` (same as the metric)."""
     return eval_param_rel_error(split, name)
+
+
+#: the namespaces of the platform's own metrics (an arm's metrics live in namespaces of their own)
+NAMESPACES = ("synthetic", "physical", "param", "time", "memory", "eval", "compare", "sweep")
+
+
+def is_platform_metric(key: str) -> bool:
+    """Whether ``key`` is in one of the platform's namespaces (:data:`NAMESPACES`)."""
+    return key.split("/", 1)[0] in NAMESPACES

@@ -45,6 +45,7 @@ from hyco.arms.spec import (
     TrainedPlayer,
     register_arm,
 )
+from hyco.config.schema import ranged
 from hyco.core.checkpoints import first_existing, load_checkpoint
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
@@ -73,8 +74,8 @@ METRICS = {APHYNITY_DATA_LOSS: "augmented forecaster's trajectory misfit, per ep
 class AphynityConfig:
     """APHYNITY's own knobs, node ``trainer.aphynity``."""
 
-    lambda0: float = 1.0  # initial multiplier of the trajectory misfit
-    tau: float = 1.0  # multiplier step: lambda <- lambda + tau * L_traj after each update
+    lambda0: float = ranged(1.0, 0.0)  # initial multiplier of the trajectory misfit
+    tau: float = ranged(1.0, 0.0)  # multiplier step: lambda <- lambda + tau * L_traj after each update
 
 
 def augmented_step(network: nn.Module, model: PhysicalModel, params: Dict[str, Any], channels: int,

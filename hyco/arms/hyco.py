@@ -32,6 +32,7 @@ from hyco.arms.baselines import build_physical_trainer, build_synthetic_trainer
 from hyco.arms.players import physical_player, synthetic_player
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint
+from hyco.config.schema import ranged
 from hyco.core.console import phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
@@ -70,19 +71,19 @@ class AlphaSchedule(str, Enum):
 class HycoConfig:
     """The HYCO arms' own knobs, node ``trainer.hyco`` (``conf/trainer/<variant>.yaml`` are presets)."""
 
-    warmstart_epochs: int = 0  # rounds of the synthetic player alone on observations, first
-    synthetic_epochs_per_round: int = 1
-    alpha: float = 0.5  # mixed: weight of the observations in the blended targets
-    alpha_end: float = 0.5
+    warmstart_epochs: int = ranged(0, 0)  # rounds of the synthetic player alone on observations, first
+    synthetic_epochs_per_round: int = ranged(1, 1)
+    alpha: float = ranged(0.5, 0.0, 1.0)  # mixed: weight of the observations in the blended targets
+    alpha_end: float = ranged(0.5, 0.0, 1.0)
     alpha_schedule: AlphaSchedule = AlphaSchedule.constant
-    lambda_s_data: float = 1.0  # cooperative: the synthetic player's data weight
-    lambda_s_int: float = 1.0  # its interaction weight (every HYCO arm: ghost trajectories)
-    lambda_p_data: float = 1.0
-    lambda_p_int: float = 1.0
-    ghost_ics: int = 0  # ghost initial conditions per round
+    lambda_s_data: float = ranged(1.0, 0.0)  # cooperative: the synthetic player's data weight
+    lambda_s_int: float = ranged(1.0, 0.0)  # its interaction weight (every HYCO arm: ghost trajectories)
+    lambda_p_data: float = ranged(1.0, 0.0)
+    lambda_p_int: float = ranged(1.0, 0.0)
+    ghost_ics: int = ranged(0, 0)  # ghost initial conditions per round
     ghost_kind: GhostICKind = GhostICKind.prior
-    ghost_perturbation: float = 0.1
-    checkpoint_every: int = 1  # rounds between checkpoints
+    ghost_perturbation: float = ranged(0.1, 0.0)
+    checkpoint_every: int = ranged(1, 1)  # rounds between checkpoints
 
 
 log = logging.getLogger(__name__)

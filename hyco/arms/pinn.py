@@ -52,6 +52,7 @@ from hyco.arms.pinn_data import PINNData
 from hyco.arms.pinn_network import CoordinateNetwork
 from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
+from hyco.config.schema import ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
 from hyco.core.console import phase_bar
 from hyco.data.training_data import TrainingData
@@ -76,19 +77,19 @@ class PinnConfig:
     """The PINN's own knobs, node ``trainer.pinn`` (the network's Adam lr is ``trainer.lr``, the
     physical parameters' ``trainer.physical_lr``)."""
 
-    hidden: int = 64  # width of the coordinate MLP
-    layers: int = 4  # hidden layers
-    fourier_features: int = 4  # harmonics per axis (periodic axes: at least 1, for exact periodicity)
-    embedding_dim: int = 8  # learned code per training simulation
-    collocation_points: int = 2048  # residual points per epoch, resampled every epoch
-    iterations_per_epoch: int = 50  # optimiser steps per epoch
-    data_batch: int = 1024  # observed points per step
-    weight_data: float = 1.0
-    weight_residual: float = 1.0
-    weight_ic: float = 1.0
-    weight_bc: float = 1.0
+    hidden: int = ranged(64, 1)  # width of the coordinate MLP
+    layers: int = ranged(4, 1)  # hidden layers
+    fourier_features: int = ranged(4, 0)  # harmonics per axis (periodic axes: at least 1, for exact periodicity)
+    embedding_dim: int = ranged(8, 0)  # learned code per training simulation
+    collocation_points: int = ranged(2048, 1)  # residual points per epoch, resampled every epoch
+    iterations_per_epoch: int = ranged(50, 1)  # optimiser steps per epoch
+    data_batch: int = ranged(1024, 1)  # observed points per step
+    weight_data: float = ranged(1.0, 0.0)
+    weight_residual: float = ranged(1.0, 0.0)
+    weight_ic: float = ranged(1.0, 0.0)
+    weight_bc: float = ranged(1.0, 0.0)
     adaptive: Adaptive = Adaptive.none
-    adaptive_alpha: float = 0.9  # moving-average factor of the lra weights
+    adaptive_alpha: float = ranged(0.9, 0.0, 1.0)  # moving-average factor of the lra weights
 
 
 # ------------------------------------------------------------------ metric names of this arm
@@ -338,10 +339,6 @@ def check_pinn_model(cfg: DictConfig, model: PhysicalModel) -> None:
     if model.static_fields:
         raise ValueError(f"trainer.variant=pinn: the model '{name}' has static input fields {list(model.static_fields)}, "
                          "which the PINN's residual does not receive")
-    pn = cfg.trainer.pinn
-    for key in ("hidden", "layers", "collocation_points", "iterations_per_epoch", "data_batch"):
-        if int(pn[key]) < 1:
-            raise ValueError(f"trainer.pinn.{key}: must be >= 1, got {pn[key]}")
 
 
 def build_pinn_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,

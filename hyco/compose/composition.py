@@ -21,7 +21,8 @@ Hydra's own errors (a malformed override, a missing preset, a wrong type) become
 from __future__ import annotations
 
 import threading
-from typing import Dict, Iterable, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -145,16 +146,19 @@ def _settle_nodes(cfg: DictConfig) -> None:
             cfg.synthetic[node] = OmegaConf.structured(config)
 
 
-def load_run_config(path) -> DictConfig:
-    """A run's logged ``resolved_config.yaml``, merged into the schema with every node (so it is
-    typed as at composition) and settled like a freshly composed config."""
+def load_run_config(source: Union[str, Path, Mapping[str, Any]]) -> DictConfig:
+    """A resolved config (a run's logged ``resolved_config.yaml``, or its plain mapping handed to
+    another process), merged into the schema with every node (so it is typed as at composition)
+    and settled like a freshly composed config."""
     bootstrap()
+    loaded = OmegaConf.create(dict(source)) if isinstance(source, Mapping) else OmegaConf.load(source)
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(current_schema()), OmegaConf.load(path))
+        cfg = OmegaConf.merge(OmegaConf.structured(current_schema()), loaded)
         _settle_nodes(cfg)
     except OmegaConfBaseException as err:
-        raise ConfigError(f"{path}: the run's logged config does not fit this release's schema ({err}); "
-                          "it was written by another version") from err
+        where = "the config" if isinstance(source, Mapping) else str(source)
+        raise ConfigError(f"{where} does not fit this release's schema ({err}); it was written by another "
+                          "version") from err
     return cfg  # type: ignore[return-value]
 
 

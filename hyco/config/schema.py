@@ -24,6 +24,46 @@ from hyco.errors import ConfigError
 
 
 # --------------------------------------------------------------------------------------------
+# ranges: declared beside each numeric key, checked by validate() for every node of the config
+# (the arms' and networks' nodes included)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Range:
+    """Admissible values of a numeric key: finite, and between ``low`` and ``high`` (None: no
+    bound; ``open_low``/``open_high`` exclude the bound itself)."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.open_high and value == self.high)))
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.open_high else '<='} {self.high:g}"
+        return "finite"
+
+
+def ranged(default: Any, low: Optional[float] = None, high: Optional[float] = None, *, open_low: bool = False,
+           open_high: bool = False) -> Any:
+    """A dataclass field whose value must be finite and inside the range (checked by validate())."""
+    return field(default=default, metadata={"range": Range(low, high, open_low, open_high)})
+
+
+POSITIVE = dict(low=0.0, open_low=True)
+
+
+# --------------------------------------------------------------------------------------------
 # enums: OmegaConf validates them by name, so a wrong choice fails while composing
 # --------------------------------------------------------------------------------------------
 class GridKind(str, Enum):

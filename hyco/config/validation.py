@@ -52,6 +52,26 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
     return unknown
 
 
+def _check_ranges(cfg: DictConfig, prefix: str = "") -> None:
+    """Every key declared with a :class:`~hyco.config.schema.Range` (in any node, the arms' and
+    networks' included) is finite and inside it."""
+    node_type = OmegaConf.get_type(cfg)
+    ranges = ({f.name: f.metadata["range"] for f in dataclasses.fields(node_type) if "range" in f.metadata}
+              if node_type is not None and dataclasses.is_dataclass(node_type) else {})
+    for key in cfg.keys():
+        if OmegaConf.is_missing(cfg, key):
+            continue
+        child = cfg._get_node(key)
+        path = f"{prefix}{key}"
+        if isinstance(child, DictConfig):
+            if not child._is_none():
+                _check_ranges(child, path + ".")
+        elif key in ranges:
+            value = cfg[key]
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value) not in ranges[key]:
+                raise ConfigError(f"{path}: must be {ranges[key].describe()}, got {value}")
+
+
 def _check_log_level(cfg: DictConfig) -> None:
     try:
         parse_level(cfg.get("log_level") or "INFO")
@@ -85,6 +105,7 @@ def validate(cfg: DictConfig) -> None:
         if task not in KNOWN_TASKS:
             raise ConfigError(f"task: unknown task '{task}'; choose from {list(KNOWN_TASKS)}")
     _check_log_level(cfg)
+    _check_ranges(cfg)
     phys = cfg.physics
     if phys.dim not in (1, 2):
         raise ConfigError(f"physics.dim: must be 1 or 2, got {phys.dim}")

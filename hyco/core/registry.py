@@ -70,6 +70,11 @@ class Registry(Generic[T]):
             self._entries[name] = obj
         return obj
 
+    def remove(self, name: str) -> Optional[T]:
+        """Unregister ``name`` (returns its entry, or None); for tests and interactive sessions."""
+        with self._lock:
+            return self._entries.pop(name, None)
+
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator form of :meth:`add`."""
 

@@ -6,15 +6,15 @@ A model class registers itself with ``@register_physics("name")`` in its own mod
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Type, Union
+from typing import Any, Callable, Dict, List, Type, Union
 
 import torch
 from phi.torch import TORCH
 
 from hyco.core.plain import to_plain
 from hyco.core.registry import Registry
-from hyco.errors import ConfigError
-from hyco.physics.base import PhysicalModel
+from hyco.errors import ConfigError, PluginError
+from hyco.physics.base import PhysicalModel, TinyCase
 from hyco.physics.params import ParamSpec
 
 PHYSICS: Registry[Type[PhysicalModel]] = Registry("physics model", key="physics.name", discover="hyco.physics.models")
@@ -24,8 +24,9 @@ def register_physics(name: str) -> Callable[[Type[PhysicalModel]], Type[Physical
     """Class decorator: make a :class:`PhysicalModel` available as ``physics.name=<name>``."""
 
     def decorate(cls: Type[PhysicalModel]) -> Type[PhysicalModel]:
+        PHYSICS.add(name, cls)  # a clash raises before the class is touched
         cls.name = name
-        return PHYSICS.add(name, cls)
+        return cls
 
     return decorate
 
@@ -76,3 +77,19 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
         boundary=cfg.get("boundary") or "",
         domain_origin=float(cfg.get("domain_origin", 0.0)),
     )
+
+
+def tiny_cases() -> Dict[str, TinyCase]:
+    """Every registered model's tiny configurations (:class:`~hyco.physics.base.TinyCase`), by
+    case name, for the contract tests; a model that declares none is an error naming it."""
+    cases: Dict[str, TinyCase] = {}
+    for name, cls in PHYSICS.items():
+        if not cls.TINY_CASES:
+            raise PluginError(f"physics model '{name}' ({cls.__module__}) declares no TINY_CASES; every model "
+                              "gives the contract tests at least one tiny configuration")
+        for case, spec in cls.TINY_CASES.items():
+            if spec.physics.get("name") != name:
+                raise PluginError(f"physics model '{name}': its tiny case '{case}' builds "
+                                  f"'{spec.physics.get('name')}'")
+            cases[case] = spec
+    return cases

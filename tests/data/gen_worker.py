@@ -10,12 +10,10 @@ def generate_in_child(plain_cfg: Dict[str, Any], barrier: Any, results: Any) -> 
     import torch
 
     torch.set_num_threads(1)
-    from omegaconf import OmegaConf
-
-    from hyco.config import HycoConfig
+    from hyco.compose import load_run_config
     from hyco.data.generate import generate_dataset
 
-    cfg = OmegaConf.merge(OmegaConf.structured(HycoConfig), plain_cfg)
+    cfg = load_run_config(plain_cfg)
     barrier.wait(timeout=120)  # both processes are past their imports: start together
     try:
         result = generate_dataset(cfg, progress=False)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hyco.config import ObservationConfig, SpatialMaskKind, TemporalMaskKind
+from hyco.config.schema import ObservationConfig, SpatialMaskKind, TemporalMaskKind
 from hyco.data.observation import ObservationOperator
 from hyco.errors import ObservationError
 

@@ -16,8 +16,9 @@ from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.fields import FieldSpec
 from hyco.physics.base import PhysicalModel
-from hyco.physics.registry import _REGISTRY, register_physics
-from hyco.training.factory import TrainingData, input_channels
+from hyco.physics.registry import PHYSICS, register_physics
+from hyco.data.training_data import TrainingData
+from hyco.training.networks import input_channels
 from hyco.training.field import FieldTrainer
 
 
@@ -38,7 +39,7 @@ class _Fit(FieldTrainer):
 def drift_model():
     register_physics("_drift")(_Drift)
     yield
-    _REGISTRY.pop("_drift", None)
+    PHYSICS.remove("_drift")
 
 
 def test_a_static_field_is_stored_once_fed_to_the_network_and_read_by_the_physics(drift_model, tmp_path):

@@ -9,11 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hyco.config import GridKind, InitialConditionConfig, ParamKind, ParamSpecConfig, PhysicsConfig
+from hyco.config.schema import GridKind, InitialConditionConfig, ParamKind, ParamSpecConfig, PhysicsConfig
 from hyco.errors import ConfigError
 from hyco.fields import FieldSpec
-from hyco.physics import Burgers, ParamSpec, PhysicalModel, available_physics, build_physics, register_physics
-from hyco.errors import PhysicsParameterError
+from hyco.physics import ParamSpec, PhysicalModel, available_physics, build_physics, register_physics
+from hyco.physics.models.burgers import Burgers
+from hyco.errors import PhysicsParameterError, PluginError
 from hyco.physics import registry as base
 from hyco.physics.models.burgers import stable_substeps
 from hyco.physics.profiles import fourier_modes, profile_values, smooth_random_components
@@ -65,7 +66,7 @@ def test_param_spec_from_config_normalises_enums_and_rejects_missing():
 # ------------------------------------------------------------------------------------------------
 def test_registry_lists_burgers_and_unknown_name_lists_choices():
     assert "burgers" in available_physics()
-    with pytest.raises(ConfigError, match=r"unknown physics model 'no_such_pde'.*available: \[.*'burgers'"):
+    with pytest.raises(ConfigError, match=r"unknown physics model 'no_such_pde'.*registered: \[.*'burgers'"):
         build_physics(physics_cfg(name="no_such_pde"))
 
 
@@ -110,10 +111,10 @@ def test_register_and_rollout_of_a_new_model():
         frames = model.rollout(model.initial_state(2, 0), model.true_params(), 3)
         assert len(frames) == 4
         np.testing.assert_allclose(model.converter.to_numpy(frames[-1])["velocity"], 0.125)
-        with pytest.raises(ValueError, match="registered twice"):
+        with pytest.raises(PluginError, match="registered twice"):
             register_physics("_halving")(Burgers)
     finally:
-        base._REGISTRY.pop("_halving", None)
+        base.PHYSICS.remove("_halving")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from hyco.config import InitialConditionConfig, ParamSpecConfig, PhysicsConfig
-from hyco.physics import Burgers, build_physics
+from hyco.physics import build_physics
+from hyco.physics.models.burgers import Burgers
 from hyco.errors import PhysicsParameterError
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import math as pymath
 
 import numpy as np
 import pytest
 
 from hyco.physics import build_physics
 
-from .tiny_configs import CASES
+from physics_cases import CASES
 
 
 def case_cfg(case: str, **physics):

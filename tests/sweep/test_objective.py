@@ -7,7 +7,7 @@ import math
 from omegaconf import OmegaConf
 
 from hyco import metrics as M
-from hyco.sweep.objective import learnable_params, param_error
+from hyco.evaluation.scores import learnable_params, param_error
 
 
 def test_param_error_is_the_mean_over_learnable_parameters():

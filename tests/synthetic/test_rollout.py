@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from hyco.config import SyntheticConfig
 from hyco.synthetic import build_network, masked_rollout_loss, rollout
 
 
@@ -45,7 +44,7 @@ def test_rollout_reappends_static_channels_every_step():
 
 
 def test_rollout_with_unet_and_static_is_persistence_at_init():
-    net = build_network(SyntheticConfig(levels=1, filters=4, residual=True), 2, 3, 2, seed=0)
+    net = build_network({"name": "unet", "unet": {"levels": 1, "filters": 4, "residual": True}}, 2, 3, 2, seed=0)
     x, nu = torch.randn(2, 2, 8, 8), torch.rand(2, 1, 8, 8)
     out = rollout(net, x, steps=3, static=nu)
     assert torch.equal(out, x.unsqueeze(1).expand(2, 3, 2, 8, 8))

@@ -6,14 +6,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hyco.config import SyntheticConfig
-from hyco.synthetic import UNet, available_networks, build_network, register_network, registry
+from hyco.errors import ConfigError, PluginError
+from hyco.synthetic import NETWORKS, available_networks, build_network, register_network
+from hyco.synthetic.networks.unet import UNet, UNetConfig
 
 
-def _cfg(**kw) -> SyntheticConfig:
+def _cfg(**kw) -> dict:
+    """A ``synthetic`` config with the UNet's node ``synthetic.unet``."""
     base = dict(levels=2, filters=4, kernel_size=3, activation="gelu", padding="circular", residual=False)
     base.update(kw)
-    return SyntheticConfig(**base)
+    return {"name": "unet", "unet": base}
 
 
 @pytest.mark.parametrize("dim,shape", [(1, (16,)), (2, (8, 16))])
@@ -30,7 +32,7 @@ def test_output_shape_1d_2d(dim, shape, downsample):
 @pytest.mark.parametrize("dim,shape,shift", [(1, (16,), (4,)), (2, (8, 16), (4, 8))])
 @pytest.mark.parametrize("downsample", ["conv", "avgpool"])
 def test_circular_padding_is_equivariant_to_periodic_shifts(dim, shape, shift, downsample):
-    net = build_network(dict(levels=2, filters=4, residual=False, downsample=downsample), dim, 2, 2, seed=1)
+    net = build_network(_cfg(levels=2, filters=4, residual=False, downsample=downsample), dim, 2, 2, seed=1)
     dims = tuple(range(2, 2 + dim))
     x = torch.randn(1, 2, *shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -110,16 +112,16 @@ def test_config_as_dictconfig_and_enum_values():
     class Pad(str, Enum):
         zeros = "zeros"
 
-    dc = OmegaConf.structured(_cfg(activation="silu", filters=3))
+    dc = OmegaConf.create({"name": "unet", "unet": OmegaConf.structured(UNetConfig(activation="silu", filters=3))})
     net = build_network(dc, 1, 1, 1, seed=0)
     assert isinstance(net.stem.body[1], torch.nn.SiLU) and net.stem.body[0].out_channels == 3
     assert net.enc[-1].body[0].out_channels == 12  # filters double per level
-    net = build_network(dict(name="unet", padding=Pad.zeros, levels=1), 1, 1, 1, seed=0)
+    net = build_network(_cfg(padding=Pad.zeros, levels=1), 1, 1, 1, seed=0)
     assert net.padding_mode == "zeros"
 
 
 def test_unknown_choices_give_clear_errors():
-    with pytest.raises(KeyError, match="available networks: \\['unet'"):
+    with pytest.raises(ConfigError, match="synthetic.name: unknown network 'fno'; registered: \\[.*'unet'"):
         build_network(dict(name="fno"), 1, 1, 1)
     with pytest.raises(ValueError, match="synthetic.unet.activation.*gelu"):
         build_network(_cfg(activation="swish"), 1, 1, 1)
@@ -131,14 +133,15 @@ def test_unknown_choices_give_clear_errors():
         build_network(_cfg(residual=True), 1, 1, 2)
 
 
-def test_register_network_adds_a_builder(monkeypatch):
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # no leak into other tests
-
+def test_register_network_adds_a_builder():
     @register_network("test_identity_net")
     def _build(cfg, dim, in_channels, out_channels):
         return torch.nn.Identity()
 
-    assert "test_identity_net" in available_networks()
-    assert isinstance(build_network(dict(name="test_identity_net"), 1, 1, 1), torch.nn.Identity)
-    with pytest.raises(ValueError, match="already registered"):
-        register_network("unet")(_build)
+    try:
+        assert "test_identity_net" in available_networks()
+        assert isinstance(build_network(dict(name="test_identity_net"), 1, 1, 1), torch.nn.Identity)
+        with pytest.raises(PluginError, match="registered twice"):
+            register_network("unet")(_build)
+    finally:
+        NETWORKS.remove("test_identity_net")

@@ -17,7 +17,7 @@ from hyco.errors import NonFiniteLossError
 from hyco.core.checkpoints import load_checkpoint, tensors_finite
 from hyco.core.files import load_json
 from hyco.training.context import RunContext
-from hyco.training.factory import build_physical_trainer
+from hyco.arms.baselines import build_physical_trainer
 from hyco.training.field import PHYSICAL_LOSS
 from hyco.training.physical import PhysicalTrainer
 from hyco.runs.train import experiment_name, open_training_data, train_run

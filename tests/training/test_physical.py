@@ -18,7 +18,7 @@ from hyco import metrics as M
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.core.files import load_json
 from hyco.training.context import RunContext
-from hyco.training.factory import build_physical_trainer
+from hyco.arms.baselines import build_physical_trainer
 from hyco.training.physical import PhysicalTrainer
 from hyco.runs.train import experiment_name, open_training_data, train_run
 from training_helpers import TINY_PHYSICAL_1D
@@ -160,7 +160,7 @@ def test_a_failed_inner_solve_ends_the_lbfgsb_fit_cleanly_and_keeps_the_paramete
     from hyco.physics import build_physics
     from hyco.errors import PhysicsSolveError
     from training_helpers import unit_cfg
-    from tests.physics.tiny_configs import CASES
+    from physics_cases import CASES
 
     case = CASES["smoke_scalar"]
     model = build_physics(case["physics"], case["ic"])

@@ -11,8 +11,8 @@ from torch.utils.data import TensorDataset
 from hyco.physics.registry import build_physics
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
-from hyco.training import variants
-from hyco.training.factory import build_trainer, input_channels
+from hyco.arms import build_trainer
+from hyco.training.networks import input_channels
 from hyco.training.physical import PhysicalTrainer
 from hyco.runs.train import open_training_data, run_fingerprint
 from hyco.training.synthetic import SyntheticTrainer
@@ -144,7 +144,7 @@ def test_empty_training_data_is_a_clear_error():
 
 
 # ------------------------------------------------------------------------------ factory
-def test_factory_builds_the_trainer_of_each_variant(make_cfg, tmp_path):
+def test_build_trainer_builds_the_trainer_of_each_arm(make_cfg, tmp_path):
     cfg = make_cfg("data.static_fields=[nu]")
     data, _ = open_training_data(cfg)
     context = RunContext(MemoryRunLogger(), tmp_path / "ckpt", log_memory=False)
@@ -166,27 +166,12 @@ def test_factory_builds_the_trainer_of_each_variant(make_cfg, tmp_path):
     assert physical.context is context
 
 
-def test_factory_names_variants_it_cannot_build(make_cfg, tmp_path, monkeypatch):
-    context = RunContext(MemoryRunLogger(), tmp_path / "ckpt", log_memory=False)
-    variants.available_variants()  # registers the built-in variants before one is removed
-    # A variant whose trainer is not registered (any more)...
-    monkeypatch.delitem(variants._REGISTRY, "cooperative")
-    with pytest.raises(ValueError, match="trainer.variant: 'cooperative' is not a registered variant") as err:
-        build_trainer(make_cfg("trainer.variant=cooperative"), data=None, context=context)  # type: ignore[arg-type]
-    assert "physical_only" in str(err.value) and "synthetic_only" in str(err.value)
-    # ...and a name never registered.
-    loose = OmegaConf.create(OmegaConf.to_container(make_cfg(), enum_to_str=True))
-    loose.trainer.variant = "hyco_plus"
-    with pytest.raises(ValueError, match="'hyco_plus' is not a registered variant; registered: "):
-        build_trainer(loose, data=None, context=context)  # type: ignore[arg-type]
-
-
-def test_an_unknown_variant_stops_at_validation(make_cfg):
-    from hyco.config import validate
+def test_an_unknown_arm_stops_at_composition(make_overrides):
+    from hyco.compose import compose_config
     from hyco.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="trainer.variant: unknown variant 'hyco_plus'"):
-        validate(make_cfg("trainer.variant=hyco_plus"))
+    with pytest.raises(ConfigError, match="trainer.variant: unknown arm 'hyco_plus'"):
+        compose_config(make_overrides("trainer.variant=hyco_plus"))
 
 
 # ------------------------------------------------------------------------------ fingerprint

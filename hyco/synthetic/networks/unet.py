@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List
 import torch
 from torch import nn
 
+from hyco.config.schema import ranged
 from hyco.core.plain import value_of
 from hyco.synthetic.registry import register_network
 
@@ -84,9 +85,9 @@ class Downsample(str, Enum):
 class UNetConfig:
     """The UNet's knobs, node ``synthetic.unet`` (see :class:`UNet`)."""
 
-    levels: int = 2
-    filters: int = 16
-    kernel_size: int = 3
+    levels: int = ranged(2, 0)
+    filters: int = ranged(16, 1)
+    kernel_size: int = ranged(3, 1)
     activation: Activation = Activation.gelu
     padding: Padding = Padding.auto
     residual: bool = True  # predict u_{t+1} = u_t + net(u_t)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from optuna.trial import TrialState
 
-from hyco import console
+from hyco.core import console
 from hyco.sweep.progress import ProgressState, update
 
 

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
 from hyco import metrics as M
+from hyco.arms.baselines import build_physical_trainer, build_synthetic_trainer
+from hyco.arms.hyco import HYCO_ALPHA, HYCO_PHASE, HYCOTrainer
+from hyco.compose import compose_config
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
-from hyco.core.paths import conf_dir
+from hyco.data.training_data import TrainingData
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
-from hyco.training.factory import TrainingData, build_physical_trainer, build_synthetic_trainer
 from hyco.training.hybrid import ObservedWindows
-from hyco.arms.hyco import HYCOTrainer
 
 TINY = [
     "experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_train=3", "data.num_val=1",
@@ -49,9 +49,7 @@ class RecordingWindows(ObservedWindows):
 
 
 def _cfg(tmp_path: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config",
-                       overrides=[*TINY, f"data.cache_dir={tmp_path / 'cache'}", *overrides])
+    return compose_config([*TINY, f"data.cache_dir={tmp_path / 'cache'}", *overrides], check=False)
 
 
 def _hyco(tmp_path: Path, *overrides: str, ckpt: str = "ckpt"):
@@ -99,7 +97,7 @@ def test_warmstart_reads_observations_only_during_the_warm_start(tmp_path):
     assert windows.calls["observed_dataset"] == 2
     assert windows.calls["observations"] == 0
     assert [type(d).__name__ for d in seen] == ["WindowDataset", "WindowDataset", "TensorDataset", "TensorDataset"]
-    phases = [v for _, v in logger.history(M.HYCO_PHASE)]
+    phases = [v for _, v in logger.history(HYCO_PHASE)]
     assert phases == [0.0, 0.0, 1.0, 1.0]
     # the physical player waits during the warm start
     assert [s for s, _ in logger.history(M.PHYSICAL_TOTAL_LOSS)] == [3, 4]
@@ -116,7 +114,7 @@ def test_alpha_in_effect_is_logged_per_round(tmp_path):
     trainer, _, logger = _hyco(tmp_path, "trainer=mixed", "trainer.hyco.alpha=0.9", "trainer.hyco.alpha_end=0.3",
                                "trainer.hyco.alpha_schedule=linear")
     trainer.train()
-    assert [v for _, v in logger.history(M.HYCO_ALPHA)] == pytest.approx([0.9, 0.6, 0.3])
+    assert [v for _, v in logger.history(HYCO_ALPHA)] == pytest.approx([0.9, 0.6, 0.3])
 
 
 def test_ghost_initial_conditions_are_fresh_each_round_and_seeded(tmp_path):

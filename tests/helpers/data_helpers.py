@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-from hyco.core.paths import conf_dir
+from hyco.compose import compose_config
 
 # 1D, 16 cells, 5 frames, 2+1+1 simulations: a few hundred ms to generate
 TINY_1D = [
@@ -36,8 +34,4 @@ TINY_2D = [
 def compose_data_cfg(cache_dir: Path | str, *overrides: str, dim: int = 1) -> DictConfig:
     """A full HYCO config for a tiny problem whose cache lives in ``cache_dir`` (absolute)."""
     base = TINY_1D if dim == 1 else TINY_2D
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(
-            config_name="config",
-            overrides=[*base, f"data.cache_dir='{Path(cache_dir).resolve()}'", *overrides],
-        )
+    return compose_config([*base, f"data.cache_dir='{Path(cache_dir).resolve()}'", *overrides], check=False)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import TensorDataset
 
 from hyco.compose import compose_config
-from hyco.config import HycoConfig, SyntheticConfig, TrackingConfig
+from hyco.config import HycoConfig, TrackingConfig
 from hyco.core.paths import conf_dir, project_root
 
 # 1D, 16 cells, 6 frames, 2+1+1 simulations, a one-level UNet with 4 filters: ~20 ms per epoch.
@@ -140,4 +140,4 @@ def toy_windows(n: int = 8, steps: int = 2, res: int = 16, static: int = 0, seed
 def toy_network(in_channels: int = 1, out_channels: int = 1, seed: int = 0) -> torch.nn.Module:
     from hyco.synthetic.registry import build_network
 
-    return build_network(SyntheticConfig(levels=1, filters=4), 1, in_channels, out_channels, seed=seed)
+    return build_network({"name": "unet", "unet": {"levels": 1, "filters": 4}}, 1, in_channels, out_channels, seed=seed)

@@ -8,7 +8,7 @@ import pytest
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.compare.comparison import ARMS, ArmResult, compare, markdown_table
+from hyco.compare.comparison import all_arms, ArmResult, compare, markdown_table
 
 
 def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg):

@@ -15,17 +15,16 @@ import torch
 from torch import nn
 
 from hyco import metrics as M
+from hyco.arms import build_trainer, get_arm
+from hyco.arms.aphynity import APHYNITY_DATA_LOSS, APHYNITY_LAMBDA, AphynityTrainer
+from hyco.arms.pinn import PINN_TERMS, pinn_loss
+from hyco.compose import check_problem
 from hyco.config import validate
-from hyco.errors import ConfigError
-from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.arms.aphynity import AphynityTrainer
-from hyco.errors import NonFiniteLossError
-from hyco.training.context import RunContext
-from hyco.training.factory import build_trainer
-from hyco.training.physical import PhysicalTrainer
+from hyco.errors import ConfigError, NonFiniteLossError
 from hyco.runs.train import open_training_data
-from hyco.arms.spec import get_variant
-
+from hyco.tracking.run_logger import MemoryRunLogger
+from hyco.training.context import RunContext
+from hyco.training.physical import PhysicalTrainer
 
 PINN_TINY = ["trainer=pinn", "trainer.pinn.collocation_points=128", "trainer.pinn.iterations_per_epoch=4",
              "trainer.pinn.data_batch=64", "trainer.pinn.hidden=16", "trainer.pinn.layers=2"]
@@ -34,6 +33,7 @@ PINN_TINY = ["trainer=pinn", "trainer.pinn.collocation_points=128", "trainer.pin
 def _trainer(make_cfg, tmp_path: Path, *overrides: str, name: str = "run", context_cls=RunContext):
     cfg = make_cfg(*overrides)
     validate(cfg)
+    check_problem(cfg)
     data, _ = open_training_data(cfg)
     logger = MemoryRunLogger()
     context = context_cls(logger, tmp_path / name, log_memory=False)
@@ -41,11 +41,11 @@ def _trainer(make_cfg, tmp_path: Path, *overrides: str, name: str = "run", conte
 
 
 def test_the_arms_are_registered_with_their_players():
-    pinn, aphynity = get_variant("pinn"), get_variant("aphynity")
+    pinn, aphynity = get_arm("pinn"), get_arm("aphynity")
     assert pinn.trains == ("physical",) and pinn.forecast == "physical" and pinn.learns_params
     assert aphynity.trains == ("synthetic", "physical") and aphynity.forecast == "synthetic"
-    assert {"pinn_collocation", "pinn_weight_residual", "physical_lr", "lr"} <= pinn.reads
-    assert {"aphynity_tau", "aphynity_lambda0", "physical_lr", "lr"} <= aphynity.reads
+    assert {"pinn.collocation_points", "pinn.weight_residual", "physical_lr", "lr"} <= pinn.reads
+    assert {"aphynity.tau", "aphynity.lambda0", "physical_lr", "lr"} <= aphynity.reads
 
 
 # ------------------------------------------------------------------------------ pinn
@@ -59,14 +59,14 @@ def test_pinn_parameter_gradient_is_nonzero_and_its_loss_decreases(make_cfg, tmp
     assert grad is not None and float(grad.abs()) > 1e-6
     trainer.physical.z["nu"].grad = None
     trainer.train()
-    total = [v for _, v in logger.history(M.PINN_TOTAL_LOSS)]
+    total = [v for _, v in logger.history(pinn_loss("total"))]
     assert len(total) == 12
     assert np.mean(total[-3:]) < 0.5 * total[0], total
     # nu moves from its initial guess 0.05 towards the truth 0.01
     nu = [v for _, v in logger.history(M.param("nu"))]
     assert nu[-1] < 0.045
-    for term in M.PINN_TERMS:
-        assert len(logger.history(M.pinn_loss(term))) == 12
+    for term in PINN_TERMS:
+        assert len(logger.history(pinn_loss(term))) == 12
     assert (tmp_path / "run" / PhysicalTrainer.PARAMS_FILE).is_file()
 
 
@@ -82,7 +82,7 @@ def test_pinn_refuses_a_model_without_residual_at_config_time(make_cfg, monkeypa
 
     monkeypatch.setattr(Burgers, "residual", PhysicalModel.residual)
     with pytest.raises(ConfigError, match="does not state its PDE's continuous residual"):
-        validate(make_cfg(*PINN_TINY))
+        check_problem(make_cfg(*PINN_TINY))
 
 
 # ------------------------------------------------------------------------------ aphynity
@@ -118,11 +118,11 @@ def test_aphynity_with_zero_correction_reproduces_the_physics_and_lambda_grows(m
     # lambda <- lambda + tau * L_traj after every update, so it grows while the misfit is positive
     zero.train_epoch(trainer.train_data)
     first = zero.terms
-    assert first[M.APHYNITY_DATA_LOSS] > 0
+    assert first[APHYNITY_DATA_LOSS] > 0
     batches = int(np.ceil(len(trainer.train_data) / trainer.cfg.trainer.batch_size))
-    assert first[M.APHYNITY_LAMBDA] == pytest.approx(1.0 + 0.5 * batches * first[M.APHYNITY_DATA_LOSS], rel=1e-6)
+    assert first[APHYNITY_LAMBDA] == pytest.approx(1.0 + 0.5 * batches * first[APHYNITY_DATA_LOSS], rel=1e-6)
     zero.train_epoch(trainer.train_data)
-    assert zero.terms[M.APHYNITY_LAMBDA] > first[M.APHYNITY_LAMBDA]
+    assert zero.terms[APHYNITY_LAMBDA] > first[APHYNITY_LAMBDA]
 
 
 def test_aphynity_nan_names_the_term(make_cfg, tmp_path):
@@ -163,6 +163,6 @@ def test_an_interrupted_run_resumes_bit_identical(arm, make_cfg, tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    key = M.PINN_TOTAL_LOSS if arm == "pinn" else M.APHYNITY_LAMBDA
+    key = pinn_loss("total") if arm == "pinn" else APHYNITY_LAMBDA
     assert [s for s, _ in logger.history(key)] == [2, 3, 4]  # epoch 2 replayed from the checkpoint
     assert logger.history(key) == ref_logger.history(key)[1:]
