@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 import torch
-from hyco.training.factory import TrainingData, build_trainer
 from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
@@ -30,6 +29,7 @@ from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
+from hyco.training.factory import TrainingData, build_trainer
 
 
 def build(args, workdir: str):

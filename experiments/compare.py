@@ -12,8 +12,8 @@ import sys
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import argparse  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+from pathlib import Path
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 
-from hyco.app.cli import run_main  # noqa: E402  (after the backend is chosen)
+from hyco.app.cli import run_main
 
 if __name__ == "__main__":
     sys.exit(run_main())

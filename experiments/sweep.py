@@ -19,10 +19,10 @@ import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display needed (clusters, CI)
 
-from hyco.compose import compose_config  # noqa: E402
-from hyco.core.console import setup_logging  # noqa: E402
-from hyco.errors import ConfigError  # noqa: E402
-from hyco.sweep.checks import check_sweep_config  # noqa: E402
+from hyco.compose import compose_config
+from hyco.core.console import setup_logging
+from hyco.errors import ConfigError
+from hyco.sweep.checks import check_sweep_config
 
 VERBOSE_FLAGS = ("-v", "--verbose")
 

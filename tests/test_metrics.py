@@ -12,7 +12,8 @@ def test_player_and_kind_names():
         "synthetic/train_loss", "synthetic/data_loss", "synthetic/interaction_loss", "synthetic/total_loss"]
     assert (M.PHYSICAL_DATA_LOSS, M.PHYSICAL_INTERACTION_LOSS, M.PHYSICAL_TOTAL_LOSS, M.PHYSICAL_FIT_EVALUATIONS) == (
         "physical/data_loss", "physical/interaction_loss", "physical/total_loss", "physical/fit_evaluations")
-    assert (M.SYNTHETIC_LR, M.HYCO_ALPHA, M.HYCO_PHASE) == ("synthetic/lr", "hyco/alpha", "hyco/phase")
+    assert M.SYNTHETIC_LR == "synthetic/lr"
+    assert M.is_platform_metric("eval/test/synthetic/rel_l2_mean") and not M.is_platform_metric("hyco/alpha")
     assert {M.TIME_EPOCH, M.TIME_ROUND, M.TIME_PHYSICAL, M.TIME_SYNTHETIC, M.TIME_PREDICT} == {
         "time/epoch_s", "time/round_s", "time/physical_s", "time/synthetic_s", "time/predict_s"}
     assert all(M.is_timing(k) for k in (M.TIME_EPOCH, M.TIME_PREDICT)) and not M.is_timing(M.SYNTHETIC_LR)

@@ -31,8 +31,8 @@ from hyco import metrics as M
 from hyco.arms.baselines import build_physical_trainer, build_synthetic_trainer
 from hyco.arms.players import physical_player, synthetic_player
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
-from hyco.core.checkpoints import load_checkpoint, save_checkpoint
 from hyco.config.schema import ranged
+from hyco.core.checkpoints import load_checkpoint, save_checkpoint
 from hyco.core.console import phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel

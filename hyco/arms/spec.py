@@ -233,6 +233,6 @@ def with_params(arms: Iterable[str]) -> List[str]:
     return [a for a in arms if get_arm(a).learns_params]
 
 
-def baselines(arms: Sequence[str]) -> Dict[str, List[str]]:
+def baseline_arms(arms: Sequence[str]) -> Dict[str, List[str]]:
     """``{baseline arm: players it is the baseline for}`` among ``arms``."""
     return {a: list(get_arm(a).baseline_for) for a in arms if get_arm(a).baseline_for}

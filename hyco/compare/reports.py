@@ -17,7 +17,7 @@ from typing import List, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hyco.arms import baselines, get_arm
+from hyco.arms import baseline_arms, get_arm
 from hyco.evaluation.stats import Summary, paired, t_interval
 
 COLUMNS = ("synthetic_mean", "synthetic_final", "physical_mean", "physical_final")
@@ -65,7 +65,7 @@ def seed_tables(title: str, rows: Sequence, arms: Sequence[str], params: Sequenc
 def paired_results(rows: Sequence, arms: Sequence[str], params: Sequence[str]) -> List[str]:
     """One Markdown row per (arm, baseline, metric) where both have the metric."""
     out = []
-    for baseline, players in baselines(arms).items():
+    for baseline, players in baseline_arms(arms).items():
         columns = [c for p in players for c in PLAYER_COLUMNS[p]]
         metrics = [*columns, *((f"param:{n}" for n in params) if "physical" in players else ())]
         for arm in arms:

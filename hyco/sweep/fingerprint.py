@@ -35,17 +35,25 @@ def _flatten(value: Any, prefix: str, out: Dict[str, str]) -> None:
 
 def fingerprint_items(trial_cfgs: Mapping[str, DictConfig], sweep: DictConfig) -> Dict[str, str]:
     """``{dotted key: JSON value}`` of everything the fingerprint covers; ``trial_cfgs`` maps each
-    arm to the config its trials start from. Keys outside ``trainer`` are the same for every arm
-    (``trial.<key>``); each arm's trainer knobs are ``trial.trainer[<arm>].<key>``."""
-    items: Dict[str, str] = {}
+    arm to the config its trials start from. A key with the same value for every arm is
+    ``trial.<key>``; a trainer knob that differs between arms (an arm's preset or node) is
+    ``trial.trainer[<arm>].<key>``."""
     arms = sorted(trial_cfgs)
+    flat: Dict[str, Dict[str, str]] = {}
     for arm in arms:
-        plain = select(to_plain(trial_cfgs[arm]), STUDY_FINGERPRINT)
-        trainer = plain.pop("trainer", {})
-        _flatten({"trial": plain}, "", items)
-        _flatten({f"trial.trainer[{arm}]": trainer}, "", items)
-    _flatten({"arms": arms, "objective": str(sweep.objective),
-              "search_space": to_plain(sweep.search_space)}, "", items)
+        flat[arm] = {}
+        _flatten({"trial": select(to_plain(trial_cfgs[arm]), STUDY_FINGERPRINT)}, "", flat[arm])
+    items: Dict[str, str] = {}
+    for key in sorted({k for f in flat.values() for k in f}):
+        values = {arm: flat[arm].get(key) for arm in arms}
+        if len(set(values.values())) == 1 and None not in values.values():
+            items[key] = values[arms[0]]
+        else:
+            for arm, value in values.items():
+                if value is not None:
+                    items[key.replace("trial.trainer.", f"trial.trainer[{arm}].", 1)] = value
+    _flatten({"arms": arms, "objective": str(sweep.objective), "search_space": to_plain(sweep.search_space)},
+             "", items)
     return items
 
 

@@ -95,7 +95,7 @@ class BudgetedStudy(optuna.Study):
         self._rdb, self._n_trials, self._poll = storage, int(n_trials), float(poll_seconds)
         self._retry = retry  # for this host's dead workers: the heartbeat's own retry policy
 
-    def ask(self, fixed_distributions=None) -> optuna.Trial:  # noqa: D102 (Optuna's docstring)
+    def ask(self, fixed_distributions=None) -> optuna.Trial:
         while True:
             with study_lock(self._rdb, self.study_name):
                 fail_dead_trials(self, self._retry)  # this host's dead workers, then stale heartbeats

@@ -24,7 +24,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 # console has one display (the URLs are in its summary), so these lines stay out.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-from hyco.core.paths import mlruns_dir, resolve_path  # noqa: E402
+from hyco.core.paths import mlruns_dir, resolve_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.tracking import MlflowClient

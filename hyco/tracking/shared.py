@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from hyco.tracking.artifacts import artifacts_are_local  # noqa: F401  (re-exported)
+from hyco.tracking.artifacts import artifacts_are_local
 from hyco.tracking.backend import (
     Tracking,
     ensure_backend,

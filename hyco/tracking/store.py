@@ -32,7 +32,7 @@ from typing import (
 )
 
 from hyco.errors import RunStopped
-from hyco.tracking.artifacts import (  # noqa: F401  (re-exported)
+from hyco.tracking.artifacts import (
     _ARTIFACT_URIS,
     _MIRRORS,
     artifact_dir,
@@ -40,7 +40,7 @@ from hyco.tracking.artifacts import (  # noqa: F401  (re-exported)
     local_artifact_path,
     writable_artifact_dir,
 )
-from hyco.tracking.backend import (  # noqa: F401  (re-exported)
+from hyco.tracking.backend import (
     _EXPERIMENT_IDS,
     Backend,
     Tracking,

@@ -14,13 +14,12 @@ import urllib.parse
 
 import pytest
 from hydra import compose, initialize_config_dir
+from ui_servers import chromium, free_port, get_json, mlflow_server, optuna_dashboard, screenshot
 
 from hyco import tracking
 from hyco.config import validate
 from hyco.core.paths import conf_dir, project_root
 from hyco.sweep.labels import dashboard_url, runs_table_url
-
-from ui_servers import chromium, free_port, get_json, mlflow_server, optuna_dashboard, screenshot
 
 STUDY = "ui_check"
 ARMS = ["synthetic_only", "cooperative"]

@@ -8,7 +8,7 @@ import pytest
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.compare.comparison import all_arms, ArmResult, compare, markdown_table
+from hyco.compare.comparison import ArmResult, all_arms, compare, markdown_table
 
 
 def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg):
@@ -51,7 +51,7 @@ def test_table_has_one_column_per_parameter_read_by_name():
 
 
 def test_arms_are_the_registered_variants():
-    assert ARMS == ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative", "pinn", "aphynity")
+    assert all_arms() == ("synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative", "pinn", "aphynity")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def test_arms_that_refuse_the_problem_are_left_out_of_the_default_list_and_refus
     from hyco.errors import ConfigError
 
     tiny = ["physics.resolution=[8,8]", "synthetic.unet.levels=1"]
-    kept = runnable_arms("smoke_quick", ARMS, tiny, explicit=False)
-    assert "pinn" not in kept and kept == [a for a in ARMS if a != "pinn"]  # smoke has no continuous residual
+    kept = runnable_arms("smoke_quick", all_arms(), tiny, explicit=False)
+    assert "pinn" not in kept and kept == [a for a in all_arms() if a != "pinn"]  # smoke has no continuous residual
     with pytest.raises(ConfigError, match="trainer.variant=pinn"):
         runnable_arms("smoke_quick", ["cooperative", "pinn"], tiny, explicit=True)

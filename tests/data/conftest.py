@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from omegaconf import DictConfig
-
 from data_helpers import TINY_1D, TINY_2D, compose_data_cfg  # noqa: F401
+from omegaconf import DictConfig
 
 
 @pytest.fixture

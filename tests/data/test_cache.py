@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 
 from hyco.data import generate as gen
 from hyco.data.cache import FORMAT_VERSION, METADATA_FILE, CacheReader, cache_key, key_payload, temp_files
-from hyco.errors import CacheError
 from hyco.data.generate import generate_dataset
+from hyco.errors import CacheError
 
 
 def snapshot(path: Path) -> dict:

@@ -7,8 +7,8 @@ import pytest
 
 from hyco.data.cache import FORMAT_VERSION, CacheReader, cache_key
 from hyco.data.generate import SEED_OFFSETS, generate_dataset, split_seeds
-from hyco.physics import build_physics
 from hyco.errors import PhysicsParameterError
+from hyco.physics import build_physics
 
 
 def test_arrays_follow_the_contract_1d(data_cfg):

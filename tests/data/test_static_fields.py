@@ -14,12 +14,12 @@ import torch
 
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
+from hyco.data.training_data import TrainingData
 from hyco.fields import FieldSpec
 from hyco.physics.base import PhysicalModel
 from hyco.physics.registry import PHYSICS, register_physics
-from hyco.data.training_data import TrainingData
-from hyco.training.networks import input_channels
 from hyco.training.field import FieldTrainer
+from hyco.training.networks import input_channels
 
 
 class _Drift(PhysicalModel):

@@ -10,9 +10,9 @@ from hydra import compose, initialize_config_dir
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.core.paths import conf_dir
 from hyco.errors import CheckpointError
+from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.runs.train import train_run
 
 

@@ -12,8 +12,8 @@ from phiml import math
 from phiml.math import batch, channel, extrapolation, spatial
 
 from hyco.errors import ConfigError
-from hyco.fields.converter import FieldTensorConverter
 from hyco.fields import FieldSpec, padding_mode
+from hyco.fields.converter import FieldTensorConverter
 
 
 def conv2d(grid: str = "centered", **fields) -> FieldTensorConverter:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import optuna
-
 from sweep_helpers import TINY, cli_env, sweep_command
 
 

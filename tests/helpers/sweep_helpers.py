@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import optuna
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
-from hyco.core.paths import conf_dir, project_root
+from hyco.compose import compose_config
+from hyco.core.paths import project_root
 
 SWEEP_SCRIPT = project_root() / "experiments" / "sweep.py"
 EXPERIMENT = "burgers_1d_quick"  # the MLflow experiment every trial of these sweeps logs to
@@ -110,8 +110,7 @@ def start_sweep_cli(overrides: Sequence[str], cwd: Path, log: Path) -> subproces
 
 def compose_sweep(overrides: Sequence[str]) -> DictConfig:
     """The config the sweep command composes from ``overrides`` (Hydra only, no compute)."""
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_config(list(overrides), check=False)
 
 
 def load_study(paths: SweepPaths, name: str) -> optuna.Study:

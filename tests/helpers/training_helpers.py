@@ -20,7 +20,7 @@ from torch.utils.data import TensorDataset
 
 from hyco.compose import compose_config
 from hyco.config import HycoConfig, TrackingConfig
-from hyco.core.paths import conf_dir, project_root
+from hyco.core.paths import project_root
 
 # 1D, 16 cells, 6 frames, 2+1+1 simulations, a one-level UNet with 4 filters: ~20 ms per epoch.
 TINY_SYNTHETIC = [

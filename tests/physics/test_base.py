@@ -10,13 +10,11 @@ import torch
 from omegaconf import OmegaConf
 
 from hyco.config.schema import GridKind, InitialConditionConfig, ParamKind, ParamSpecConfig, PhysicsConfig
-from hyco.errors import ConfigError
+from hyco.errors import ConfigError, PhysicsParameterError, PluginError
 from hyco.fields import FieldSpec
 from hyco.physics import ParamSpec, PhysicalModel, available_physics, build_physics, register_physics
-from hyco.physics.models.burgers import Burgers
-from hyco.errors import PhysicsParameterError, PluginError
 from hyco.physics import registry as base
-from hyco.physics.models.burgers import stable_substeps
+from hyco.physics.models.burgers import Burgers, stable_substeps
 from hyco.physics.profiles import fourier_modes, profile_values, smooth_random_components
 
 

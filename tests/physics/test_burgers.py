@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from hyco.config import InitialConditionConfig, ParamSpecConfig, PhysicsConfig
+from hyco.errors import PhysicsParameterError
 from hyco.physics import build_physics
 from hyco.physics.models.burgers import Burgers
-from hyco.errors import PhysicsParameterError
 
 
 def make(dim: int = 1, n: int = 16, grid: str = "centered", kind: str = "scalar", profile: str = "constant",

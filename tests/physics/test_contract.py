@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 from phiml import math
-
-from hyco.physics import available_physics, build_physics
-from hyco.errors import PhysicsParameterError
-
 from physics_cases import CASES
+
+from hyco.errors import PhysicsParameterError
+from hyco.physics import available_physics, build_physics
 
 
 def build(case: str, jit: bool = True):

@@ -6,10 +6,9 @@ import copy
 
 import numpy as np
 import pytest
+from physics_cases import CASES
 
 from hyco.physics import build_physics
-
-from physics_cases import CASES
 
 
 def case_cfg(case: str, **physics):

@@ -10,12 +10,11 @@ from typing import Callable, Dict
 import numpy as np
 import pytest
 import torch
+from physics_cases import CASES
 
+from hyco.errors import ResidualNotDefined
 from hyco.physics import build_physics
 from hyco.physics.residuals import Derivatives, interpolate_grid
-from hyco.errors import ResidualNotDefined
-
-from physics_cases import CASES
 
 TWO_PI = 2 * pymath.pi
 

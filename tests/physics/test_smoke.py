@@ -7,8 +7,8 @@ import pytest
 import torch
 from phiml import math
 
-from hyco.physics import build_physics
 from hyco.errors import PhysicsSolveError
+from hyco.physics import build_physics
 from hyco.physics.pressure import SpectralPoissonSolver, neumann_second_difference
 
 B_FIELD = {"kind": "field", "true_value": 1.0, "true_profile": "sine_x", "profile_scale": "relative",

@@ -12,13 +12,13 @@ from hydra import compose, initialize_config_dir
 
 from hyco import metrics as M
 from hyco import tracking
+from hyco.core.paths import conf_dir
 from hyco.data.cache import CacheReader
 from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.evaluation.evaluate import load_test_set
-from hyco.core.paths import conf_dir
 from hyco.physics.registry import build_physics
-from hyco.synthetic.rollout import rollout
 from hyco.runs.train import train_run
+from hyco.synthetic.rollout import rollout
 
 
 def _cfg(tmp_path: Path, tracking_cfg, *overrides: str):

@@ -5,10 +5,10 @@ the same on PostgreSQL, where it runs under the study lock)."""
 from __future__ import annotations
 
 import pytest
+from sweep_helpers import compose_sweep, load_study, mlflow_runs, run_sweep_cli, tail
 
 from hyco.errors import ConfigError
 from hyco.sweep.fingerprint import check_fingerprint, differences, fingerprint
-from sweep_helpers import compose_sweep, load_study, mlflow_runs, run_sweep_cli, tail
 
 
 def _items(*overrides: str):
@@ -26,6 +26,8 @@ def test_fingerprint_ignores_where_and_how_fast_but_not_what():
     assert fingerprint(base) == fingerprint(_items("experiment=burgers_1d_quick", "device=cpu", "torch_threads=3",
                                                    "data.cache_dir=/elsewhere", "sweep.workers=4",
                                                    "tracking.tracking_uri=http://127.0.0.1:1"))
+    # a host started with -v (log_level=DEBUG) joins the study of one started without it
+    assert fingerprint(base) == fingerprint(_items("experiment=burgers_1d_quick", "log_level=DEBUG"))
     other = _items("experiment=burgers_1d_quick", "trainer.epochs=3")
     assert fingerprint(other) != fingerprint(base)
     assert differences(base, other) == [f"trial.trainer.epochs: {base['trial.trainer.epochs']} -> 3"]

@@ -8,12 +8,12 @@ import time
 
 import optuna
 from optuna.trial import TrialState, create_trial
+from sweep_helpers import compose_sweep
 
 from hyco.sweep.roles import budget_done, budget_used, study_lock
 from hyco.sweep.study import make_storage, sampler_seed
 from hyco.tracking import MemoryRunLogger
 from hyco.training.context import RunContext
-from sweep_helpers import compose_sweep
 
 
 def _trial(number: int, state: TrialState, retry_of=None):

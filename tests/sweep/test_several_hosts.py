@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
-
 from remote_helpers import wait_all
 from servers import free_port, http_ok, http_text, stop_group
 from sweep_helpers import project_root

@@ -22,6 +22,15 @@ import pytest
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
+from sweep_helpers import (
+    RunningTrialProbe,
+    compose_sweep,
+    load_study,
+    mlflow_runs,
+    run_sweep_cli,
+    start_sweep_cli,
+    tail,
+)
 
 from hyco.config import SweepConfig
 from hyco.errors import ConfigError
@@ -36,15 +45,6 @@ from hyco.sweep.study import (
     remaining_budget,
     retry_callback,
     split_budget,
-)
-from sweep_helpers import (
-    RunningTrialProbe,
-    compose_sweep,
-    load_study,
-    mlflow_runs,
-    run_sweep_cli,
-    start_sweep_cli,
-    tail,
 )
 
 ARMS = CategoricalDistribution(["synthetic_only", "physical_only"])

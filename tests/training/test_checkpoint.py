@@ -10,13 +10,13 @@ import random
 import numpy as np
 import pytest
 import torch
+from training_helpers import toy_network, toy_windows, unit_cfg
 
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
 from hyco.core.files import load_json, save_json
-from hyco.training.rng import capture_rng_state, restore_rng_state
 from hyco.errors import CheckpointError
+from hyco.training.rng import capture_rng_state, restore_rng_state
 from hyco.training.synthetic import SyntheticTrainer
-from training_helpers import toy_network, toy_windows, unit_cfg
 
 
 def _trainer(seed: int = 0, **overrides) -> SyntheticTrainer:

@@ -9,20 +9,20 @@ import numpy as np
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
+from training_helpers import TINY_PHYSICAL_1D, checkpoint_tensors, run_cli, toy_network, toy_windows, unit_cfg
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.errors import NonFiniteLossError
+from hyco.arms.baselines import build_physical_trainer
 from hyco.core.checkpoints import load_checkpoint, tensors_finite
 from hyco.core.files import load_json
+from hyco.errors import NonFiniteLossError
+from hyco.runs.train import experiment_name, open_training_data, train_run
+from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
-from hyco.arms.baselines import build_physical_trainer
 from hyco.training.field import PHYSICAL_LOSS
 from hyco.training.physical import PhysicalTrainer
-from hyco.runs.train import experiment_name, open_training_data, train_run
 from hyco.training.synthetic import SYNTHETIC_LOSS, SyntheticTrainer
-from training_helpers import TINY_PHYSICAL_1D, checkpoint_tensors, run_cli, toy_network, toy_windows, unit_cfg
 
 
 def _only_run(cfg):

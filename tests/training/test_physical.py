@@ -13,15 +13,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+from training_helpers import TINY_PHYSICAL_1D
 
 from hyco import metrics as M
-from hyco.tracking.run_logger import MemoryRunLogger
-from hyco.core.files import load_json
-from hyco.training.context import RunContext
 from hyco.arms.baselines import build_physical_trainer
-from hyco.training.physical import PhysicalTrainer
+from hyco.core.files import load_json
 from hyco.runs.train import experiment_name, open_training_data, train_run
-from training_helpers import TINY_PHYSICAL_1D
+from hyco.tracking.run_logger import MemoryRunLogger
+from hyco.training.context import RunContext
+from hyco.training.physical import PhysicalTrainer
 
 NU_TRUE = 0.01
 
@@ -156,11 +156,11 @@ def test_a_failed_inner_solve_ends_the_lbfgsb_fit_cleanly_and_keeps_the_paramete
     # A PhysicsSolveError raised inside math.minimize's callback would block phiml's scipy thread
     # (the process hangs at exit); the fit turns it into a non-finite loss and raises it afterwards.
     import torch
-
-    from hyco.physics import build_physics
-    from hyco.errors import PhysicsSolveError
-    from training_helpers import unit_cfg
     from physics_cases import CASES
+    from training_helpers import unit_cfg
+
+    from hyco.errors import PhysicsSolveError
+    from hyco.physics import build_physics
 
     case = CASES["smoke_scalar"]
     model = build_physics(case["physics"], case["ic"])

@@ -11,15 +11,15 @@ import threading
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
+from training_helpers import cli_command, cli_env, toy_network, toy_windows, unit_cfg
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.core.checkpoints import load_checkpoint
-from hyco.training.context import RunContext
 from hyco.runs.train import experiment_name, open_training_data, run_fingerprint, train_run
+from hyco.tracking.run_logger import MemoryRunLogger
+from hyco.training.context import RunContext
 from hyco.training.synthetic import SyntheticTrainer
-from training_helpers import cli_command, cli_env, toy_network, toy_windows, unit_cfg
 
 EPOCHS = 8
 KILL_AFTER = 3  # SIGKILL as soon as epoch 3 is reported: during its checkpoint/logging or epoch 4

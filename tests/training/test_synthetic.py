@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 from torch.utils.data import TensorDataset
+from training_helpers import toy_network, toy_windows, unit_cfg
 
+from hyco.arms import build_trainer
 from hyco.physics.registry import build_physics
+from hyco.runs.train import open_training_data, run_fingerprint
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
-from hyco.arms import build_trainer
 from hyco.training.networks import input_channels
 from hyco.training.physical import PhysicalTrainer
-from hyco.runs.train import open_training_data, run_fingerprint
 from hyco.training.synthetic import SyntheticTrainer
-from training_helpers import toy_network, toy_windows, unit_cfg
 
 
 def test_train_epoch_decreases_the_loss():
