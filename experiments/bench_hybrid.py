@@ -21,31 +21,30 @@ import time
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
-from hyco.core.paths import conf_dir
+from hyco.arms import build_trainer
+from hyco.compose import compose_config
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
+from hyco.data.training_data import TrainingData
 from hyco.tracking.run_logger import MemoryRunLogger
 from hyco.training.context import RunContext
-from hyco.training.factory import TrainingData, build_trainer
 
 
 def build(args, workdir: str):
     overrides = [f"experiment={args.experiment}", f"trainer={args.variant}", "trainer.hyco.warmstart_epochs=0",
                  f"trainer.hyco.ghost_ics={args.ghosts}", f"data.cache_dir={workdir}/cache", "tracking.enabled=false",
                  *args.overrides]
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose_config(overrides)
     data = TrainingData.open(cfg, CacheReader(generate_dataset(cfg, progress=False).path))
     context = RunContext(MemoryRunLogger(), f"{workdir}/ckpt", log_memory=False)
     return cfg, build_trainer(cfg, data, context)
 
 
 def snapshot(trainer):
-    return (copy.deepcopy(trainer.synthetic.state_dict()), {n: t.detach().clone() for n, t in trainer.physical.z.items()},
-            trainer.physical.step)
+    z = {n: t.detach().clone() for n, t in trainer.physical.z.items()}
+    return copy.deepcopy(trainer.synthetic.state_dict()), z, trainer.physical.step
 
 
 def restore(trainer, snap):
@@ -57,20 +56,21 @@ def restore(trainer, snap):
 
 def parts(trainer, round_index: int) -> dict:
     """The players' own work of one round, timed separately (targets prepared outside the timers)."""
-    tr = trainer.cfg.trainer
+    tr, k = trainer.cfg.trainer, trainer.cfg.trainer.hyco
     rng = np.random.default_rng(int(trainer.cfg.seed) * 7919 + round_index)
     fit_idx = np.sort(rng.choice(len(trainer.data), size=min(int(tr.physical_sims_per_fit), len(trainer.data)),
                                  replace=False))
     x0_all = trainer.initial_states_all()
     x0_fit = x0_all[fit_idx]
-    ghosts = trainer.ghost_initial_states(round_index, int(tr.ghost_ics), x0_fit)
+    ghosts = trainer.ghost_initial_states(round_index, int(k.ghost_ics), x0_fit, str(k.ghost_kind.value),
+                                          float(k.ghost_perturbation))
     times = {}
     t = time.perf_counter()
     s_pred = trainer.synthetic_predictions(torch.cat([x0_fit, ghosts]), trainer.steps)
     times["synthetic_predictions"] = time.perf_counter() - t
     p_targets = trainer._with_ghosts(
-        trainer._targets(x0_fit, s_pred[: len(fit_idx)], fit_idx, trainer.hyco.alpha(round_index), tr.lambda_p_data,
-                         tr.lambda_p_int), ghosts, lambda x, k: s_pred[len(fit_idx):], tr.lambda_p_data, tr.lambda_p_int)
+        trainer._targets(x0_fit, s_pred[: len(fit_idx)], fit_idx, trainer.alpha(round_index), k.lambda_p_data,
+                         k.lambda_p_int), ghosts, lambda x, _: s_pred[len(fit_idx):], k.lambda_p_data, k.lambda_p_int)
     t = time.perf_counter()
     trainer.physical.fit(*p_targets.as_tuple()[:3], iterations=int(tr.physical_iterations_per_epoch),
                          weights=p_targets.weights)
@@ -80,11 +80,11 @@ def parts(trainer, round_index: int) -> dict:
     times["physical_predictions"] = time.perf_counter() - t
     n = len(x0_all)
     s_targets = trainer._with_ghosts(
-        trainer._targets(x0_all, p_pred[:n], np.arange(n), trainer.hyco.alpha(round_index), tr.lambda_s_data,
-                         tr.lambda_s_int), ghosts, lambda x, k: p_pred[n:], tr.lambda_s_data, tr.lambda_s_int)
+        trainer._targets(x0_all, p_pred[:n], np.arange(n), trainer.alpha(round_index), k.lambda_s_data,
+                         k.lambda_s_int), ghosts, lambda x, _: p_pred[n:], k.lambda_s_data, k.lambda_s_int)
     dataset = TensorDataset(*s_targets.as_tuple())
     t = time.perf_counter()
-    for _ in range(int(tr.synthetic_epochs_per_round)):
+    for _ in range(int(k.synthetic_epochs_per_round)):
         trainer.synthetic.train_epoch(dataset)
     times["synthetic_epochs"] = time.perf_counter() - t
     return times

@@ -19,14 +19,13 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import torch
-from hydra import compose, initialize_config_dir
 
 import hyco.config  # noqa: F401  (registers the schema)
 from hyco import tracking
+from hyco.compose import compose_config
 from hyco.config import TrackingConfig
-from hyco.core.paths import conf_dir
 from hyco.physics.registry import build_physics
-from hyco.training.synthetic import build_model_network, input_channels
+from hyco.training.networks import build_model_network, input_channels
 
 
 def main() -> None:
@@ -35,10 +34,9 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", default=["experiment=burgers_2d_quick"])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(args.overrides))
+    cfg = compose_config(list(args.overrides))
     model = build_physics(cfg.physics, cfg.data.ic)
-    network = build_model_network(cfg, model)
+    network, _ = build_model_network(cfg, model)
     c_in, _ = input_channels(cfg, model)
     example = torch.randn(2, c_in, *model.converter.sample_shape).numpy()
     params = sum(p.numel() for p in network.parameters())

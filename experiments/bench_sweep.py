@@ -175,12 +175,10 @@ class CallTimer:
 def tracking_overhead(root: Path, trials: int, arm: str, epochs: int) -> tuple[float, float, int]:
     import mlflow
     import optuna.study._optimize as optimize_module
-    from hydra import compose, initialize_config_dir
     from mlflow.tracking import MlflowClient
     from optuna.storages import RDBStorage
 
-    from hyco.config import validate
-    from hyco.core.paths import conf_dir
+    from hyco.compose import compose_config
     from hyco.sweep.runner import run_sweep
 
     timer = CallTimer()
@@ -201,9 +199,7 @@ def tracking_overhead(root: Path, trials: int, arm: str, epochs: int) -> tuple[f
 
     optimize_module._run_trial = in_trial
     overrides = sweep_args(root, "overhead", trials, 1, arm, epochs)
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    validate(cfg)
+    cfg = compose_config(overrides)
     run_sweep(cfg, [o for o in overrides if not o.startswith("sweep.")])
     import optuna
 

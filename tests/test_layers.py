@@ -10,6 +10,7 @@ must be placed here on purpose.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -130,3 +131,32 @@ def layer_table() -> Dict[str, List[str]]:
 if __name__ == "__main__":
     for index, (layer, modules) in enumerate(layer_table().items()):
         print(f"{index:2d}  {layer:35s} {len(modules):3d} modules")
+
+
+def _code_strings(tree: ast.AST) -> List[str]:
+    """String constants of a module that are not docstrings."""
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docs.add(id(first.value))
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docs]
+
+
+def test_evaluation_comparison_and_sweep_read_the_arm_registry_and_never_name_an_arm():
+    from hyco.arms import available_arms
+
+    root = Path(hyco.__file__).parent
+    arms = [a for a in available_arms() if a != "full"]  # "full" is also an English word in messages
+    for package in ("evaluation", "compare", "sweep"):
+        for path in (root / package).rglob("*.py"):
+            module = module_name(path, root)
+            tree = ast.parse(path.read_text())
+            imported = [name for name, _ in imports_of(path, module)]
+            assert not [n for n in imported if n.startswith("hyco.training")], (module, imported)
+            assert not [n for n in imported if n.startswith("hyco.arms.") and n not in ("hyco.arms.spec",)], module
+            for text in _code_strings(tree):
+                named = [arm for arm in arms if re.search(rf"\b{arm}\b", text)]
+                assert not named, (module, text)

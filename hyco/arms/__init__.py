@@ -48,8 +48,8 @@ __all__ = [
 def build_trainer(cfg, data, context, model=None):
     """The trainer of ``cfg.trainer.variant`` on ``data`` (the physical model is built from
     ``cfg.physics`` on ``cfg.device`` unless given)."""
+    from hyco.core.devices import select_device
     from hyco.physics.registry import build_physics
-    from hyco.training.tensor import select_device
 
     model = model or build_physics(cfg.physics, cfg.data.ic, device=select_device(cfg.device))
     return arm_of(cfg).build(cfg, model, data, context)

@@ -49,12 +49,13 @@ from hyco.config.schema import ranged
 from hyco.core.checkpoints import first_existing, load_checkpoint
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import parameter_metrics
 from hyco.synthetic.checkpoint import spec_of
 from hyco.synthetic.rollout import masked_rollout_loss, rollout
 from hyco.training.base import check_finite
 from hyco.training.context import RunContext
 from hyco.training.networks import build_model_network
-from hyco.training.physical import PhysicalTrainer, parameter_metrics
+from hyco.training.physical import PhysicalTrainer
 from hyco.training.synthetic import SyntheticTrainer
 from hyco.training.tensor import optimizer_step
 

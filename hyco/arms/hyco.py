@@ -36,9 +36,10 @@ from hyco.core.checkpoints import load_checkpoint, save_checkpoint
 from hyco.core.console import phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import parameter_metrics
 from hyco.training.context import RunContext
 from hyco.training.hybrid import HybridTrainer, ObservedWindows
-from hyco.training.physical import PhysicalTrainer, parameter_metrics
+from hyco.training.physical import PhysicalTrainer
 from hyco.training.rng import capture_rng_state, restore_rng_state
 from hyco.training.synthetic import SyntheticTrainer
 from hyco.training.targets import (

@@ -55,14 +55,16 @@ from hyco.arms.spec import ArmSpec, register_arm
 from hyco.config.schema import ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
 from hyco.core.console import phase_bar
+from hyco.core.devices import select_device
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import parameter_metrics
 from hyco.physics.residuals import Derivatives
 from hyco.training.base import AbstractTrainer, check_finite
 from hyco.training.context import RunContext
-from hyco.training.physical import PhysicalTrainer, parameter_metrics
+from hyco.training.physical import PhysicalTrainer
 from hyco.training.rng import capture_rng_state, restore_rng_state
-from hyco.training.tensor import build_optimizer, optimizer_step, select_device
+from hyco.training.tensor import build_optimizer, optimizer_step
 
 log = logging.getLogger(__name__)
 

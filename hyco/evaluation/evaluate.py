@@ -27,17 +27,16 @@ from hyco import metrics as M
 from hyco import tracking
 from hyco.arms import PlayerContext, arm_of
 from hyco.compose import load_run_config
+from hyco.core.devices import select_device
 from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
 from hyco.errors import CheckpointError
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
 from hyco.runs.train import experiment_name
-from hyco.training.field import param_to_numpy
-from hyco.training.physical import parameter_metrics
-from hyco.training.tensor import select_device
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,14 @@ smoothness) and the error raised for invalid values."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Collection, Dict, Mapping, Optional
 
 import numpy as np
 import torch
+from phiml import math
 from phiml.math import Tensor
 
+from hyco import metrics as M
 from hyco.errors import ConfigError, PhysicsParameterError
 from hyco.physics.profiles import PROFILES
 
@@ -123,3 +125,34 @@ class ParamSpec:
                 f"physics parameter '{self.name}': {got} outside its bounds [{self.lower:g}, {self.upper:g}]; "
                 f"pass a value inside them or widen physics.params.{self.name}.lower/upper"
             )
+
+
+def param_to_numpy(value: Any) -> np.ndarray:
+    """A parameter value (phiml or torch tensor, number) as a numpy array."""
+    if isinstance(value, math.Tensor):
+        return value.numpy(value.shape.names) if value.shape.rank else np.asarray(value.numpy())
+    if torch.is_tensor(value):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def parameter_metrics(params: Dict[str, np.ndarray], truth: Dict[str, np.ndarray],
+                      learnable: Optional[Collection[str]] = None) -> Dict[str, float]:
+    """Learned values and their error against the truth (only the ``learnable`` ones when given:
+    a fixed, known parameter such as Gray–Scott's ``F`` has nothing to report).
+
+    Scalars: ``param/<name>`` and ``param/<name>_rel_error = |p - p*| / |p*|``.
+    Fields: ``param/<name>`` (the spatial mean) and ``param/<name>_rel_error = ||p - p*||_2 / ||p*||_2``.
+    """
+    out: Dict[str, float] = {}
+    for name, value in params.items():
+        if learnable is not None and name not in learnable:
+            continue
+        value = np.asarray(value, dtype=np.float64)
+        true = np.asarray(truth[name], dtype=np.float64) if name in truth else None
+        out[M.param(name)] = float(value.mean())
+        if true is not None:
+            true = np.broadcast_to(true, value.shape) if true.size == 1 else true
+            denom = float(np.linalg.norm(true.ravel())) or 1.0
+            out[M.param_rel_error(name)] = float(np.linalg.norm((value - true).ravel()) / denom)
+    return out

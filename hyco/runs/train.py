@@ -21,6 +21,7 @@ from hyco import tracking
 from hyco.arms import arm_of, build_trainer
 from hyco.config.keys import RUN_FINGERPRINT, select
 from hyco.core.console import capture_run_log
+from hyco.core.devices import select_device
 from hyco.core.plain import to_plain
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
@@ -29,7 +30,6 @@ from hyco.physics.registry import build_physics
 from hyco.runs.outputs import LOG_ARTIFACT_DIR, dataset_ref, log_network
 from hyco.training.context import RunContext
 from hyco.training.rng import seed_everything
-from hyco.training.tensor import select_device
 
 log = logging.getLogger(__name__)
 

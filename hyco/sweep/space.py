@@ -18,19 +18,20 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 import optuna
 
 from hyco.arms import available_arms, get_arm
+from hyco.core.plain import to_plain
 from hyco.errors import ConfigError
 
 
-def _spec_dict(spec: Any) -> Dict[str, Any]:
-    return dict(spec) if spec is not None else {}
+def _as_dict(spec: Any) -> Dict[str, Any]:
+    return to_plain(spec) if spec is not None else {}
 
 
 def arm_space(search_space: Mapping[str, Any], arm: str) -> Dict[str, Dict[str, Any]]:
     """``common`` plus the arm's own entries (the arm's win on a shared name)."""
     space: Dict[str, Dict[str, Any]] = {}
     for group in ("common", arm):
-        for path, spec in _spec_dict(search_space.get(group)).items():
-            space[str(path)] = _spec_dict(spec)
+        for path, spec in _as_dict(search_space.get(group)).items():
+            space[str(path)] = _as_dict(spec)
     return space
 
 
@@ -48,8 +49,8 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
         if group != "common" and group not in arms:
             continue
         readers = list(arms) if group == "common" else [group]
-        for path, spec in _spec_dict(entries).items():
-            spec = _spec_dict(spec)
+        for path, spec in _as_dict(entries).items():
+            spec = _as_dict(spec)
             kind = spec.get("type")
             where = f"sweep.search_space.{group}.{path}"
             if kind in ("float", "int"):

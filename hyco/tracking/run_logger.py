@@ -12,12 +12,13 @@ import os
 import socket
 import subprocess
 import uuid
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hyco.core.paths import project_root
+from hyco.core.plain import to_plain
 
 __all__ = [
     "DatasetRef",
@@ -42,19 +43,6 @@ TAG_PID, TAG_HOST, TAG_PID_START, TAG_GIT, TAG_ERROR = (
 # ------------------------------------------------------------------------------------------------
 # params
 # ------------------------------------------------------------------------------------------------
-def _plain(cfg: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(cfg, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if is_dataclass(cfg) and not isinstance(cfg, type):
-        return asdict(cfg)
-    return cfg
-
-
 def to_str(value: Any) -> str:
     """A param/tag value as text: enums by value, lists as ``[a, b]``."""
     if isinstance(value, Enum):
@@ -71,12 +59,12 @@ def flatten_config(cfg: Any, prefix: str = "", max_length: int = MAX_PARAM_VALUE
     longer than MLflow's param limit are truncated (ending in ``...``).
     """
     out: Dict[str, str] = {}
-    plain = _plain(cfg)
+    plain = to_plain(cfg)
     if not isinstance(plain, Mapping):
         raise TypeError(f"flatten_config: expected a mapping, got {type(cfg).__name__}")
     for key, value in plain.items():
         name = f"{prefix}{key}"
-        value = _plain(value)
+        value = to_plain(value)
         if isinstance(value, Mapping) and value:
             out.update(flatten_config(value, name + ".", max_length))
         else:

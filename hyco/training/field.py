@@ -23,6 +23,7 @@ from phiml.math import Diverged, NotConverged, Solve
 
 from hyco.errors import NonFiniteLossError, PhysicsSolveError
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import param_to_numpy
 from hyco.synthetic.rollout import masked_rollout_loss, rollout
 from hyco.training.base import AbstractTrainer, check_finite
 
@@ -261,12 +262,3 @@ class FieldTrainer(AbstractTrainer):
             loss.backward()
             self._adam.step()
         return int(iterations)
-
-
-def param_to_numpy(value: Any) -> np.ndarray:
-    """A parameter value (phiml or torch tensor, number) as a numpy array."""
-    if isinstance(value, math.Tensor):
-        return value.numpy(value.shape.names) if value.shape.rank else np.asarray(value.numpy())
-    if torch.is_tensor(value):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)

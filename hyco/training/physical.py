@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Collection, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -15,33 +15,12 @@ from hyco import metrics as M
 from hyco.core.console import phase_bar
 from hyco.core.files import load_json, save_json
 from hyco.physics.base import PhysicalModel
+from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.training.batches import sample_windows
 from hyco.training.context import RunContext
-from hyco.training.field import FieldTrainer, param_to_numpy
+from hyco.training.field import FieldTrainer
 
 log = logging.getLogger(__name__)
-
-
-def parameter_metrics(params: Dict[str, np.ndarray], truth: Dict[str, np.ndarray],
-                      learnable: Optional[Collection[str]] = None) -> Dict[str, float]:
-    """Learned values and their error against the truth (only the ``learnable`` ones when given:
-    a fixed, known parameter such as Gray–Scott's ``F`` has nothing to report).
-
-    Scalars: ``param/<name>`` and ``param/<name>_rel_error = |p - p*| / |p*|``.
-    Fields: ``param/<name>`` (the spatial mean) and ``param/<name>_rel_error = ||p - p*||_2 / ||p*||_2``.
-    """
-    out: Dict[str, float] = {}
-    for name, value in params.items():
-        if learnable is not None and name not in learnable:
-            continue
-        value = np.asarray(value, dtype=np.float64)
-        true = np.asarray(truth[name], dtype=np.float64) if name in truth else None
-        out[M.param(name)] = float(value.mean())
-        if true is not None:
-            true = np.broadcast_to(true, value.shape) if true.size == 1 else true
-            denom = float(np.linalg.norm(true.ravel())) or 1.0
-            out[M.param_rel_error(name)] = float(np.linalg.norm((value - true).ravel()) / denom)
-    return out
 
 
 class PhysicalTrainer(FieldTrainer):

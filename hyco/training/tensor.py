@@ -15,6 +15,7 @@ from torch import nn
 from hyco import metrics as M
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
 from hyco.core.console import phase_bar
+from hyco.core.devices import select_device
 from hyco.synthetic.checkpoint import network_header
 from hyco.synthetic.registry import NetworkSpec
 from hyco.training.base import AbstractTrainer
@@ -23,16 +24,6 @@ from hyco.training.rng import capture_rng_state, restore_rng_state
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, Dict[str, float]], None]
-
-
-def select_device(spec: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; anything else is passed to ``torch.device``."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={spec!r} requested but CUDA is not available; use device=auto or cpu")
-    return device
 
 
 def build_optimizer(tr: DictConfig, params) -> torch.optim.Optimizer:
