@@ -161,7 +161,8 @@ def run_child(path: Path, sims: int, block: bool, args: argparse.Namespace) -> D
 
 def table(rows: Sequence[Dict[str, Any]]) -> str:
     cols: List[Tuple[str, str, str]] = [
-        ("shuffle", "shuffle", "{}"), ("sims", "N", "{:d}"), ("windows", "windows", "{:d}"), ("samples", "samples", "{:d}"),
+        ("shuffle", "shuffle", "{}"), ("sims", "N", "{:d}"), ("windows", "windows", "{:d}"),
+        ("samples", "samples", "{:d}"),
         ("samples_per_s", "samples/s", "{:.0f}"), ("index_s", "index s", "{:.2f}"),
         ("hits", "hits", "{:d}"), ("misses", "misses", "{:d}"), ("baseline_mb", "base MB", "{:.0f}"),
         ("peak_mb", "peak MB", "{:.0f}"), ("growth_mb", "growth MB", "{:.0f}"),

@@ -276,7 +276,8 @@ def reference_gray_scott(u, v, du, dv, feed, kill, tau, steps, dx):
         lu = sum((torch.roll(u, 1, a) + torch.roll(u, -1, a) - 2 * u) / h ** 2 for a, h in zip((-2, -1), dx))
         lv = sum((torch.roll(v, 1, a) + torch.roll(v, -1, a) - 2 * v) / h ** 2 for a, h in zip((-2, -1), dx))
         uvv = u * v * v
-        u, v = u + (du * tau * lu + tau * (-uvv + feed * (1 - u))), v + (dv * tau * lv + tau * (uvv - (feed + kill) * v))
+        u, v = (u + (du * tau * lu + tau * (-uvv + feed * (1 - u))),
+                v + (dv * tau * lv + tau * (uvv - (feed + kill) * v)))
     return u, v
 
 
@@ -413,7 +414,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t_all = time.perf_counter()
     smoke_ok = True
     if args.smoke:
-        smoke_ok = bench_smoke.report(args.smoke_sizes, args.smoke_batches, args.smoke_repeats, args.smoke_spinup, device)
+        smoke_ok = bench_smoke.report(args.smoke_sizes, args.smoke_batches, args.smoke_repeats, args.smoke_spinup,
+                                      device)
     if args.skip_burgers:
         ok = report_models(args, device) if args.models else True
         print(f"(bench wall time {time.perf_counter() - t_all:.1f} s)")
@@ -422,8 +424,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for b in args.batches:
             rows.append(run_case(n, b, args, device))
             r = rows[-1]
-            print(f"  {n}^2 b{b}: dt={r['dt']:.3g} (nu dt/dx^2={r['diffusion_number']:.3g}, max|u| dt/dx={r['cfl']:.3g}, "
-                  f"max|u|={r['umax']:.3g}), {r['substeps']} diffusion sub-steps, {r['traces']} jit trace(s)", flush=True)
+            print(f"  {n}^2 b{b}: dt={r['dt']:.3g} (nu dt/dx^2={r['diffusion_number']:.3g}, "
+                  f"max|u| dt/dx={r['cfl']:.3g}, max|u|={r['umax']:.3g}), {r['substeps']} diffusion sub-steps, "
+                  f"{r['traces']} jit trace(s)", flush=True)
 
     print()
     print("| case | PhiFlow ms/step | torch ms/step | ratio | round trip ms | round trip / step |")

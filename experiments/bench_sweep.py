@@ -263,8 +263,9 @@ def main() -> None:
     else:
         print(f"\nTracking overhead ({where}), trials of {args.epochs} epochs, 1 torch thread")
     share = tracked / trial_time
-    print(f"tracking overhead ({args.overhead_arm}, 4 trials): {tracked:.2f} s in {calls} MLflow/Optuna calls over {trial_time:.1f} s of trials "
-          f"= {100 * share:.1f} % = {tracked / 4:.2f} s per trial (goal <= 5 %: {'MET' if share <= 0.05 else 'NOT MET'})")
+    print(f"tracking overhead ({args.overhead_arm}, 4 trials): {tracked:.2f} s in {calls} MLflow/Optuna calls "
+          f"over {trial_time:.1f} s of trials = {100 * share:.1f} % = {tracked / 4:.2f} s per trial "
+          f"(goal <= 5 %: {'MET' if share <= 0.05 else 'NOT MET'})")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("|---|---|---|---|---|")
     for label, step, precision in configurations(model):
         r = measure(model, label, step, state, b, args.steps, precision)
-        print(f"| {r['label']} | {r['steps_ok']} | {r['error'] or '—'} | {r['worst']:.1e} | {r['ms']:.0f} |", flush=True)
+        print(f"| {r['label']} | {r['steps_ok']} | {r['error'] or '—'} | {r['worst']:.1e} | {r['ms']:.0f} |",
+              flush=True)
     return 0
 
 

@@ -7,9 +7,9 @@ with the constants and functions below. An arm's own metrics (``hyco/alpha``, ``
 ``aphynity/...``) are declared by the arm (``ArmSpec.metrics``, :mod:`hyco.arms`), in a namespace
 of its own; :func:`is_platform_metric` says which names are the platform's.
 
-=======================================================  ==========================================  ====================
+=======================================================  ==========================================  ===================
 name                                                     meaning                                     step
-=======================================================  ==========================================  ====================
+=======================================================  ==========================================  ===================
 ``synthetic/train_loss``                                 mean training loss of the network           epoch / round
 ``synthetic/data_loss``                                  network's masked rollout misfit on the      epoch / round
                                                          validation observations
@@ -39,7 +39,7 @@ name                                                     meaning                
 ``compare/<arm>/param/<name>_rel_error``                 comparison parent run: arm's param error    0
 ``compare/<arm>/time/wall_s``                            comparison parent run: arm's wall time      0
 ``sweep/best/<arm>/<objective>``                         sweep parent run: best value of an arm      0
-=======================================================  ==========================================  ====================
+=======================================================  ==========================================  ===================
 
 ``<split>`` is ``test`` or ``val``; ``<player>`` is ``synthetic``, ``physical`` or
 ``persistence`` (the ``u_{t+1} = u_t`` reference); ``<field>`` is a dynamic field of the

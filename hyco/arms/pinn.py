@@ -160,7 +160,8 @@ class PINNTrainer(AbstractTrainer):
     def physical_values(self) -> Dict[str, torch.Tensor]:
         """Parameter values in physical space (differentiable in the learnable ones)."""
         out = {n: self.physical._to_physical(n, z) for n, z in self.physical.z.items()}
-        out.update({n: torch.tensor(v, dtype=torch.float32, device=self.device) for n, v in self.physical.fixed.items()})
+        out.update({n: torch.tensor(v, dtype=torch.float32, device=self.device)
+                    for n, v in self.physical.fixed.items()})
         return out
 
     def _fields(self, out: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -296,7 +297,8 @@ class PINNTrainer(AbstractTrainer):
         assert self.context is not None
         state = self.state()
         if not tensors_finite(state["network"]):
-            raise FloatingPointError(f"refusing to write non-finite PINN weights to {self.context.path(self.CHECKPOINT)}")
+            raise FloatingPointError("refusing to write non-finite PINN weights to "
+                                     f"{self.context.path(self.CHECKPOINT)}")
         save_checkpoint(self.context.path(self.CHECKPOINT), {**state, **(extra or {})})
         self.physical.save()
 
@@ -339,8 +341,8 @@ def check_pinn_model(cfg: DictConfig, model: PhysicalModel) -> None:
     if any(s.grid == "staggered" for s in model.field_specs if s.role == "dynamic"):
         raise ValueError("trainer.variant=pinn: staggered fields are not supported; use physics.grid=centered")
     if model.static_fields:
-        raise ValueError(f"trainer.variant=pinn: the model '{name}' has static input fields {list(model.static_fields)}, "
-                         "which the PINN's residual does not receive")
+        raise ValueError(f"trainer.variant=pinn: the model '{name}' has static input fields "
+                         f"{list(model.static_fields)}, which the PINN's residual does not receive")
 
 
 def build_pinn_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,

@@ -175,7 +175,8 @@ class PhysicsConfig:
     resolution: List[int] = field(default_factory=lambda: [32, 32])
     domain_size: float = 1.0
     domain_origin: float = 0.0  # lower corner of the box on every axis
-    boundary: str = ""  # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
+    # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
+    boundary: str = ""
     dt: float = 0.01
     substeps: int = 1
     grid: GridKind = GridKind.centered

@@ -145,7 +145,8 @@ def validate(cfg: DictConfig) -> None:
     if not 0.0 <= obs.noise:
         raise ConfigError(f"observation.noise: must be >= 0, got {obs.noise}")
     if obs.spatial == SpatialMaskKind.box and not (list(obs.box_lower) and list(obs.box_upper)):
-        raise ConfigError("observation.box_lower/box_upper: spatial=box needs both, as fractions of the domain per axis")
+        raise ConfigError("observation.box_lower/box_upper: spatial=box needs both, "
+                          "as fractions of the domain per axis")
     if list(obs.box_lower) or list(obs.box_upper):
         for key in ("box_lower", "box_upper"):
             if len(obs[key]) != phys.dim:
@@ -182,4 +183,5 @@ def validate(cfg: DictConfig) -> None:
         if tr[key] < 1:
             raise ConfigError(f"trainer.{key}: must be >= 1, got {tr[key]}")
     if tr.physical_iterations_per_epoch < 1:
-        raise ConfigError(f"trainer.physical_iterations_per_epoch: must be >= 1, got {tr.physical_iterations_per_epoch}")
+        raise ConfigError("trainer.physical_iterations_per_epoch: must be >= 1, "
+                          f"got {tr.physical_iterations_per_epoch}")

@@ -72,7 +72,8 @@ def setup_logging(level: Union[str, int, None] = None, propagate_env: bool = Tru
     value = parse_level(level)
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if isinstance(handler, (logging.StreamHandler, TqdmLoggingHandler)) and not isinstance(handler, logging.FileHandler):
+        if (isinstance(handler, (logging.StreamHandler, TqdmLoggingHandler))
+                and not isinstance(handler, logging.FileHandler)):
             root.removeHandler(handler)
     handler = TqdmLoggingHandler(value)
     handler.setFormatter(logging.Formatter(FORMAT))

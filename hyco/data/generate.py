@@ -164,7 +164,8 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         "generating %d simulations (%s) x %d frames at %s into %s",
         len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(model.resolution), path,
     )
-    with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim", disable=None if progress and run_bars_enabled() else True) as bar:
+    with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim",
+              disable=None if progress and run_bars_enabled() else True) as bar:
         for start in range(0, len(jobs), batch):
             chunk = jobs[start:start + batch]
             trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames)

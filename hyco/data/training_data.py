@@ -25,7 +25,8 @@ class TrainingData:
 
     @classmethod
     def open(cls, cfg: Any, reader: CacheReader) -> "TrainingData":
-        kwargs = dict(rollout_steps=int(cfg.trainer.rollout_steps), static_fields=static_inputs(cfg, reader.static_fields),
+        kwargs = dict(rollout_steps=int(cfg.trainer.rollout_steps),
+                      static_fields=static_inputs(cfg, reader.static_fields),
                       source="observed", max_cached_sims=int(cfg.data.max_cached_sims))
         train = WindowDataset(reader, "train", **kwargs)
         val = WindowDataset(reader, "val", **kwargs) if reader.num_sims("val") > 0 else None

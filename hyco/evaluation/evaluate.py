@@ -95,7 +95,8 @@ def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str
     """
     count = reader.num_sims(split)
     if count == 0:
-        raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; there is nothing held out to evaluate on")
+        raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; "
+                         "there is nothing held out to evaluate on")
     if channels is None:
         channels = build_physics(cfg.physics, cfg.data.ic).channels
     sims = [reader.load(split, i) for i in range(count)]

@@ -86,7 +86,8 @@ class FieldTensorConverter:
                 raise ValueError(f"field '{spec.name}' declared twice")
             self.specs[spec.name] = spec.for_dim(self.dim)
         self.fields: Dict[str, int] = {n: s.channels(self.dim) for n, s in self.specs.items()}
-        self.field_shapes: Dict[str, Tuple[int, ...]] = {n: s.sample_shape(self.resolution) for n, s in self.specs.items()}
+        self.field_shapes: Dict[str, Tuple[int, ...]] = {n: s.sample_shape(self.resolution)
+                                                         for n, s in self.specs.items()}
         # the state tensor's spatial shape: large enough for every field's own layout
         self.sample_shape: Tuple[int, ...] = tuple(max(sh[d] for sh in self.field_shapes.values())
                                                    for d in range(self.dim))
@@ -176,7 +177,8 @@ class FieldTensorConverter:
         name = self._resolve_name(name)
         c = self.fields[name]
         own = self.field_shapes[name]
-        if tensor.ndim != 2 + self.dim or tensor.shape[1] != c or tuple(tensor.shape[2:]) not in (own, self.sample_shape):
+        if (tensor.ndim != 2 + self.dim or tensor.shape[1] != c
+                or tuple(tensor.shape[2:]) not in (own, self.sample_shape)):
             raise ValueError(f"field '{name}': expected a [B, {', '.join(map(str, (c, *own)))}] tensor, "
                              f"got {tuple(tensor.shape)}")
         if tuple(tensor.shape[2:]) != own:
@@ -219,7 +221,8 @@ class FieldTensorConverter:
         names = list(self.fields) if fields is None else list(fields)
         counts = [self.fields[n] for n in names]
         if tensor.ndim < 2 or tensor.shape[1] != sum(counts):
-            raise ValueError(f"expected {sum(counts)} channels {dict(zip(names, counts))}, got shape {tuple(tensor.shape)}")
+            raise ValueError(f"expected {sum(counts)} channels {dict(zip(names, counts))}, "
+                             f"got shape {tuple(tensor.shape)}")
         parts = torch.split(tensor, counts, dim=1)
         return {n: self.to_field(t, n, batch_shape) for n, t in zip(names, parts)}
 

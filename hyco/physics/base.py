@@ -153,7 +153,8 @@ class PhysicalModel(ABC):
         self.ic_amplitude = float(self.ic.get("amplitude", 1.0))
         self.ic_decay = float(self.ic.get("decay", 1.0))
         if not self.FIELDS:
-            raise TypeError(f"{type(self).__name__} declares no FIELDS; a model names its fields (hyco.fields.FieldSpec)")
+            raise TypeError(f"{type(self).__name__} declares no FIELDS; "
+                            "a model names its fields (hyco.fields.FieldSpec)")
         self.field_specs: Tuple[FieldSpec, ...] = self._resolve_fields(boundary)
         self.converter = FieldTensorConverter(self.spatial_names, self.resolution, self.bounds_box(),
                                               self.field_specs)
@@ -297,7 +298,8 @@ class PhysicalModel(ABC):
         """Parameters from floats / numpy arrays / torch tensors / phiml Tensors (differentiable)."""
         unknown = sorted(set(values) - set(self.param_specs))
         if unknown:
-            raise PhysicsParameterError(f"unknown physics parameter(s) {unknown}; the model has {list(self.param_specs)}")
+            raise PhysicsParameterError(f"unknown physics parameter(s) {unknown}; "
+                                        f"the model has {list(self.param_specs)}")
         missing = sorted(set(self.param_specs) - set(values))
         if missing:
             raise PhysicsParameterError(f"missing physics parameter(s) {missing}")

@@ -153,7 +153,8 @@ def blob_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, A
     The buoyancy ``b`` acts only where there is smoke, so it is identifiable only where the
     training simulations carry smoke: with the default box the top eighth of the domain and the
     side strips see almost none (``conf/experiment/smoke.yaml`` widens it)."""
-    count, width, amplitude = int(cfg.get("num_spots", 3)), float(cfg.get("spot_size", 0.08)), float(cfg.get("amplitude", 1.0))
+    count, width, amplitude = (int(cfg.get("num_spots", 3)), float(cfg.get("spot_size", 0.08)),
+                               float(cfg.get("amplitude", 1.0)))
     if count < 1 or width <= 0:
         raise ConfigError(f"data.ic: blobs needs num_spots >= 1 and spot_size > 0, got {count}, {width}")
     lower = [float(v) for v in cfg.get("centre_lower", [0.2, 0.15])]

@@ -131,7 +131,8 @@ def diffuse_explicit(u: Any, kappa: Coefficient, dt: float, substeps: int, dx: S
     dims = u.shape.spatial.names
     dt_sub = dt / substeps
     faces = face_coefficients(kappa, dims, ext)
-    terms = [(d, plus * (dt_sub / h ** 2), minus * (dt_sub / h ** 2)) for (d, (plus, minus)), h in zip(faces.items(), dx)]
+    terms = [(d, plus * (dt_sub / h ** 2), minus * (dt_sub / h ** 2))
+             for (d, (plus, minus)), h in zip(faces.items(), dx)]
     v = contiguous(u.values)
     for _ in range(substeps):
         v = v + diffusion_increment(v, terms, ext)

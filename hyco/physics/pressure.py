@@ -119,7 +119,8 @@ def divergence(ux: Tensor, uy: Tensor, dx: Sequence[float]) -> Tensor:
     return ((px.x[1:] - px.x[:-1]) * (1.0 / dx[0])) + ((py.y[1:] - py.y[:-1]) * (1.0 / dx[1]))
 
 
-def project(ux: Tensor, uy: Tensor, dx: Sequence[float], solver: SpectralPoissonSolver) -> Tuple[Tensor, Tensor, Tensor]:
+def project(ux: Tensor, uy: Tensor, dx: Sequence[float],
+            solver: SpectralPoissonSolver) -> Tuple[Tensor, Tensor, Tensor]:
     """Divergence-free interior-face components and the relative residual per batch entry.
 
     Returns ``(ux', uy', residual)`` with ``residual = max|div u'| / (max|div u| + max|u| / dx)``

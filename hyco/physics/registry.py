@@ -1,7 +1,8 @@
 """The registry of physical models and their construction from configs.
 
 A model class registers itself with ``@register_physics("name")`` in its own module under
-``hyco/physics/models/`` (imported on the first look-up) or in a plug-in package. :func:`build_physics` builds one from a ``PhysicsConfig``.
+``hyco/physics/models/`` (imported on the first look-up) or in a plug-in package.
+:func:`build_physics` builds one from a ``PhysicsConfig``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
         if key not in cfg:
             raise ConfigError(f"physics.{key}: missing")
     if "dim" in cfg and int(cfg["dim"]) != len(cfg["resolution"]):
-        raise ConfigError(f"physics.resolution: needs {cfg['dim']} entries for dim={cfg['dim']}, got {cfg['resolution']}")
+        raise ConfigError(f"physics.resolution: needs {cfg['dim']} entries for dim={cfg['dim']}, "
+                          f"got {cfg['resolution']}")
     specs = {n: ParamSpec.from_config(n, s) for n, s in (cfg.get("params") or {}).items()}
     return model_class(
         resolution=cfg["resolution"],

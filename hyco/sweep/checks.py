@@ -23,7 +23,8 @@ def check_sweep_config(cfg: DictConfig, overrides: List[str]) -> None:
                           "or worker (only join one that exists)")
     if not arms_for(cfg.sweep.objective, list(cfg.sweep.arms)):
         raise ConfigError(f"sweep.arms: none of {sweep_arms(cfg.sweep.arms)} has what objective "
-                          f"'{cfg.sweep.objective}' measures (an arm that learns no physical parameter has no param_error)")
+                          f"'{cfg.sweep.objective}' measures (an arm that learns no physical parameter "
+                          "has no param_error)")
     arms = sweep_arms(cfg.sweep.arms)
     check_space(cfg.sweep.search_space, arms)
     base = [*cfg.sweep.trial_overrides, *overrides]

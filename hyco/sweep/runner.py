@@ -133,10 +133,13 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     sweep_plain = OmegaConf.to_container(sweep, resolve=True)
     sweep_plain["arms"] = sweep_arms(sweep.arms)  # resolved: the parent run records the arms it ran
     names = OBJECTIVE_NAMES[sweep.objective]
-    parent_id = attach_parent(storage, study, None if str(sweep.role) == "worker" else lambda: tracking.create_shared_run(
-        cfg.tracking, experiment, f"sweep-{sweep.study_name}", {"hyco.study": sweep.study_name,
-                                                                "hyco.role": "sweep-parent"},
-        {"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)}), float(sweep.attach_timeout))
+    parent_id = attach_parent(
+        storage, study,
+        None if str(sweep.role) == "worker" else lambda: tracking.create_shared_run(
+            cfg.tracking, experiment, f"sweep-{sweep.study_name}",
+            {"hyco.study": sweep.study_name, "hyco.role": "sweep-parent"},
+            {"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)}),
+        float(sweep.attach_timeout))
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
     if remaining:
         workers = min(int(sweep.workers), remaining)

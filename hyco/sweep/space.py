@@ -79,7 +79,8 @@ def suggest(trial: optuna.Trial, path: str, spec: Mapping[str, Any]) -> Any:
     return trial.suggest_categorical(path, list(spec["choices"]))
 
 
-def sample_overrides(trial: optuna.Trial, search_space: Mapping[str, Any], arms: Sequence[str]) -> Tuple[str, List[str]]:
+def sample_overrides(trial: optuna.Trial, search_space: Mapping[str, Any],
+                     arms: Sequence[str]) -> Tuple[str, List[str]]:
     """Sample the arm and its parameters; returns ``(arm, ["path=value", ...])``."""
     arm = trial.suggest_categorical("arm", list(arms))
     overrides = [f"{path}={suggest(trial, f'{arm}/{path}', spec)}"

@@ -182,7 +182,8 @@ def fail_dead_trials(study: optuna.Study, retry: RetryHeartbeatStaleTrialCallbac
         attrs = trial.system_attrs
         if OWNER_PID not in attrs or attrs.get(OWNER_HOST) != host_name():
             continue
-        tags = {"hyco.pid": attrs[OWNER_PID], "hyco.host": attrs[OWNER_HOST], "hyco.pid_start": attrs.get(OWNER_START, "")}
+        tags = {"hyco.pid": attrs[OWNER_PID], "hyco.host": attrs[OWNER_HOST],
+                "hyco.pid_start": attrs.get(OWNER_START, "")}
         if owner_is_alive(tags):
             continue
         if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):

@@ -94,7 +94,8 @@ def _fmt(value: Any) -> str:
 
 
 def _finite(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and trial.values is not None and all(math.isfinite(v) for v in trial.values)
+    return (trial.state == TrialState.COMPLETE and trial.values is not None
+            and all(math.isfinite(v) for v in trial.values))
 
 
 def summarize(study: optuna.Study, objective_names: List[str]) -> SweepSummary:

@@ -397,7 +397,8 @@ def latest_run(experiment_name: str, filter_string: str = "", tracking: Tracking
     exp = client.get_experiment_by_name(experiment_name)
     if exp is None:
         return None
-    runs = client.search_runs([exp.experiment_id], filter_string, max_results=1, order_by=["attributes.start_time DESC"])
+    runs = client.search_runs([exp.experiment_id], filter_string, max_results=1,
+                              order_by=["attributes.start_time DESC"])
     return _record(runs[0]) if runs else None
 
 

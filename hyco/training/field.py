@@ -104,7 +104,8 @@ class FieldTrainer(AbstractTrainer):
 
     def physics_params(self, z: Dict[str, torch.Tensor]) -> Dict[str, Any]:
         values: Dict[str, Any] = {n: self._to_physical(n, t) for n, t in z.items()}
-        values.update({n: torch.tensor(v, dtype=torch.float32, device=self.model.device) for n, v in self.fixed.items()})
+        values.update({n: torch.tensor(v, dtype=torch.float32, device=self.model.device)
+                       for n, v in self.fixed.items()})
         return self.model.params_from_values(values)
 
     # ------------------------------------------------------------------ loss

@@ -127,7 +127,8 @@ class HybridTrainer(AbstractTrainer):
             rms = base.pow(2).mean(dim=tuple(range(1, base.ndim)), keepdim=True).sqrt()
             noise = torch.from_numpy(rng.standard_normal(base.shape).astype(np.float32))
             dynamic = base + float(perturbation) * rms * noise
-        static = like[:1, self.channels:].expand(count, *like.shape[1:]).clone() if like.shape[1] > self.channels else None
+        static = (like[:1, self.channels:].expand(count, *like.shape[1:]).clone()
+                  if like.shape[1] > self.channels else None)
         return dynamic if static is None else torch.cat([dynamic, static], dim=1)
 
     @abstractmethod

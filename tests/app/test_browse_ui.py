@@ -41,7 +41,8 @@ def tiny_sweep(tmp_path_factory, mlflow_db_template):
     db = root / "mlflow.db"
     shutil.copyfile(mlflow_db_template, db)
     paths = {"tracking_uri": f"sqlite:///{db}", "storage": f"sqlite:///{root / 'optuna.db'}"}
-    trial_overrides = [f"tracking.tracking_uri={paths['tracking_uri']}", f"tracking.artifact_location={root / 'artifacts'}",
+    trial_overrides = [f"tracking.tracking_uri={paths['tracking_uri']}",
+                       f"tracking.artifact_location={root / 'artifacts'}",
                        f"data.cache_dir={root / 'cache'}", "tracking.log_model=true", *TINY]
     sweep = [f"sweep.study_name={STUDY}", f"sweep.storage={paths['storage']}", f"sweep.n_trials={len(ARMS)}",
              f"sweep.arms=[{','.join(ARMS)}]", "sweep.trial_overrides=[]", "sweep.pruner=none"]
@@ -108,7 +109,8 @@ def test_screenshots_of_both_browsers(servers):
     study_id, _ = _study(servers)
     api = f"{servers['mlflow']}/api/2.0/mlflow"
     experiment = get_json(f"{api}/experiments/get-by-name?experiment_name=burgers_1d_quick")["experiment"]
-    shots = [screenshot(runs_table_url(experiment["experiment_id"], servers["mlflow"]), SCREENSHOTS / "mlflow_runs_table.png"),
+    shots = [screenshot(runs_table_url(experiment["experiment_id"], servers["mlflow"]),
+                        SCREENSHOTS / "mlflow_runs_table.png"),
              screenshot(dashboard_url(study_id, servers["dashboard"]), SCREENSHOTS / "optuna_dashboard_study.png")]
     for shot in shots:
         assert shot.is_file() and shot.stat().st_size > 10_000, shot  # a rendered page, not a blank one

@@ -107,7 +107,8 @@ def test_aphynity_with_zero_correction_reproduces_the_physics_and_lambda_grows(m
     x0, targets, _ = (t[None] for t in trainer.train_data[0])
     with torch.no_grad():
         augmented, correction = zero.forecast(x0, targets.shape[1])
-        physics = trainer.physical.rollout_tensor(x0, targets.shape[1], trainer.physical.physics_params(trainer.physical.z))
+        physics = trainer.physical.rollout_tensor(x0, targets.shape[1],
+                                                  trainer.physical.physics_params(trainer.physical.z))
     assert torch.equal(augmented, physics)
     assert float(correction) == 0.0
     # the configured (residual) UNet contributes its increment: zero before training

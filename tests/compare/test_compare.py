@@ -53,7 +53,8 @@ def test_table_has_one_column_per_parameter_read_by_name():
 
 def test_arms_are_the_registered_variants():
     builtin = [a for a in all_arms() if get_arm(a).build.__module__.startswith("hyco.")]
-    assert builtin == ["synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative", "pinn", "aphynity"]
+    assert builtin == ["synthetic_only", "physical_only", "full", "warmstart", "mixed", "cooperative", "pinn",
+                       "aphynity"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,7 +118,8 @@ def test_compare_with_seeds_tags_children_and_writes_csv_and_figure(tmp_path, ml
         ("physical_only", "0"), ("physical_only", "1"), ("synthetic_only", "0"), ("synthetic_only", "1")]
     # the same command again gives the same numbers on the CPU (the wall-time column aside)
     again = compare("compare_field_partial", ["synthetic_only", "physical_only"], overrides, out, seeds=2)
-    strip = lambda t: [line.rsplit("|", 2)[0] for line in t.splitlines() if line.startswith("| s") or line.startswith("| p")]  # noqa: E731
+    strip = lambda t: [line.rsplit("|", 2)[0] for line in t.splitlines()  # noqa: E731
+                       if line.startswith("| s") or line.startswith("| p")]
     assert strip(again) == strip(first)
 
 

@@ -81,7 +81,8 @@ def test_a_known_parameter_may_be_a_network_input():
 @pytest.mark.parametrize(
     "overrides, key",
     [
-        (["observation.spatial=box", "observation.box_lower=[0.6,0.0]", "observation.box_upper=[0.5,0.5]"], "observation.box"),
+        (["observation.spatial=box", "observation.box_lower=[0.6,0.0]", "observation.box_upper=[0.5,0.5]"],
+         "observation.box"),
         (["physics.params.nu.true_value=0.5"], "physics.params.nu.true_value"),
         (["trainer.rollout_steps=50"], "trainer.rollout_steps"),
         (["trainer=mixed", "trainer.hyco.alpha=1.5"], "trainer.hyco.alpha"),

@@ -47,9 +47,11 @@ def test_physical_run_evaluates_and_logs(tmp_path, mlflow_tracking_cfg):
     assert len(result.per_step["physical"]) == 7  # steps 1..T-1, step 0 excluded
     assert result.metrics[M.eval_param_rel_error("test", "nu")] < 1e-3
     # a recovered nu reproduces the held-out truth far better than persistence
-    assert result.metrics[M.rel_l2_mean("test", "physical")] < 1e-3 < result.metrics[M.rel_l2_mean("test", "persistence")]
+    assert (result.metrics[M.rel_l2_mean("test", "physical")] < 1e-3
+            < result.metrics[M.rel_l2_mean("test", "persistence")])
     run = tracking.get_run(outcome.run_id, mlflow_tracking_cfg)
-    assert run.metrics[M.rel_l2_final("test", "physical")] == pytest.approx(result.metrics[M.rel_l2_final("test", "physical")])
+    assert (run.metrics[M.rel_l2_final("test", "physical")]
+            == pytest.approx(result.metrics[M.rel_l2_final("test", "physical")]))
     history = tracking.get_metric_history(outcome.run_id, M.rel_l2_curve("test", "physical"), mlflow_tracking_cfg)
     assert [s for s, _ in history] == list(range(1, 8))
     artifacts = tracking.artifact_dir(outcome.run_id, mlflow_tracking_cfg) / "evaluation"
@@ -82,6 +84,7 @@ def test_train_then_evaluate_in_one_command_evaluates_its_own_run(tmp_path, mlfl
     # another process finishes a run of the same experiment in between (parallel runs, sweeps)
     with tracking.tracked_run(cfg.tracking, cfg.experiment_name, run_name="other") as other:
         pass
-    assert tracking.latest_run(cfg.experiment_name, "attributes.status = 'FINISHED'", cfg.tracking).run_id == other.run_id
+    assert (tracking.latest_run(cfg.experiment_name, "attributes.status = 'FINISHED'", cfg.tracking).run_id
+            == other.run_id)
     TASKS["evaluate"](cfg)
     assert f"evaluation of run {trained} " in capsys.readouterr().out

@@ -172,7 +172,8 @@ def test_centered_fields_keep_their_boundary(boundary):
 
 
 def test_mixed_state_is_padded_to_the_largest_layout_and_cropped_back():
-    specs = [FieldSpec("velocity", "vector", "staggered", ("dirichlet",)), FieldSpec("smoke", "scalar", boundary=("dirichlet",))]
+    specs = [FieldSpec("velocity", "vector", "staggered", ("dirichlet",)),
+             FieldSpec("smoke", "scalar", boundary=("dirichlet",))]
     conv = FieldTensorConverter(("x", "y"), (6, 5), (1.0, 2.0), specs)
     assert conv.field_shapes == {"velocity": (7, 6), "smoke": (6, 5)} and conv.sample_shape == (7, 6)
     smoke = torch.randn(2, 1, 6, 5)

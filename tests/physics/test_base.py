@@ -45,7 +45,8 @@ def test_param_spec_validate_names_the_parameter_and_bounds():
 
 @pytest.mark.parametrize(
     "kw, key",
-    [({"kind": "tensor"}, "kind"), ({"true_profile": "zigzag"}, "true_profile"), ({"lower": 1.0, "upper": 0.5}, "lower/upper")],
+    [({"kind": "tensor"}, "kind"), ({"true_profile": "zigzag"}, "true_profile"),
+     ({"lower": 1.0, "upper": 0.5}, "lower/upper")],
 )
 def test_param_spec_rejects_bad_config(kw, key):
     with pytest.raises(ConfigError, match=f"physics.params.nu.{key}"):

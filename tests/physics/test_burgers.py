@@ -26,7 +26,8 @@ def make(dim: int = 1, n: int = 16, grid: str = "centered", kind: str = "scalar"
 
 def trajectory(model: Burgers, state, params, steps: int) -> np.ndarray:
     """``[T, B, C, *spatial]`` float64."""
-    return np.stack([model.converter.to_numpy(s)["velocity"] for s in model.rollout(state, params, steps)]).astype(np.float64)
+    return np.stack([model.converter.to_numpy(s)["velocity"]
+                     for s in model.rollout(state, params, steps)]).astype(np.float64)
 
 
 def shifted(model: Burgers, state, offset: float):
@@ -77,7 +78,8 @@ def test_zero_velocity_stays_zero(dim, grid):
 
 def test_uniform_velocity_stays_uniform_2d():
     model = make(dim=2, n=8)
-    state = model.converter.from_numpy({"velocity": np.broadcast_to(np.array([0.4, -0.2])[None, :, None, None], (1, 2, 8, 8))})
+    state = model.converter.from_numpy({"velocity": np.broadcast_to(np.array([0.4, -0.2])[None, :, None, None],
+                                                                    (1, 2, 8, 8))})
     u = trajectory(model, state, model.true_params(), 3)
     np.testing.assert_allclose(u[-1], u[0], atol=1e-6)
 

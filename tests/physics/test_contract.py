@@ -67,7 +67,8 @@ def test_gradient_matches_central_differences_in_float64(case):
         x0 = conv.state_to_tensor(model.initial_state(2, 3)).double()
         weights = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
         base = {n: _as64(t) for n, t in model.params_from_values(
-            {n: 0.5 * (host(model.initial_params()[n]) + host(model.true_params()[n])) for n in model.param_specs}).items()}
+            {n: 0.5 * (host(model.initial_params()[n]) + host(model.true_params()[n]))
+             for n in model.param_specs}).items()}
 
         for name in learnable:
             theta = base[name]
@@ -87,7 +88,8 @@ def test_gradient_matches_central_differences_in_float64(case):
             (grad,) = torch.autograd.grad(loss(t), t)
             eps = 1e-4 * scale
             with torch.no_grad():
-                fd = (loss(torch.tensor(eps, dtype=torch.float64)) - loss(torch.tensor(-eps, dtype=torch.float64))) / (2 * eps)
+                fd = (loss(torch.tensor(eps, dtype=torch.float64))
+                      - loss(torch.tensor(-eps, dtype=torch.float64))) / (2 * eps)
             assert abs(float(grad)) > 1e-8, name
             assert float(grad) == pytest.approx(float(fd), rel=1e-4), name
 

@@ -144,7 +144,8 @@ def test_the_discrete_step_agrees_with_the_residual_to_its_order(case, fields, p
             fields = lambda c: {"u": 0.6 + 0.2 * torch.cos(TWO_PI * c[:, :1] / L) * torch.sin(TWO_PI * c[:, 1:2] / L),  # noqa: E731
                                 "v": 0.2 + 0.1 * torch.sin(TWO_PI * c[:, :1] / L)}
         else:
-            model = _model(case, resolution=[4 * n], dt=0.4 / (4 * n) if case == "inviscid_burgers_1d" else 0.002 / 2 ** level)
+            model = _model(case, resolution=[4 * n],
+                           dt=0.4 / (4 * n) if case == "inviscid_burgers_1d" else 0.002 / 2 ** level)
         errors.append(_consistency_error(model, fields, params))
     assert errors[1] < 0.15, errors
     assert errors[1] < 0.6 * errors[0], errors

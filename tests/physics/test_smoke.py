@@ -54,7 +54,8 @@ def test_blob_centres_stay_in_the_configured_box_and_a_bad_box_is_refused():
     # the default box is the lower half: the same draws as before the box was configurable
     explicit = build_physics(cfg, {**IC, "centre_lower": [0.2, 0.15], "centre_upper": [0.8, 0.45]})
     assert np.array_equal(first_smoke(build(32)), first_smoke(explicit))
-    for bad in ({"centre_lower": [0.5, 0.5], "centre_upper": [0.4, 0.9]}, {"centre_lower": [0.1], "centre_upper": [0.9]}):
+    for bad in ({"centre_lower": [0.5, 0.5], "centre_upper": [0.4, 0.9]},
+                {"centre_lower": [0.1], "centre_upper": [0.9]}):
         with pytest.raises(ConfigError, match="centre_lower and centre_upper"):
             build_physics(cfg, {**IC, **bad}).initial_state(1, 0)
 

@@ -45,7 +45,8 @@ def test_logged_network_loads_by_runs_uri_and_reproduces_the_held_out_error(tmp_
     evaluated = evaluate_run(cfg).metrics[M.rel_l2_mean("test", "synthetic")]
 
     network = tracking.load_torch_model(outcome.model_uri, tracking.resolve_backend(cfg.tracking).uri)
-    reader = CacheReader(Path(cfg.data.cache_dir) / tracking.get_run(outcome.run_id, cfg.tracking).tags["hyco.data_key"])
+    reader = CacheReader(Path(cfg.data.cache_dir)
+                         / tracking.get_run(outcome.run_id, cfg.tracking).tags["hyco.data_key"])
     model = build_physics(cfg.physics, cfg.data.ic)
     test = load_test_set(cfg, reader, horizon=reader.metadata["num_frames"] - 1, channels=model.channels)
     static = None if test["static"] is None else torch.from_numpy(test["static"])

@@ -53,7 +53,8 @@ def test_a_mixed_study_is_refused_before_any_trial_and_left_untouched(sweep_path
     runs_before = sorted((r.run_id, r.status) for r in mlflow_runs(sweep_paths))
 
     refused = {
-        "another experiment": ([o for o in first if not o.startswith("experiment=")] + ["experiment=inviscid_burgers_1d_quick"],
+        "another experiment": ([o for o in first if not o.startswith("experiment=")]
+                               + ["experiment=inviscid_burgers_1d_quick"],
                                "trial.physics"),
         "another override": (first + ["data.num_frames=7"], "trial.data.num_frames: 6 -> 7"),
         "another search space": (first + ["~sweep.search_space.physical_only"], "search_space.physical_only"),

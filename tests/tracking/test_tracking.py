@@ -140,7 +140,8 @@ def test_stale_runs_of_dead_processes_marked_killed_live_ones_untouched(mlflow_t
     killed = tracking.mark_stale_runs_killed(EXP, cfg)
     assert sorted(killed) == sorted([ids["dead"], ids["reused_pid"]])
     status = {name: client.get_run(rid).info.status for name, rid in ids.items()}
-    assert status == {"dead": "KILLED", "live": "RUNNING", "reused_pid": "KILLED", "other_host": "RUNNING", "foreign": "RUNNING"}
+    assert status == {"dead": "KILLED", "live": "RUNNING", "reused_pid": "KILLED", "other_host": "RUNNING",
+                      "foreign": "RUNNING"}
     assert tracking.mark_stale_runs_killed(None, cfg) == []
 
 
@@ -199,7 +200,8 @@ def test_parallel_first_ensure_backend_creates_one_valid_db(tmp_path):
     )
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, f"sqlite:///{db}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        subprocess.Popen([sys.executable, "-c", code, f"sqlite:///{db}"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=120) for p in procs]

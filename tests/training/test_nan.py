@@ -78,7 +78,8 @@ def test_physical_nan_with_adam_fails_the_run_and_keeps_the_last_parameters(make
         train_run(cfg)
     run = _only_run(cfg)
     assert run.info.status == "FAILED" and "step 8" in run.data.tags["hyco.error"]
-    saved = load_json(tracking.artifact_dir(run.info.run_id, cfg.tracking) / "checkpoints" / PhysicalTrainer.PARAMS_FILE)
+    saved = load_json(tracking.artifact_dir(run.info.run_id, cfg.tracking) / "checkpoints"
+                      / PhysicalTrainer.PARAMS_FILE)
     assert saved["epoch"] == 1 and saved["step"] == 6
     assert np.isfinite(np.asarray(saved["params"]["nu"], dtype=float)).all()
     assert 0.0 < float(saved["params"]["nu"]) < 0.1

@@ -77,7 +77,8 @@ class GrayScott(PhysicalModel):
         for name in ("F", "k"):
             rate = host_values(params[name]) if name in params else None
             if rate is not None and rate.size and float(rate.min()) < 0:
-                raise PhysicsParameterError(f"physics parameter '{name}' (rate) must be >= 0, got {float(rate.min()):g}")
+                raise PhysicsParameterError(f"physics parameter '{name}' (rate) must be >= 0, "
+                                            f"got {float(rate.min()):g}")
         super().validate_params(params)
         for name, v in values.items():
             check_stable(name, v, self.dt, self.dx, self.inner_steps)

@@ -184,7 +184,8 @@ class UNet(nn.Module):
             raise ValueError(f"synthetic.unet.kernel_size: must be odd and >= 1 (size-preserving), got {kernel_size}")
         pad_key = str(padding).lower()
         if pad_key not in PADDING_MODES:
-            raise ValueError(f"synthetic.unet.padding: unknown padding '{padding}'; choose from {sorted(PADDING_MODES)}")
+            raise ValueError(f"synthetic.unet.padding: unknown padding '{padding}'; "
+                             f"choose from {sorted(PADDING_MODES)}")
         down_key = str(downsample).lower()
         if down_key not in DOWNSAMPLING:
             raise ValueError(f"synthetic.unet.downsample: unknown '{downsample}'; choose from {list(DOWNSAMPLING)}")
@@ -206,7 +207,8 @@ class UNet(nn.Module):
         self.enc = nn.ModuleList()
         for i in range(1, levels + 1):
             # kernel 2 / stride 2 needs no padding and acts on aligned cell pairs: exact shift-equivariance
-            self.down.append(conv(widths[i - 1], widths[i - 1], 2, stride=2) if down_key == "conv" else _AVGPOOL[dim](2))
+            self.down.append(conv(widths[i - 1], widths[i - 1], 2, stride=2) if down_key == "conv"
+                             else _AVGPOOL[dim](2))
             self.enc.append(block(widths[i - 1], widths[i]))
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
@@ -215,7 +217,8 @@ class UNet(nn.Module):
             self.up.append(
                 nn.Sequential(
                     nn.Upsample(scale_factor=2, mode="nearest"),
-                    conv(widths[i], widths[i - 1], kernel_size, padding=kernel_size // 2, padding_mode=self.padding_mode),
+                    conv(widths[i], widths[i - 1], kernel_size, padding=kernel_size // 2,
+                         padding_mode=self.padding_mode),
                 )
             )
             self.dec.append(block(2 * widths[i - 1], widths[i - 1]))
