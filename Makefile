@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.hyco-installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: setup sweep test generate clean-cache
+.PHONY: setup sweep test lint generate clean-cache
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ generate: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 clean-cache:
 	rm -rf data/cache
