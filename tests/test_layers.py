@@ -120,11 +120,11 @@ def test_the_top_of_the_package_holds_only_its_face_and_the_leaves():
 def layer_table() -> Dict[str, List[str]]:
     """The layers as the test sees them (printed by ``python tests/test_layers.py``)."""
     root = Path(hyco.__file__).parent
-    table: Dict[str, List[str]] = {}
+    table: Dict[str, List[str]] = {" ".join(packages): [] for packages in LAYERS}
     for path in sorted(root.rglob("*.py")):
         module = module_name(path, root)
         if module != FACE:
-            table.setdefault(" ".join(LAYERS[layer_of(module)]), []).append(module)
+            table[" ".join(LAYERS[layer_of(module)])].append(module)
     return table
 
 
