@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from omegaconf.errors import OmegaConfBaseException
+
 from hyco.arms import ARMS, arm_of, available_arms
-from hyco.data.generate import observed_fields
+from hyco.config.schema import truth_physics
+from hyco.data.generate import check_truth, observed_fields, truth_steps_per_frame
 from hyco.errors import ConfigError, PhysicsParameterError, ProblemRefused
 from hyco.physics.ic import PRIORS
 from hyco.physics.registry import build_physics
@@ -43,6 +46,16 @@ def check_problem(cfg: Any) -> None:
             arm.accepts(cfg, model)
         except ValueError as err:
             raise ProblemRefused(str(err)) from None
+    if cfg.data.truth:  # the model that generates the data, when it is not the learner
+        try:
+            truth = build_physics(truth_physics(cfg), cfg.data.ic)
+            truth.validate_params(truth.true_params())
+        except PhysicsParameterError as err:
+            raise ConfigError(f"data.truth: the truth's parameters are invalid — {err}") from None
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"data.truth: not a physics config ({err})") from None
+        check_truth(cfg, truth, model)
+        truth_steps_per_frame(cfg)
     observed_fields(cfg, model)  # the observed fields exist (the rule generation applies)
     for name in cfg.data.static_fields:
         if name in model.static_fields:

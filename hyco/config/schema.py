@@ -142,6 +142,11 @@ class DataConfig:
     max_cached_sims: int = 8
     static_fields: List[str] = field(default_factory=list)
     ic: InitialConditionConfig = field(default_factory=InitialConditionConfig)
+    # The model that generates the data, where it differs from the learner (``physics``): the keys
+    # of a physics config that differ, merged over ``physics`` (a smaller time step, all terms of
+    # an equation the learner has only some of, another parameter profile). Empty: the learner's
+    # own solver generates the data (an inverse crime, which favours physics alone).
+    truth: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_sims(self) -> int:
@@ -181,6 +186,7 @@ class PhysicsConfig:
     substeps: int = 1
     grid: GridKind = GridKind.centered
     params: Dict[str, ParamSpecConfig] = field(default_factory=dict)
+    terms: List[str] = field(default_factory=list)  # the model's terms that act; empty: all (the model's TERMS)
 
 
 @dataclass
@@ -368,6 +374,17 @@ def current_schema() -> type:
 
 
 register_schema()
+
+
+def truth_physics(cfg: Any) -> Any:
+    """The physics config of the model that generates the data: ``physics`` with ``data.truth``
+    merged over it (typed as ``PhysicsConfig``), or ``physics`` itself when ``data.truth`` is empty."""
+    from omegaconf import OmegaConf
+
+    if not cfg.data.truth:
+        return cfg.physics
+    merged = OmegaConf.merge(OmegaConf.structured(PhysicsConfig), cfg.physics, cfg.data.truth)
+    return merged
 
 
 def default_torch_threads(workers: int = 1) -> int:

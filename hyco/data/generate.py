@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
+from hyco.config.schema import truth_physics
 from hyco.core.console import run_bars_enabled
 from hyco.core.plain import to_plain
 from hyco.data.cache import (
@@ -84,13 +85,37 @@ def split_seeds(data_cfg: Any) -> Dict[str, List[int]]:
 # physics-dependent part: everything that touches PhiFlow is below, in three small functions
 # ------------------------------------------------------------------------------------------------
 def _build_model(cfg: Any) -> Any:
-    from hyco.physics import (
-        build_physics,  # deferred: a cache hit never imports PhiFlow models
-    )
+    """The model that generates the data: the learner's physics, or ``data.truth`` merged over it."""
+    from hyco.physics import build_physics  # deferred: a cache hit never imports PhiFlow models
 
     # Always on the CPU: the cache key does not name a device, and the same key must hold the same
     # numbers on every machine (a GPU's reductions differ in the last bits).
-    return build_physics(cfg.physics, cfg.data.ic, device="cpu")
+    return build_physics(truth_physics(cfg), cfg.data.ic, device="cpu")
+
+
+def truth_steps_per_frame(cfg: Any) -> int:
+    """Steps of the truth model between two frames: the learner's frame interval ``physics.dt``
+    over the truth's ``dt`` (1 when they are the same model); a ratio that is not a whole
+    number is refused, naming the keys."""
+    if not cfg.data.truth:
+        return 1
+    truth_dt, frame_dt = float(truth_physics(cfg).dt), float(cfg.physics.dt)
+    ratio = frame_dt / truth_dt
+    steps = int(round(ratio))
+    if steps < 1 or abs(ratio - steps) > 1e-6 * ratio:
+        raise ConfigError(f"data.truth.dt: the learner's frame interval physics.dt={frame_dt:g} must be a whole "
+                          f"number of truth steps of {truth_dt:g} (got {ratio:.6g})")
+    return steps
+
+
+def check_truth(cfg: Any, truth: Any, learner: Any) -> None:
+    """The truth model must produce the learner's state: the same fields on the same grid."""
+    if list(truth.field_names) != list(learner.field_names):
+        raise ConfigError(f"data.truth: the truth model has the fields {list(truth.field_names)}, the learner "
+                          f"{list(learner.field_names)}; they must describe the same state")
+    if truth.converter.sample_shape != learner.converter.sample_shape or truth.bounds_box() != learner.bounds_box():
+        raise ConfigError("data.truth: a truth on another grid or domain than the learner's needs resampling, "
+                          "which this data path does not do; keep physics.resolution/domain_size for the truth")
 
 
 def _states_to_numpy(model: Any, state: Dict[str, Any]) -> Dict[str, np.ndarray]:
@@ -99,14 +124,15 @@ def _states_to_numpy(model: Any, state: Dict[str, Any]) -> Dict[str, np.ndarray]
     return {name: np.asarray(arrays[name], dtype=np.float32) for name in model.field_names}
 
 
-def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frames: int) -> Dict[str, np.ndarray]:
-    """Roll out one batch of ICs: ``{dynamic field: [B, T, C, *spatial]}`` and
-    ``{static field: [B, C, *spatial]}``, float32.
+def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frames: int,
+             every: int = 1) -> Dict[str, np.ndarray]:
+    """Roll out one batch of ICs, a frame every ``every`` steps: ``{dynamic field: [B, T, C,
+    *spatial]}`` and ``{static field: [B, C, *spatial]}``, float32.
 
     Entry ``i`` depends only on ``seeds[i]`` (the model's ``initial_state`` contract).
     """
     state = model.initial_state(len(seeds), list(seeds))
-    frames = model.rollout(state, params, num_frames - 1)
+    frames = model.rollout(state, params, num_frames - 1, every=every)
     if len(frames) != num_frames:
         raise RuntimeError(f"rollout returned {len(frames)} frames, expected {num_frames}")
     per_frame = [_states_to_numpy(model, s) for s in frames]
@@ -144,6 +170,7 @@ def _jobs(seeds: Dict[str, List[int]]) -> List[Tuple[str, int, int]]:
 def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     """Simulate, observe and write every simulation of ``cfg`` into ``path``; returns the count."""
     model = _build_model(cfg)
+    every = truth_steps_per_frame(cfg)
     params = model.true_params()
     model.validate_params(params)  # before any compute or file: a bad truth stops here
     observed = observed_fields(cfg, model)
@@ -168,7 +195,7 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
               disable=None if progress and run_bars_enabled() else True) as bar:
         for start in range(0, len(jobs), batch):
             chunk = jobs[start:start + batch]
-            trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames)
+            trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames, every)
             for b, (split, index, seed) in enumerate(chunk):
                 arrays: Dict[str, np.ndarray] = {}
                 for stream, name in enumerate(model.dynamic_fields):
@@ -215,7 +242,8 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         },
         "params": {n: {"kind": s.kind, "learnable": bool(s.learnable)} for n, s in model.param_specs.items()},
         "observation": operator.describe(),
-        "dt": float(model.dt),
+        "dt": float(model.dt) * every,  # the frame interval
+        "truth": {"steps_per_frame": every, "physics": to_plain(truth_physics(cfg))} if cfg.data.truth else None,
     }
     writer.finalize(metadata)
     return len(jobs)

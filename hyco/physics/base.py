@@ -107,6 +107,8 @@ class PhysicalModel(ABC):
         the model's own.
     domain_origin : float
         Lower corner of the box on every axis.
+    terms : sequence of str
+        The terms of the equation that act (a subset of ``TERMS``); empty: all of them.
     """
 
     name: ClassVar[str] = ""
@@ -115,6 +117,9 @@ class PhysicalModel(ABC):
     GRIDS: ClassVar[Tuple[str, ...]] = ("centered",)
     PARAMS: ClassVar[Tuple[str, ...]] = ()
     IC_PRIOR: ClassVar[str] = "fourier"
+    #: the equation's terms that ``physics.terms`` may switch off (an incomplete physics for the
+    #: learner while the truth keeps all of them); empty: the model has no optional terms
+    TERMS: ClassVar[Tuple[str, ...]] = ()
     #: tiny configurations for the contract tests, by case name (:class:`TinyCase`)
     TINY_CASES: ClassVar[Dict[str, TinyCase]] = {}
 
@@ -130,6 +135,7 @@ class PhysicalModel(ABC):
         jit: bool = True,
         boundary: Union[str, Sequence[str]] = "",
         domain_origin: float = 0.0,
+        terms: Sequence[str] = (),
     ) -> None:
         self.resolution: Tuple[int, ...] = tuple(int(n) for n in resolution)
         if len(self.resolution) not in (1, 2):
@@ -143,6 +149,11 @@ class PhysicalModel(ABC):
         if self.grid not in self.GRIDS:
             raise ConfigError(f"physics.grid: {type(self).__name__} supports {list(self.GRIDS)}, got '{self.grid}'")
         self.substeps = int(substeps)
+        unknown = [t for t in terms if t not in self.TERMS]
+        if unknown:
+            known = f"; its terms are {list(self.TERMS)}" if self.TERMS else ", which has no optional terms"
+            raise ConfigError(f"physics.terms: {unknown} are not terms of {type(self).__name__}{known}")
+        self.terms: Tuple[str, ...] = tuple(terms) or self.TERMS
         self.param_specs: Dict[str, ParamSpec] = dict(param_specs)
         if self.PARAMS and set(self.param_specs) != set(self.PARAMS):
             raise ConfigError(f"physics.params: {type(self).__name__} has the parameters {list(self.PARAMS)}, "
@@ -401,12 +412,15 @@ class PhysicalModel(ABC):
 
         return step
 
-    def rollout(self, state: State, params: Dict[str, Tensor], n: int) -> List[State]:
-        """``n`` steps from ``state``: ``n + 1`` states, the first being ``state`` itself.
-        Parameters and the initial state are validated first (eagerly)."""
+    def rollout(self, state: State, params: Dict[str, Tensor], n: int, every: int = 1) -> List[State]:
+        """``n`` frames from ``state``, each ``every`` steps after the last: ``n + 1`` states, the
+        first being ``state`` itself. Parameters and the initial state are validated first."""
         self.validate_params(params)
         self.check_state(state)
         states = [state]
+        current = state
         for _ in range(int(n)):
-            states.append(self.step(states[-1], params))
+            for _ in range(int(every)):
+                current = self.step(current, params)
+            states.append(current)
         return states

@@ -78,6 +78,7 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
         jit=jit,
         boundary=cfg.get("boundary") or "",
         domain_origin=float(cfg.get("domain_origin", 0.0)),
+        terms=tuple(cfg.get("terms") or ()),
     )
 
 

@@ -21,9 +21,9 @@ jitted inner step would trace in a fraction of that but pay ~100 dispatches per 
 measured). Backpropagation through a frame keeps the ``n`` intermediate states
 (64^2 x 8 x 2 fields x 100 x 4 B ~ 26 MB per frame, times a few temporaries).
 
-Test-only path: :meth:`GrayScott.advance` runs the same frame eagerly with ``reaction=False``
-(pure diffusion), which must conserve the means of ``u`` and ``v``; the jitted step always
-includes the reaction.
+Terms: ``physics.terms`` (``TERMS = (diffusion, reaction)``, default both) switches a term off, for
+an incomplete learner beside a complete truth (``data.truth``); pure diffusion conserves the means
+of ``u`` and ``v`` (a test checks it).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class GrayScott(PhysicalModel):
 
     FIELDS = (FieldSpec("u", "scalar", boundary=("periodic",)), FieldSpec("v", "scalar", boundary=("periodic",)))
     PARAMS = ("Du", "Dv", "F", "k")
+    TERMS = ("diffusion", "reaction")  # physics.terms=[diffusion]: the reaction-free physics
     IC_PRIOR = "spots"
     TINY_CASES = {
         "gray_scott": TinyCase(
@@ -83,16 +84,17 @@ class GrayScott(PhysicalModel):
         for name, v in values.items():
             check_stable(name, v, self.dt, self.dx, self.inner_steps)
 
-    def advance(self, state: State, params: Dict[str, Tensor], reaction: bool = True) -> State:
+    def advance(self, state: State, params: Dict[str, Tensor], reaction: bool = True,
+                diffusion: bool = True) -> State:
         """One model step (``inner_steps`` explicit Euler steps); ``reaction=False`` drops the
-        reaction terms (a test path: pure diffusion conserves both means)."""
+        reaction terms (pure diffusion conserves both means), ``diffusion=False`` the diffusion."""
         u_field, v_field = state["u"], state["v"]
         ext, h = u_field.extrapolation, self.dx
         u, v = ops.contiguous(u_field.values), ops.contiguous(v_field.values)
         tau = self.inner_dt
         du, dv = params["Du"] * tau, params["Dv"] * tau
         for _ in range(self.inner_steps):
-            lu, lv = ops.laplace(u, h, ext), ops.laplace(v, h, ext)
+            lu, lv = (ops.laplace(u, h, ext), ops.laplace(v, h, ext)) if diffusion else (0.0, 0.0)
             if reaction:
                 ru, rv = ops.gray_scott_reaction(u, v, params["F"], params["k"])
                 u, v = u + (du * lu + tau * ru), v + (dv * lv + tau * rv)
@@ -106,10 +108,13 @@ class GrayScott(PhysicalModel):
         (``D Δu``, not the divergence form: the discrete model steps ``D`` times the Laplacian)."""
         u, v = values["u"][:, 0], values["v"][:, 0]
         F, k = params["F"], params["k"]
-        uvv = u * v * v
-        r_u = d.t("u") - params["Du"] * d.laplace("u") + uvv - F * (1.0 - u)
-        r_v = d.t("v") - params["Dv"] * d.laplace("v") - uvv + (F + k) * v
+        r_u, r_v = d.t("u"), d.t("v")
+        if "diffusion" in self.terms:
+            r_u, r_v = r_u - params["Du"] * d.laplace("u"), r_v - params["Dv"] * d.laplace("v")
+        if "reaction" in self.terms:
+            uvv = u * v * v
+            r_u, r_v = r_u + uvv - F * (1.0 - u), r_v - uvv + (F + k) * v
         return {"u": r_u[:, None], "v": r_v[:, None]}
 
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
-        return self.advance(state, params, reaction=True)
+        return self.advance(state, params, reaction="reaction" in self.terms, diffusion="diffusion" in self.terms)
