@@ -41,6 +41,11 @@ class ResidualNotDefined(HycoError, NotImplementedError):
     """The physical model does not state its PDE's continuous residual (the PINN cannot use it)."""
 
 
+class DerivativeNotDefined(HycoError, NotImplementedError):
+    """The physical model does not state its continuous right-hand side ``F_p(X; θ)`` (APHYNITY's
+    continuous form cannot integrate it)."""
+
+
 class ObservationError(HycoError, ValueError):
     """The observation operator's configuration does not fit the data it observes."""
 

@@ -33,9 +33,12 @@ name                                                     meaning                
 ``eval/<split>/<player>/rel_l2_final``                   rollout relative L2 at step H               0
 ``eval/<split>/<player>/<field>/rel_l2_mean|_final``     the same on one field's channels            0
 ``eval/<split>/<player>/rel_l2``                         rollout relative L2 per step (test split)   rollout step
+``eval/<split>/<player>/log_mse``                        ``ln`` of the rollout's mean squared error  0
+                                                         over steps 1..H, all fields (APHYNITY's)
 ``eval/<split>/param/<name>``                            evaluated parameter (field: spatial mean)   0
 ``eval/<split>/param/<name>_rel_error``                  its error against the truth                 0
 ``compare/<arm>/<player>/rel_l2_mean``                   comparison parent run: arm's test error     0
+``compare/<arm>/<player>/log_mse``                       comparison parent run: arm's test log MSE   0
 ``compare/<arm>/param/<name>_rel_error``                 comparison parent run: arm's param error    0
 ``compare/<arm>/time/wall_s``                            comparison parent run: arm's wall time      0
 ``sweep/best/<arm>/<objective>``                         sweep parent run: best value of an arm      0
@@ -142,9 +145,10 @@ def _check_split(split: str) -> None:
 
 
 def eval_metric(split: str, player: str, stat: str, field: Optional[str] = None) -> str:
-    """``eval/<split>/<player>[/<field>]/<stat>``, ``stat`` in ``rel_l2_mean``, ``rel_l2_final``, ``rel_l2``."""
+    """``eval/<split>/<player>[/<field>]/<stat>``, ``stat`` in ``rel_l2_mean``, ``rel_l2_final``, ``rel_l2``,
+    ``log_mse``."""
     _check_split(split)
-    if stat not in ("rel_l2_mean", "rel_l2_final", "rel_l2"):
+    if stat not in ("rel_l2_mean", "rel_l2_final", "rel_l2", "log_mse"):
         raise ValueError(f"evaluation statistic: {stat!r}")
     middle = player if field is None else f"{player}/{field}"
     return f"eval/{split}/{middle}/{stat}"
@@ -163,6 +167,12 @@ def rel_l2_final(split: str, player: str, field: Optional[str] = None) -> str:
 def rel_l2_curve(split: str, player: str, field: Optional[str] = None) -> str:
     """Rollout relative L2 per step (logged with ``step`` = rollout step)."""
     return eval_metric(split, player, "rel_l2", field)
+
+
+def log_mse(split: str, player: str) -> str:
+    """``ln`` of the rollout's mean squared error over steps ``1..H``, every field, cell and test
+    simulation together (APHYNITY's table metric; ``H = evaluation.horizon``)."""
+    return eval_metric(split, player, "log_mse")
 
 
 def eval_fields(keys: Iterable[str], split: str, player: str) -> List[str]:
@@ -193,6 +203,10 @@ def compare_metric(arm: str, name: str) -> str:
 
 def compare_rel_l2_mean(arm: str, player: str) -> str:
     return compare_metric(arm, f"{player}/rel_l2_mean")
+
+
+def compare_log_mse(arm: str, player: str) -> str:
+    return compare_metric(arm, f"{player}/log_mse")
 
 
 def compare_param_rel_error(arm: str, name: str) -> str:

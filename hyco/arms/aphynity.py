@@ -1,21 +1,29 @@
 """The ``aphynity`` arm: the physical model augmented by a network correction (Yin et al., ICLR 2021).
 
-The forecaster is ``u_{t+1} = P_θ(u_t) + F_w(u_t)``: one step of the differentiable physical
-model with learnable parameters ``θ`` plus a network correction ``F_w`` (the configured network,
-the UNet of the other arms, built by :func:`~hyco.training.networks.build_model_network`). It
-is the discrete-time form of APHYNITY's ``dX/dt = F_p(X; θ) + F_a(X)``. Both are trained jointly
-on the observed rollout windows with
+Two forms (``trainer.aphynity.form``; the forecasters are in :mod:`hyco.arms.aphynity_forms`):
 
-    loss = λ · L_traj + mean_k |F_w(u_k)|²,     λ ← λ + τ · L_traj after each update,
+* ``discrete`` (default): ``u_{t+1} = P_θ(u_t) + F_w(u_t)``, one step of the differentiable
+  physical model plus a network increment per frame (the configured network, built by
+  :func:`~hyco.training.networks.build_model_network`); penalty ``mean_k |F_w(u_k)|²`` over the
+  rollout.
+* ``continuous``, the paper's: ``dX/dt = F_p(X; θ) + F_a(X)`` integrated by RK4 over the whole
+  window (``steps_per_frame`` RK4 steps per frame; 0: as many as the model's own step); penalty
+  ``‖F_a‖²`` on the derivatives at the window's data states (per point over ``(‖X‖ + 1e-5)²``
+  with ``normalise``, the paper's pendulum). It needs a model that states ``F_p``
+  (:meth:`~hyco.physics.base.PhysicalModel.derivative`); others are refused before any compute.
 
-where ``L_traj`` is the masked ``K``-step rollout misfit (the same as every other arm) and the
-correction norm is averaged over the ``K`` steps of the window. The penalty keeps ``F_w`` as small
-as the data allow, so ``P_θ`` explains what it can (the paper's identifiability argument); the
-multiplier update is the paper's, with ``λ₀ = trainer.aphynity.lambda0`` and
-``τ = trainer.aphynity.tau``. The network weights use the synthetic player's optimiser
-(``trainer.lr``, ``optimizer``, ``scheduler``); ``θ`` uses Adam with ``trainer.physical_lr`` in
-the physical trainer's unconstrained space (``trainer.physical_optimizer`` does not apply: θ
-moves at every network update). One epoch is one pass over the training windows.
+Both train ``w`` and ``θ`` jointly on the observed rollout windows with
+
+    loss = λ · L_traj + penalty,     λ ← λ + τ · L_traj after each batch,
+
+where ``L_traj`` is the masked ``K``-step rollout misfit (the same as every other arm), after
+``iterations_per_batch`` updates on the batch (the paper's ``niter``; the last update's misfit
+moves ``λ``). The penalty keeps the correction as small as the data allow, so ``P_θ`` explains
+what it can (the paper's identifiability argument, which holds for the derivative form);
+``λ₀ = trainer.aphynity.lambda0``, ``τ = trainer.aphynity.tau``. The network weights use the
+synthetic player's optimiser (``trainer.lr``, ``optimizer``, ``scheduler``); ``θ`` uses Adam with
+``trainer.physical_lr`` in the physical trainer's unconstrained space (``trainer.physical_optimizer``
+does not apply: θ moves at every network update). One epoch is one pass over the training windows.
 
 Evaluation: the augmented forecaster (the network and ``θ`` of its best checkpoint) fills the
 "synthetic" columns (:func:`augmented_player`); ``P_θ`` alone, from ``physical_params.json``
@@ -26,8 +34,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,6 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from hyco import metrics as M
+from hyco.arms.aphynity_forms import continuous_forecast, derivative_penalty, discrete_forecast
 from hyco.arms.players import physical_player
 from hyco.arms.spec import (
     SYNTHETIC_KEYS,
@@ -51,7 +61,7 @@ from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import parameter_metrics
 from hyco.synthetic.checkpoint import spec_of
-from hyco.synthetic.rollout import masked_rollout_loss, rollout
+from hyco.synthetic.rollout import masked_rollout_loss
 from hyco.training.base import check_finite
 from hyco.training.context import RunContext
 from hyco.training.networks import build_model_network
@@ -67,8 +77,14 @@ APHYNITY_DATA_LOSS = "aphynity/data_loss"
 APHYNITY_CORRECTION_NORM = "aphynity/correction_norm"
 APHYNITY_LAMBDA = "aphynity/lambda"
 METRICS = {APHYNITY_DATA_LOSS: "augmented forecaster's trajectory misfit, per epoch",
-           APHYNITY_CORRECTION_NORM: "mean |F_w(u)|^2 of the correction, per epoch",
+           APHYNITY_CORRECTION_NORM: "the penalty: mean |F_w(u)|^2 of the increments (discrete) or ||F_a||^2 on "
+                                     "the derivatives (continuous), per epoch",
            APHYNITY_LAMBDA: "multiplier of the misfit after the epoch"}
+
+
+class Form(str, Enum):
+    discrete = "discrete"  # u_{t+1} = P(u_t) + F(u_t), the increment penalised
+    continuous = "continuous"  # dX/dt = F_p + F_a by RK4 over the window, ||F_a||^2 on derivatives
 
 
 @dataclass
@@ -76,40 +92,42 @@ class AphynityConfig:
     """APHYNITY's own knobs, node ``trainer.aphynity``."""
 
     lambda0: float = ranged(1.0, 0.0)  # initial multiplier of the trajectory misfit
-    tau: float = ranged(1.0, 0.0)  # multiplier step: lambda <- lambda + tau * L_traj after each update
+    tau: float = ranged(1.0, 0.0)  # multiplier step: lambda <- lambda + tau * L_traj after each batch
+    form: Form = Form.discrete
+    steps_per_frame: int = ranged(0, 0)  # continuous: RK4 steps per frame; 0: as many as the model's own step
+    normalise: bool = False  # continuous: ||F_a||^2 / (||X|| + 1e-5)^2 per point (the paper's pendulum)
+    iterations_per_batch: int = ranged(1, 1)  # updates on each batch before lambda moves (the paper's niter)
 
 
-def augmented_step(network: nn.Module, model: PhysicalModel, params: Dict[str, Any], channels: int,
-                   norms: List[torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The step ``u_{t+1} = P_θ(u_t) + F_w(u_t)`` on inputs ``[B, C_in, *s]`` (dynamic fields,
-    then the model's static fields and known parameters: the physics receives its static fields,
-    the network every input channel), for :func:`~hyco.synthetic.rollout.rollout`. Each call
-    appends the correction's mean square to ``norms``. A residual network (``network.residual``,
-    the UNet's default: ``u + net(u)`` with a zero-initialised head) contributes its increment, so
-    an untrained one is ``F_w = 0`` exactly and the forecaster starts as the physical model."""
-    physics = model.tensor_step(params)
-    residual = bool(getattr(network, "residual", False))
+def form_of(cfg: Any) -> str:
+    """``trainer.aphynity.form`` as a string."""
+    form = cfg.trainer.aphynity.form
+    return str(getattr(form, "value", form))
 
-    def step(x: torch.Tensor) -> torch.Tensor:
-        u = x[:, :channels]
-        p = physics(x)
-        correction = network(x)
-        if residual:  # a residual network returns u + increment: the increment is the correction
-            correction = correction - u
-        norms.append(correction.square().mean())
-        return p.to(x.device) + correction
 
-    return step
+def rk4_steps(cfg: Any, model: PhysicalModel) -> int:
+    """RK4 steps per frame of the continuous form: ``trainer.aphynity.steps_per_frame``, or as many
+    as the model's own step takes (then ``F_a = 0`` is the model's step, bit for bit)."""
+    return int(cfg.trainer.aphynity.steps_per_frame) or int(getattr(model, "inner_steps", 1))
 
 
 def augmented_forecast(network: nn.Module, model: PhysicalModel, params: Dict[str, Any], x0: torch.Tensor,
-                       steps: int, channels: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Roll ``u_{t+1} = P_θ(u_t) + F_w(u_t)`` out ``steps`` times from ``x0 [B, C_in, *s]``;
-    returns the frames ``[B, steps, C, *s]`` and the correction's mean square over the steps."""
-    norms: List[torch.Tensor] = []
-    static = x0[:, channels:] if x0.shape[1] > channels else None
-    frames = rollout(augmented_step(network, model, params, channels, norms), x0[:, :channels], steps, static=static)
-    return frames, torch.stack(norms).mean()
+                       steps: int, cfg: Any) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The forecast of the form ``cfg`` configures: frames ``[B, steps, C, *s]`` and, for the
+    discrete form, its increments' mean square (None for the continuous form, whose penalty is
+    taken on the data states)."""
+    channels = sum(model.channels.values())
+    if form_of(cfg) == "continuous":
+        return continuous_forecast(network, model, params, x0, steps, channels, rk4_steps(cfg, model)), None
+    return discrete_forecast(network, model, params, x0, steps, channels)
+
+
+def accepts(cfg: Any, model: PhysicalModel) -> None:
+    """The continuous form integrates the model's right-hand side: refuse a model without one."""
+    if form_of(cfg) == "continuous" and not model.has_derivative:
+        raise ValueError(f"trainer.variant=aphynity with trainer.aphynity.form=continuous integrates the physics' "
+                         f"continuous right-hand side, which '{cfg.physics.name}' does not state "
+                         "(PhysicalModel.derivative); use trainer.aphynity.form=discrete")
 
 
 class AphynityTrainer(SyntheticTrainer):
@@ -129,21 +147,32 @@ class AphynityTrainer(SyntheticTrainer):
         self.channels = sum(self.physics.channels.values())
         self.lam = float(cfg.trainer.aphynity.lambda0)
         self.tau = float(cfg.trainer.aphynity.tau)
+        self.form = form_of(cfg)
+        self.normalise = bool(cfg.trainer.aphynity.normalise)
+        self.iterations = int(cfg.trainer.aphynity.iterations_per_batch)
         self.terms: Dict[str, float] = {}
 
-    def forecast(self, x0: torch.Tensor, steps: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forecast(self, x0: torch.Tensor, steps: int) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The augmented rollout with the current ``θ`` (differentiable in ``w`` and ``θ``)."""
         params = self.physical.physics_params(self.physical.z)
-        return augmented_forecast(self.model, self.physics, params, x0, steps, self.channels)
+        return augmented_forecast(self.model, self.physics, params, x0, steps, self.cfg)
 
     def _rollout_loss(self, x0, targets, masks, weights) -> torch.Tensor:
         """``L_traj`` of the augmented forecaster (the validation misfit)."""
         return masked_rollout_loss(self.forecast(x0, targets.shape[1])[0], targets, masks, weights)
 
+    def _losses(self, x0, targets, masks, weights) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(L_traj, penalty)`` of one batch in the configured form."""
+        predictions, increments = self.forecast(x0, targets.shape[1])
+        traj = masked_rollout_loss(predictions, targets, masks, weights)
+        if increments is not None:
+            return traj, increments
+        return traj, derivative_penalty(self.model, x0, targets, masks, predictions, self.channels, self.normalise)
+
     def train_epoch(self, data: Dataset | DataLoader) -> float:
-        """One pass over ``data``: per batch one update of ``w`` and ``θ`` on ``λ L_traj + |F|²``,
-        then ``λ ← λ + τ L_traj``. Returns the mean total loss; the terms go to :attr:`terms`.
-        A non-finite term raises naming it, before any weight or ``λ`` changes."""
+        """One pass over ``data``: per batch ``iterations_per_batch`` updates of ``w`` and ``θ`` on
+        ``λ L_traj + penalty``, then ``λ ← λ + τ L_traj``. Returns the mean total loss; the terms go
+        to :attr:`terms`. A non-finite term raises naming it, before any weight or ``λ`` changes."""
         self.model.train()
         tr = self.cfg.trainer
         adam = self.physical._adam_optimizer()
@@ -151,22 +180,22 @@ class AphynityTrainer(SyntheticTrainer):
         batches = 0
         for batch in self._loader(data, shuffle=True):
             x0, targets, masks, weights = self._unpack(batch)
-            predictions, correction = self.forecast(x0, targets.shape[1])
-            traj = masked_rollout_loss(predictions, targets, masks, weights)
-            if self.step == tr.inject_nan_at_step:
-                traj = traj * float("nan")  # test hook: simulate a diverging step
-            where = f"epoch {self.epoch + 1}"
-            check_finite(float(traj.detach()), term=TRAJECTORY_LOSS, step=self.step, where=where)
-            check_finite(float(correction.detach()), term=CORRECTION_LOSS, step=self.step, where=where)
-            loss = self.lam * traj + correction
-            optimizer_step(loss, [self.optimizer, adam], self.model.parameters(), tr.grad_clip)
+            for _ in range(self.iterations):
+                traj, penalty = self._losses(x0, targets, masks, weights)
+                if self.step == tr.inject_nan_at_step:
+                    traj = traj * float("nan")  # test hook: simulate a diverging step
+                where = f"epoch {self.epoch + 1}"
+                check_finite(float(traj.detach()), term=TRAJECTORY_LOSS, step=self.step, where=where)
+                check_finite(float(penalty.detach()), term=CORRECTION_LOSS, step=self.step, where=where)
+                loss = self.lam * traj + penalty
+                optimizer_step(loss, [self.optimizer, adam], self.model.parameters(), tr.grad_clip)
+                self.step += 1
+                self.physical.step += 1
             # the multiplier's ascent step (the paper's Algorithm 1), on the misfit just measured
             self.lam += self.tau * float(traj.detach())
-            self.step += 1
-            self.physical.step += 1
             sums["total"] += float(loss.detach())
             sums["traj"] += float(traj.detach())
-            sums["corr"] += float(correction.detach())
+            sums["corr"] += float(penalty.detach())
             batches += 1
         if batches == 0:
             raise ValueError("aphynity training data is empty: no rollout windows to train on")
@@ -212,11 +241,10 @@ def augmented_player() -> Player:
         network.eval()
         values = {n: torch.tensor(np.asarray(v, dtype=np.float32)) for n, v in state["physical"]["params"].items()}
         params = ctx.model.params_from_values(values)
-        channels = sum(ctx.model.channels.values())
 
         def forecast(x0: torch.Tensor, steps: int) -> torch.Tensor:
             with torch.no_grad():
-                return augmented_forecast(network, ctx.model, params, x0, steps, channels)[0].cpu()
+                return augmented_forecast(network, ctx.model, params, x0, steps, ctx.cfg)[0].cpu()
 
         return TrainedPlayer(forecast)
 
@@ -234,6 +262,7 @@ def build_aphynity_trainer(cfg: DictConfig, model: PhysicalModel, data: Training
 register_arm(ArmSpec(
     name="aphynity", build=build_aphynity_trainer, trains=("synthetic", "physical"), forecast="synthetic",
     players=(augmented_player(), physical_player()), node="aphynity", node_config=AphynityConfig,
-    reads=(*SYNTHETIC_KEYS, "physical_lr", "aphynity.lambda0", "aphynity.tau"),
+    reads=(*SYNTHETIC_KEYS, "physical_lr", *(f"aphynity.{k}" for k in (
+        "lambda0", "tau", "form", "steps_per_frame", "normalise", "iterations_per_batch"))), accepts=accepts,
     checkpoints=(AphynityTrainer.LAST, AphynityTrainer.BEST, PhysicalTrainer.PARAMS_FILE), metrics=METRICS,
     rank=21))

@@ -334,6 +334,9 @@ class PINNTrainer(AbstractTrainer):
 def check_pinn_model(cfg: DictConfig, model: PhysicalModel) -> None:
     """Refuse, at config time, what the PINN cannot run on (a ``ValueError`` that says why)."""
     name = cfg.physics.name
+    if model.dim == 0:
+        raise ValueError(f"trainer.variant=pinn: the model '{name}' has no spatial axes (an ODE system); the "
+                         "PINN's coordinate network samples space and time")
     if not model.has_residual:
         raise ValueError(f"trainer.variant=pinn: the physics model '{name}' does not state its PDE's continuous "
                          "residual (PhysicalModel.residual), so a PINN has nothing to enforce; choose another arm "

@@ -113,7 +113,7 @@ class InitialConditionConfig:
     """The initial-condition prior (``conf/ic/``, registry in :mod:`hyco.physics.ic`); each prior
     reads the knobs it needs. Also the prior of HYCO's ghost initial conditions."""
 
-    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs
+    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs | uniform | gaussian_bump | annulus
     max_wavenumber: int = 4
     amplitude: float = 1.0
     decay: float = 1.0  # spectral decay exponent: mode k has weight k^-decay
@@ -125,6 +125,15 @@ class InitialConditionConfig:
     # axis is up); the default lower half leaves the smoke room to rise
     centre_lower: List[float] = field(default_factory=lambda: [0.2, 0.15])
     centre_upper: List[float] = field(default_factory=lambda: [0.8, 0.45])
+    low: float = 0.0  # uniform: every cell of every field U[low, high]
+    high: float = 1.0
+    # gaussian_bump: amplitude * exp(-|x - c|^2 / s) in the first field, c in the box centre_lower..
+    # centre_upper, the spread s (a squared length) uniform in [spread_lower, spread_upper]
+    spread_lower: float = 10.0
+    spread_upper: float = 100.0
+    # annulus: the state vector (one value per field) at a radius uniform in [radius_lower, radius_upper]
+    radius_lower: float = 1.3
+    radius_upper: float = 2.3
 
 
 @dataclass

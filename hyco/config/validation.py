@@ -107,8 +107,8 @@ def validate(cfg: DictConfig) -> None:
     _check_log_level(cfg)
     _check_ranges(cfg)
     phys = cfg.physics
-    if phys.dim not in (1, 2):
-        raise ConfigError(f"physics.dim: must be 1 or 2, got {phys.dim}")
+    if phys.dim not in (0, 1, 2):
+        raise ConfigError(f"physics.dim: must be 0 (an ODE system, resolution: []), 1 or 2, got {phys.dim}")
     if len(phys.resolution) != phys.dim:
         raise ConfigError(
             f"physics.resolution: needs {phys.dim} entries for dim={phys.dim}, "

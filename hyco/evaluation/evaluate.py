@@ -6,9 +6,10 @@ state of each *test* simulation (IC seeds disjoint from training) and is compare
 truth. Reported per step ``t = 1..H`` (step 0, the given IC, is excluded): the relative L2 error
 ``||u_pred(t) - u(t)||_2 / ||u(t)||_2`` averaged over test simulations; its mean over the horizon
 and its final value, over all dynamic fields together and per field (the channels of each field
-of ``model.channels``, in that order); and the relative error of each learned parameter. Metric
-names come from :mod:`hyco.metrics` (``eval/<split>/...``). Everything is logged to the evaluated
-run (metrics, ``evaluation/metrics.json``, figures).
+of ``model.channels``, in that order); APHYNITY's ``log_mse``, the natural log of the mean
+squared error over steps ``1..H``, every field and cell together; and the relative error of each
+learned parameter. Metric names come from :mod:`hyco.metrics` (``eval/<split>/...``). Everything
+is logged to the evaluated run (metrics, ``evaluation/metrics.json``, figures).
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def relative_l2_per_step(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     err = np.sqrt(((pred - truth) ** 2).sum(axis=axes))
     norm = np.sqrt((truth**2).sum(axis=axes))
     return (err / np.maximum(norm, 1e-12)).mean(axis=0)
+
+
+def log_mse(pred: np.ndarray, truth: np.ndarray) -> float:
+    """``ln`` of the mean squared error over every entry of ``[N, H, C, *s]`` (APHYNITY's metric:
+    the natural log of the MSE over the predicted steps, all channels together)."""
+    mse = float(np.mean((np.asarray(pred, dtype=np.float64) - np.asarray(truth, dtype=np.float64)) ** 2))
+    return float(np.log(max(mse, np.finfo(np.float64).tiny)))  # finite even for an exact forecast
 
 
 def run_config(run_id: str, cfg: DictConfig) -> DictConfig:
@@ -170,6 +178,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
     per_step = {p: relative_l2_per_step(pred, truth) for p, pred in predictions.items()}
     slices = model.converter.channel_slices(model.dynamic_fields)
     for player, errors in per_step.items():
+        metrics[M.log_mse(split, player)] = log_mse(predictions[player], truth)
         metrics[M.rel_l2_mean(split, player)] = float(errors.mean())
         metrics[M.rel_l2_final(split, player)] = float(errors[-1])
         for name, channels in slices.items():

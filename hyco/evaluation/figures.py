@@ -38,12 +38,15 @@ def snapshots(truth: np.ndarray, predictions: Dict[str, np.ndarray], count: int 
     ``truth [N, H+1, C, *s]`` includes the IC; predictions ``[N, H, C, *s]`` start at step 1.
     ``fields`` maps each dynamic field to its channels (default: one field over all channels);
     each field gets its own block of panel rows. 2D fields show the field's magnitude (its
-    value for a scalar field); 1D fields show its first component as curves.
+    value for a scalar field); 1D fields show its first component as curves; a state without
+    spatial axes shows every field's trajectory against the step.
     """
     fields = dict(fields) if fields else {"u": slice(0, truth.shape[2])}
     players = [p for p in predictions if p != "persistence"] or list(predictions)
     horizon = truth.shape[1] - 1
     times = _times(horizon, count)
+    if truth.ndim == 3:  # no spatial axes (an ODE system): [N, T, C]; every field against time
+        return _trajectories(truth, predictions, players, fields)
     if truth.ndim == 4:  # 1D: [N, T, C, X]; per field a row of values and a row of errors
         fig, axes = plt.subplots(2 * len(fields), len(times), figsize=(4 * len(times), 3 * 2 * len(fields)),
                                  squeeze=False)
@@ -83,6 +86,24 @@ def snapshots(truth: np.ndarray, predictions: Dict[str, np.ndarray], count: int 
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def _trajectories(truth: np.ndarray, predictions: Dict[str, np.ndarray], players: List[str],
+                  fields: Mapping[str, slice]) -> plt.Figure:
+    """A state without spatial axes: per field, the first test simulation's truth and each
+    player's forecast against the step."""
+    fig, axes = plt.subplots(len(fields), 1, figsize=(7, 2.8 * len(fields)), squeeze=False)
+    steps = np.arange(truth.shape[1])
+    for ax, (name, ch) in zip(axes[:, 0], fields.items()):
+        ax.plot(steps, truth[0, :, ch.start], "k", label="truth")
+        for p in players:
+            ax.plot(steps[1:], predictions[p][0, :, ch.start], color=PLAYER_STYLE.get(p), label=p)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    axes[0, 0].legend()
     fig.tight_layout()
     return fig
 

@@ -38,6 +38,9 @@ class FieldTensorConverter:
       the entries that are not faces of that component hold PhiFlow's boundary padding and are
       ignored on the way back. Exact round trip.
     * **Scalar field** (always a CenteredGrid): ``C = 1``, the cell-centre values.
+    * **A state with no spatial axes** (an ODE system, ``resolution = ()``): each field is a
+      scalar and is a phiml Tensor with batch dimensions only (PhiFlow has no grid without axes);
+      its tensor is ``[B, 1]``, a state's ``[B, C]``.
     * A state ``{name: Field}`` is the concatenation of its fields' channels in the order of
       ``fields``. Fields whose own spatial shape is smaller than the state's (a centered field
       beside a walled staggered one) are zero-padded at the upper end of each axis, so one
@@ -84,6 +87,8 @@ class FieldTensorConverter:
         for spec in fields:
             if spec.name in self.specs:
                 raise ValueError(f"field '{spec.name}' declared twice")
+            if self.dim == 0 and spec.kind != "scalar":
+                raise ValueError(f"field '{spec.name}': a state without spatial axes holds scalar fields only")
             self.specs[spec.name] = spec.for_dim(self.dim)
         self.fields: Dict[str, int] = {n: s.channels(self.dim) for n, s in self.specs.items()}
         self.field_shapes: Dict[str, Tuple[int, ...]] = {n: s.sample_shape(self.resolution)
@@ -121,6 +126,9 @@ class FieldTensorConverter:
         """A Field, or a state (then as :meth:`state_to_tensor`), as ``[B, C, *sample_shape]``."""
         if isinstance(x, Mapping):
             return self.state_to_tensor(x)
+        if self.dim == 0:  # a 0-D field is its values: a Tensor with batch dimensions only
+            outer = [d for d in x.shape.batch.names if d != "b"] + (["b"] if "b" in x.shape.batch else [])
+            return x.native(outer).reshape((-1, 1))
         values = x.values
         if x.is_staggered and values.shape.is_non_uniform:  # walls: N-1 or N faces per component
             values, comp = x.uniform_values(), "vector"
@@ -187,6 +195,8 @@ class FieldTensorConverter:
         if bshape.volume != tensor.shape[0]:
             raise ValueError(f"batch_shape {bshape} does not match the leading size {tensor.shape[0]}")
         native = tensor.reshape((*bshape.sizes, *tensor.shape[1:]))
+        if self.dim == 0:
+            return math.tensor(native.select(bshape.rank, 0), bshape)
         sp = spatial(*self.spatial_names)
         spec = self.specs[name]
         comps = ",".join(self.spatial_names)
@@ -204,10 +214,12 @@ class FieldTensorConverter:
             values = math.tensor(native.movedim(bshape.rank, -1), bshape, sp, comp)
         return self._template(name).with_values(values)
 
-    def standardize(self, f: Field) -> Field:
+    def standardize(self, f: Any) -> Any:
         """``f`` with its values re-wrapped in the layout :meth:`to_field` produces (batch dims,
         spatial axes, components last). Values are unchanged; phiml keys jit traces on the
         layout, so a step that ends with this traces once for inputs and outputs alike."""
+        if self.dim == 0:  # a 0-D field is a Tensor: batch dimensions only, nothing to reorder
+            return f
         if f.is_staggered and f.values.shape.is_non_uniform:
             return f  # walled staggered: PhiFlow's own non-uniform layout, as to_field builds it
         v = f.values

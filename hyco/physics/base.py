@@ -30,7 +30,7 @@ from phi.torch import TORCH
 from phiml import math
 from phiml.math import Tensor, spatial
 
-from hyco.errors import ConfigError, PhysicsParameterError, ResidualNotDefined
+from hyco.errors import ConfigError, DerivativeNotDefined, PhysicsParameterError, ResidualNotDefined
 from hyco.fields import FieldSpec, parse_boundary
 from hyco.fields.converter import FieldTensorConverter
 from hyco.physics.ic import sample_prior
@@ -117,6 +117,9 @@ class PhysicalModel(ABC):
     GRIDS: ClassVar[Tuple[str, ...]] = ("centered",)
     PARAMS: ClassVar[Tuple[str, ...]] = ()
     IC_PRIOR: ClassVar[str] = "fourier"
+    #: the spatial dimensions the model steps: 1, 2, or 0 for an ODE system (a state without
+    #: spatial axes, ``resolution: []``: its fields are scalars, phiml Tensors with batch dims only)
+    DIMS: ClassVar[Tuple[int, ...]] = (1, 2)
     #: the equation's terms that ``physics.terms`` may switch off (an incomplete physics for the
     #: learner while the truth keeps all of them); empty: the model has no optional terms
     TERMS: ClassVar[Tuple[str, ...]] = ()
@@ -138,8 +141,9 @@ class PhysicalModel(ABC):
         terms: Sequence[str] = (),
     ) -> None:
         self.resolution: Tuple[int, ...] = tuple(int(n) for n in resolution)
-        if len(self.resolution) not in (1, 2):
-            raise ConfigError(f"physics.resolution: 1D or 2D only, got {list(self.resolution)}")
+        if len(self.resolution) not in self.DIMS:
+            raise ConfigError(f"physics.resolution: {type(self).__name__} takes "
+                              f"{' or '.join(f'{d}D' for d in self.DIMS)} states, got {list(self.resolution)}")
         self.domain_size = float(domain_size)
         if not self.domain_size > 0:
             raise ConfigError(f"physics.domain_size: must be positive, got {domain_size}")
@@ -169,6 +173,7 @@ class PhysicalModel(ABC):
         self.field_specs: Tuple[FieldSpec, ...] = self._resolve_fields(boundary)
         self.converter = FieldTensorConverter(self.spatial_names, self.resolution, self.bounds_box(),
                                               self.field_specs)
+        self._jit = bool(jit)
         self._step_jit: Callable = math.jit_compile(self._step) if jit else self._step
 
     def _resolve_fields(self, boundary: Union[str, Sequence[str]]) -> Tuple[FieldSpec, ...]:
@@ -393,6 +398,35 @@ class PhysicalModel(ABC):
         periodic = all(s.periodic for s in self.field_specs)
         return {n: scalar_or_field(torch.as_tensor(v), points, self.domain_lower, self.dx, periodic)
                 for n, v in values.items()}
+
+    # ---------------------------------------------------------------- continuous right-hand side
+    def derivative(self, state: State, params: Dict[str, Tensor]) -> State:
+        """The continuous right-hand side ``dX/dt = F_p(X; θ)`` of the dynamic fields (pure; the
+        same kind of state as ``state``, holding time derivatives). Optional: APHYNITY's
+        continuous form integrates it; a model that does not override it has none
+        (:attr:`has_derivative`)."""
+        raise DerivativeNotDefined(f"the physical model '{self.name or type(self).__name__}' does not state its "
+                                   "continuous right-hand side (PhysicalModel.derivative), which "
+                                   "trainer.aphynity.form=continuous integrates")
+
+    @property
+    def has_derivative(self) -> bool:
+        """Whether the model implements :meth:`derivative`."""
+        return type(self).derivative is not PhysicalModel.derivative
+
+    def tensor_derivative(self, params: Dict[str, Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """:meth:`derivative` as a map of state tensors ``[B, C_in, *s] -> [B, C_dyn, *s]`` (static
+        fields after the dynamic ones, as :meth:`tensor_step`); jit-compiled, differentiable in the
+        state and ``params``."""
+        if not hasattr(self, "_derivative_jit"):
+            self._derivative_jit = math.jit_compile(self.derivative) if self._jit else self.derivative
+        conv = self.converter
+
+        def derivative(x: torch.Tensor) -> torch.Tensor:
+            state = conv.tensor_to_state(x[:, : conv.num_channels].to(self.device))
+            return conv.state_to_tensor(self._derivative_jit(state, params), self.dynamic_fields)
+
+        return derivative
 
     @property
     def trace_count(self) -> int:

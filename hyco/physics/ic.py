@@ -179,3 +179,76 @@ def blob_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, A
                 arrays[i, 0] = total
         out[spec.name] = arrays
     return out
+
+
+@register_ic("uniform")
+def uniform_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Independent uniform noise ``U[low, high]`` in every cell of every field (APHYNITY's
+    reaction–diffusion: ``U[0, 1]``); a state without spatial axes draws one value per field."""
+    low, high = float(cfg.get("low", 0.0)), float(cfg.get("high", 1.0))
+    if not low <= high:
+        raise ConfigError(f"data.ic: uniform needs low <= high, got {low} and {high}")
+    out: Dict[str, np.ndarray] = {}
+    for j, spec in enumerate(model.field_specs):
+        shape = (spec.channels(model.dim), *spec.sample_shape(model.resolution))
+        draws = [field_rng(s, j).uniform(low, high, shape) for s in seeds]
+        out[spec.name] = model.pad_to_field(spec.name, np.stack(draws, 0))
+    return out
+
+
+@register_ic("gaussian_bump")
+def gaussian_bump_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """One Gaussian bump ``amplitude · exp(−|x − c|² / s)`` in the first field, every other field
+    zero (APHYNITY's damped wave: the displacement a bump, the velocity at rest). The centre ``c``
+    is uniform in the box ``[centre_lower, centre_upper] · L`` (fractions per axis), the spread
+    ``s`` uniform in ``[spread_lower, spread_upper]`` (a squared length: the paper's "std",
+    ``U[10, 100]`` with unit cells)."""
+    amplitude = float(cfg.get("amplitude", 1.0))
+    s_lo, s_hi = float(cfg.get("spread_lower", 10.0)), float(cfg.get("spread_upper", 100.0))
+    lower = [float(v) for v in cfg.get("centre_lower", [0.25] * model.dim)]
+    upper = [float(v) for v in cfg.get("centre_upper", [0.75] * model.dim)]
+    if model.dim == 0:
+        raise ConfigError("data.ic: gaussian_bump needs spatial axes; this model's state has none")
+    if len(lower) != model.dim or len(upper) != model.dim or not all(0 <= a <= b <= 1 for a, b in zip(lower, upper)):
+        raise ConfigError(f"data.ic: gaussian_bump needs centre_lower and centre_upper with {model.dim} fractions "
+                          f"each, 0 <= lower <= upper <= 1 per axis; got {lower} and {upper}")
+    if not 0 < s_lo <= s_hi:
+        raise ConfigError(f"data.ic: gaussian_bump needs 0 < spread_lower <= spread_upper, got {s_lo} and {s_hi}")
+    centres = model.cell_centres()
+    out: Dict[str, np.ndarray] = {}
+    for j, spec in enumerate(model.field_specs):
+        arrays = np.zeros((len(seeds), spec.channels(model.dim), *spec.sample_shape(model.resolution)))
+        if j == 0:
+            for i, s in enumerate(seeds):
+                rng = field_rng(s, 0)
+                c = [model.domain_lower[d] + rng.uniform(lo, hi) * model.domain_size
+                     for d, (lo, hi) in enumerate(zip(lower, upper))]
+                spread = rng.uniform(s_lo, s_hi)
+                r2 = sum((x - ci) ** 2 for x, ci in zip(centres, c))
+                arrays[i, 0] = amplitude * np.exp(-r2 / spread)
+        out[spec.name] = model.pad_to_field(spec.name, arrays)
+    return out
+
+
+@register_ic("annulus")
+def annulus_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """The whole state vector (one value per field) at a random radius ``U[radius_lower,
+    radius_upper]`` in a random direction, the same in every cell (APHYNITY's pendulum:
+    ``(θ, θ_t)`` with the direction of a point uniform in ``[−1, 1]²`` and radius ``U[1.3, 2.3]``)."""
+    r_lo, r_hi = float(cfg.get("radius_lower", 1.3)), float(cfg.get("radius_upper", 2.3))
+    if not 0 <= r_lo <= r_hi:
+        raise ConfigError(f"data.ic: annulus needs 0 <= radius_lower <= radius_upper, got {r_lo} and {r_hi}")
+    specs = list(model.field_specs)
+    if any(s.kind != "scalar" for s in specs):
+        raise ConfigError("data.ic: annulus draws one number per field; this model has vector fields")
+    vectors = []
+    for s in seeds:
+        rng = field_rng(s, 0)
+        direction = rng.uniform(-1.0, 1.0, len(specs))
+        vectors.append(direction / max(float(np.linalg.norm(direction)), 1e-30) * rng.uniform(r_lo, r_hi))
+    out: Dict[str, np.ndarray] = {}
+    for j, spec in enumerate(specs):
+        shape = (len(seeds), 1, *spec.sample_shape(model.resolution))
+        out[spec.name] = np.broadcast_to(np.asarray([v[j] for v in vectors]).reshape(
+            (len(seeds),) + (1,) * (len(shape) - 1)), shape).copy()
+    return out

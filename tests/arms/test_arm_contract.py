@@ -38,9 +38,15 @@ COMMON = [
     # arms' own knobs: each arm reads its own (the others are dropped at composition)
     "trainer.hyco.warmstart_epochs=1", "trainer.pinn.iterations_per_epoch=4", "trainer.pinn.collocation_points=64",
     "trainer.pinn.data_batch=32", "trainer.pinn.hidden=8", "trainer.pinn.layers=1",
-    # the network's own knobs, for the networks that take them
-    "synthetic.unet.levels=1", "synthetic.unet.filters=4",
+    # the network's own knobs: each preset's network reads its own (the others are dropped below)
+    "synthetic.unet.levels=1", "synthetic.unet.filters=4", "synthetic.mlp.hidden=8", "synthetic.mlp.layers=1",
 ]
+
+
+def for_network(overrides, preset):
+    """The overrides without the knobs of networks other than the one ``preset`` configures."""
+    network = str(compose_config([f"experiment={preset}"], check=False).synthetic.name)
+    return [o for o in overrides if not o.startswith("synthetic.") or o.startswith(f"synthetic.{network}.")]
 
 
 def run_cases():
@@ -69,7 +75,8 @@ def shared(tmp_path_factory, mlflow_db_template):
 def compose_case(root: Path, case, arm: str):
     """The arm on the case's preset, shrunk (:data:`COMMON`), with the case's physics and initial
     conditions in place of the preset's, then checked like any command."""
-    cfg = compose_config([f"experiment={case.preset}", f"trainer={arm}", *overrides_for_arm(COMMON, arm),
+    common = for_network(overrides_for_arm(COMMON, arm), case.preset)
+    cfg = compose_config([f"experiment={case.preset}", f"trainer={arm}", *common,
                           f"data.cache_dir={root / 'cache'}",
                           f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
                           f"tracking.artifact_location={root / 'artifacts'}",

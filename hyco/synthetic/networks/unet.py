@@ -120,8 +120,12 @@ class _ConvBlock(nn.Module):
 
 
 def check_grid(spec: Any, sample_shape: tuple) -> None:
-    """Refuse a UNet deeper than the state's smallest axis. Sizes that are not multiples of
-    ``2**levels`` (a walled staggered state is ``N + 1`` per axis) are padded inside the network."""
+    """Refuse a state without spatial axes, and a UNet deeper than the state's smallest axis. Sizes
+    that are not multiples of ``2**levels`` (a walled staggered state is ``N + 1`` per axis) are
+    padded inside the network."""
+    if not sample_shape:
+        raise ValueError("synthetic.name: the unet convolves over spatial axes and this state has none (an ODE "
+                         "system); use synthetic=mlp")
     levels = int(spec.config.get("levels", 2))
     if levels > 0 and min(sample_shape) < 2 ** levels:
         raise ValueError(f"synthetic.unet.levels: a UNet of depth {levels} halves the grid {levels} times, so every "
