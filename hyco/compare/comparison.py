@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.arms import available_arms
+from hyco.arms import available_arms, get_arm
 from hyco.compose import check_shared_overrides, compose_config, overrides_for_arm
 from hyco.core.paths import mlruns_dir
 from hyco.errors import ConfigError, ProblemRefused
@@ -64,6 +64,9 @@ class ArmResult:
     seconds: float = math.nan
     seed: int = 0
     per_step: Dict[str, Any] = field(default_factory=dict)  # player -> test error per rollout step
+    synthetic_log_mse: float = math.nan  # ln of the test MSE over the horizon (APHYNITY's metric)
+    physical_log_mse: float = math.nan
+    own: Dict[str, float] = field(default_factory=dict)  # the arm's own metrics (ArmSpec.metrics), last value
 
 
 def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConfig:
@@ -80,12 +83,15 @@ def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int =
     cfg.evaluation.run_id = outcome.run_id
     result = evaluate_run(cfg)
     m = result.metrics
+    logged = tracking.get_run(outcome.run_id, cfg.tracking).metrics  # the last value of each
     return ArmResult(
         arm, outcome.run_id,
         m.get(M.rel_l2_mean("test", "synthetic"), math.nan), m.get(M.rel_l2_final("test", "synthetic"), math.nan),
         m.get(M.rel_l2_mean("test", "physical"), math.nan), m.get(M.rel_l2_final("test", "physical"), math.nan),
         {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in learnable_params(cfg)}, seconds,
         seed, dict(result.per_step),
+        m.get(M.log_mse("test", "synthetic"), math.nan), m.get(M.log_mse("test", "physical"), math.nan),
+        {k: float(logged[k]) for k in get_arm(arm).metrics if k in logged},
     )
 
 
@@ -99,8 +105,8 @@ def markdown_table(title: str, rows: List[ArmResult], persistence: float,
     default: every parameter any row has, in order seen), read by name."""
     if params is None:
         params = list(dict.fromkeys(n for r in rows for n in r.param_errors))
-    head = ["arm", "synthetic mean", "synthetic final", "physical mean", "physical final",
-            *(f"{n} rel. error" for n in params), "wall time [s]"]
+    head = ["arm", "synthetic mean", "synthetic final", "physical mean", "physical final", "synthetic log MSE",
+            "physical log MSE", *(f"{n} rel. error" for n in params), "wall time [s]"]
     lines = [
         f"**{title}** (held-out rollout relative L2; persistence forecast: mean {persistence:.4f})",
         "",
@@ -109,7 +115,8 @@ def markdown_table(title: str, rows: List[ArmResult], persistence: float,
     ]
     for r in rows:
         cells = [r.arm, _fmt(r.synthetic_mean), _fmt(r.synthetic_final), _fmt(r.physical_mean),
-                 _fmt(r.physical_final), *(_fmt(r.param_errors.get(n, math.nan)) for n in params),
+                 _fmt(r.physical_final), _fmt(r.synthetic_log_mse), _fmt(r.physical_log_mse),
+                 *(_fmt(r.param_errors.get(n, math.nan)) for n in params),
                  f"{r.seconds:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -155,6 +162,8 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
             parent.log_metrics(nan_safe({
                 M.compare_rel_l2_mean(arm, "synthetic"): _mean([r.synthetic_mean for r in mine]),
                 M.compare_rel_l2_mean(arm, "physical"): _mean([r.physical_mean for r in mine]),
+                M.compare_log_mse(arm, "synthetic"): _mean([r.synthetic_log_mse for r in mine]),
+                M.compare_log_mse(arm, "physical"): _mean([r.physical_log_mse for r in mine]),
                 **{M.compare_param_rel_error(arm, n): _mean([r.param_errors.get(n, math.nan) for r in mine])
                    for n in params},
                 M.compare_wall_time(arm): _mean([r.seconds for r in mine])}), step=0)

