@@ -21,7 +21,6 @@ from typing import Callable, Dict
 
 import numpy as np
 import torch
-from phiml import math
 
 from hyco.compose import compose_config
 from hyco.physics import build_physics
@@ -37,15 +36,14 @@ def preset_model(experiment: str, complete: Dict[str, object]):
     return cfg, build_physics(physics, cfg.data.ic, jit=False)
 
 
-def values64(model, seeds) -> Dict[str, math.Tensor]:
-    """The preset's initial states as float64 phiml values per field."""
-    state = model.initial_state(len(seeds), list(seeds))
-    arrays = model.converter.to_numpy(state)
-    out = {}
-    for name, arr in arrays.items():
-        field = model.converter.to_field(torch.tensor(arr, dtype=torch.float64), name)
-        out[name] = field if model.dim == 0 else field.values
-    return out
+def values64(model, seeds) -> Dict[str, torch.Tensor]:
+    """The preset's initial states as float64 tensors ``[B, C, *s]`` per field."""
+    arrays = model.converter.to_numpy(model.initial_state(len(seeds), list(seeds)))
+    return {name: torch.tensor(arr, dtype=torch.float64) for name, arr in arrays.items()}
+
+
+def params64(model, cfg) -> Dict[str, torch.Tensor]:
+    return {n: torch.tensor(float(s.true_value), dtype=torch.float64) for n, s in cfg.physics.params.items()}
 
 
 def integrate(model, x, params, frame_dt: float, frames: int, steps_per_frame: int,
@@ -63,10 +61,7 @@ def integrate(model, x, params, frame_dt: float, frames: int, steps_per_frame: i
 
 
 def stack(model, x) -> np.ndarray:
-    names = model.dynamic_fields
-    if model.dim == 0:
-        return np.stack([x[n].numpy("b") for n in names], 1)
-    return np.stack([x[n].numpy(["b", *model.spatial_names]) for n in names], 1)
+    return torch.cat([x[n] for n in model.dynamic_fields], dim=1).numpy()
 
 
 def euler(rates, x, dt, steps):
@@ -96,14 +91,13 @@ def reference(experiment: str, complete: Dict[str, object], horizon: int) -> Non
     frames = int(cfg.data.num_frames) - 1
     truth_dt = float(cfg.data.truth.dt)
     every = int(round(model.dt / truth_dt))
-    with math.precision(64):
-        params = model.params_from_values({n: float(s.true_value) for n, s in cfg.physics.params.items()})
-        x = values64(model, SPLIT_SEEDS)
-        start = time.perf_counter()
-        ref = integrate(model, x, params, model.dt, frames, every)
-        fine = integrate(model, x, params, model.dt, frames, 2 * every)
-        learner = integrate(model, x, params, model.dt, frames, model.inner_steps)
-        seconds = time.perf_counter() - start
+    params = params64(model, cfg)
+    x = values64(model, SPLIT_SEEDS)
+    start = time.perf_counter()
+    ref = integrate(model, x, params, model.dt, frames, every)
+    fine = integrate(model, x, params, model.dt, frames, 2 * every)
+    learner = integrate(model, x, params, model.dt, frames, model.inner_steps)
+    seconds = time.perf_counter() - start
     print(f"{experiment}: {len(SPLIT_SEEDS)} trajectories, {frames} frames of {model.dt:g} ({seconds:.1f} s)")
     print(f"  reference RK4 at {truth_dt:g} vs {truth_dt / 2:g}: max |diff| {np.abs(ref - fine).max():.3g}, "
           f"RMS {np.sqrt(np.mean((ref - fine) ** 2)):.3g}")
@@ -115,21 +109,20 @@ def reference(experiment: str, complete: Dict[str, object], horizon: int) -> Non
 def wave_integrators() -> None:
     cfg, model = preset_model("aphynity_wave", {"terms": ["propagation", "damping"]})
     frames, seeds = 224, range(4)
-    with math.precision(64):
-        params = model.params_from_values({n: float(s.true_value) for n, s in cfg.physics.params.items()})
-        x = values64(model, seeds)
-        ref = integrate(model, x, params, model.dt, frames, 100)
-        scale = np.sqrt(np.mean(ref[1:] ** 2, axis=tuple(i for i in range(ref.ndim) if i != 2)))
-        print(f"damped wave, 64^2, c = 330, k = 50, {frames} frames of {model.dt:g}; reference RK4 at 1e-5; "
-              f"RMS of (w, w_t) over the run: {scale[0]:.3g}, {scale[1]:.3g}")
-        for name, method in (("explicit Euler", euler), ("symplectic Euler", symplectic_euler), ("RK4", rk4)):
-            for steps in (1, 2):
-                out = integrate(model, x, params, model.dt, frames, steps, method)
-                err = np.sqrt(np.mean((out - ref) ** 2, axis=tuple(i for i in range(ref.ndim) if i != 2)))
-                finite = np.isfinite(out).all()
-                print(f"  {name:16s} {steps} step(s)/frame: RMS error (w, w_t) ({err[0]:.3g}, {err[1]:.3g})"
-                      f"{'' if finite else ' — blew up'}; relative to the RMS ({err[0] / scale[0]:.2e}, "
-                      f"{err[1] / scale[1]:.2e})")
+    params = params64(model, cfg)
+    x = values64(model, seeds)
+    ref = integrate(model, x, params, model.dt, frames, 100)
+    scale = np.sqrt(np.mean(ref[1:] ** 2, axis=tuple(i for i in range(ref.ndim) if i != 2)))
+    print(f"damped wave, 64^2, c = 330, k = 50, {frames} frames of {model.dt:g}; reference RK4 at 1e-5; "
+          f"RMS of (w, w_t) over the run: {scale[0]:.3g}, {scale[1]:.3g}")
+    for name, method in (("explicit Euler", euler), ("symplectic Euler", symplectic_euler), ("RK4", rk4)):
+        for steps in (1, 2):
+            out = integrate(model, x, params, model.dt, frames, steps, method)
+            err = np.sqrt(np.mean((out - ref) ** 2, axis=tuple(i for i in range(ref.ndim) if i != 2)))
+            finite = np.isfinite(out).all()
+            print(f"  {name:16s} {steps} step(s)/frame: RMS error (w, w_t) ({err[0]:.3g}, {err[1]:.3g})"
+                  f"{'' if finite else ' — blew up'}; relative to the RMS ({err[0] / scale[0]:.2e}, "
+                  f"{err[1] / scale[1]:.2e})")
 
 
 def main() -> int:

@@ -40,12 +40,13 @@ def _evaluate(cfg: DictConfig) -> None:
     result = evaluate_run(cfg)
     print(f"evaluation of run {result.run_id} on held-out simulations:")
     players = sorted(result.per_step, key=lambda p: p == "persistence")
-    print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13}")
+    print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13} {'log MSE':>9}")
     split = result.split
     for player in players:
         fields = M.eval_fields(result.metrics, split, player)
         print(f"  {player:<12} {result.metrics[M.rel_l2_mean(split, player)]:>12.4g} "
-              f"{result.metrics[M.rel_l2_final(split, player)]:>13.4g}")
+              f"{result.metrics[M.rel_l2_final(split, player)]:>13.4g} "
+              f"{result.metrics.get(M.log_mse(split, player), float('nan')):>9.3f}")
         for name in fields if len(fields) > 1 else ():  # one field: the same numbers again
             print(f"    {name:<10} {result.metrics[M.rel_l2_mean(split, player, name)]:>12.4g} "
                   f"{result.metrics[M.rel_l2_final(split, player, name)]:>13.4g}")

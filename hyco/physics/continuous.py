@@ -1,11 +1,14 @@
 """Models stated by their continuous right-hand side and stepped by integrating it.
 
-A :class:`ContinuousModel` writes ``dX/dt = F_p(X; θ)`` once, on the fields' values
-(:meth:`ContinuousModel.rates`); its step is ``inner_steps`` classical RK4 steps of
-``dt / inner_steps`` (:mod:`hyco.physics.integrators`), and :meth:`~ContinuousModel.derivative`
-hands ``F_p`` to APHYNITY's continuous form, which integrates ``F_p + F_a`` with the same RK4
-function: with ``F_a = 0`` and as many RK4 steps per frame, the augmented forecaster *is* the
-physical model, bit for bit (a test checks it).
+A :class:`ContinuousModel` writes ``dX/dt = F_p(X; θ)`` once (:meth:`ContinuousModel.rates`), on
+plain torch tensors ``[B, C, *s]`` per field (:mod:`hyco.physics.tensor_ops`: phiml's per-operation
+overhead made each evaluation 25 times slower at these sizes, and APHYNITY's continuous form
+evaluates it four times per RK4 step). Its step is ``inner_steps`` classical RK4 steps of
+``dt / inner_steps`` (:mod:`hyco.physics.integrators`), compiled like every model's step;
+:meth:`~ContinuousModel.derivative` and :meth:`~ContinuousModel.tensor_derivative` hand ``F_p``
+to APHYNITY's continuous form, which integrates ``F_p + F_a`` with the same RK4 function: with
+``F_a = 0`` and as many RK4 steps per frame, the augmented forecaster *is* the physical model,
+bit for bit (a test checks it).
 
 ``inner_steps = max(physics.substeps, n_stable)``, with ``n_stable`` from the fastest rate the
 right-hand side can reach with parameters up to their upper bounds (:meth:`max_rate`), fixed per
@@ -15,8 +18,9 @@ model so that a new parameter value never retraces the step.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping
 
+import torch
 from phiml.math import Tensor
 
 from hyco.errors import PhysicsParameterError
@@ -43,10 +47,10 @@ class ContinuousModel(PhysicalModel):
 
     # ---------------------------------------------------------------- what a model states
     @abstractmethod
-    def rates(self, values: Dict[str, Tensor], params: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """``F_p``: the time derivative of every dynamic field's values (phiml Tensors; a 0-D
-        field's values are the field itself), from the values of every field (static ones
-        included, as inputs)."""
+    def rates(self, values: Dict[str, torch.Tensor], params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """``F_p``: the time derivative ``[B, C, *s]`` of every dynamic field, from the values of
+        every field (static ones included, as inputs; converter layout, one tensor per field) and
+        the parameters as torch tensors (scalars 0-d, fields ``[*resolution]``)."""
 
     def max_rate(self, params: Mapping[str, float]) -> float:
         """The largest ``|eigenvalue|`` of the right-hand side's linear part with these scalar
@@ -54,29 +58,51 @@ class ContinuousModel(PhysicalModel):
         :attr:`RATE_LIMIT`); default 0 (one sub-step suffices)."""
         return 0.0
 
-    # ---------------------------------------------------------------- values <-> state
-    def _values(self, state: State) -> Dict[str, Tensor]:
-        return {n: state[n] if self.dim == 0 else state[n].values for n in self.field_names}
+    # ---------------------------------------------------------------- conversions
+    def native_params(self, params: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+        """Parameters as torch tensors (their autograd graphs kept): scalars 0-d, fields ``[*resolution]``."""
+        out = {}
+        for name, value in params.items():
+            if isinstance(value, Tensor):
+                out[name] = value.native(list(self.spatial_names)) if value.shape.spatial.rank else value.native()
+            else:
+                out[name] = torch.as_tensor(value)
+        return out
 
-    def _wrap(self, state: State, values: Mapping[str, Tensor]) -> State:
-        if self.dim == 0:
-            return {n: values[n] for n in self.dynamic_fields}
-        return {n: self.converter.standardize(state[n].with_values(values[n])) for n in self.dynamic_fields}
+    def _tensors(self, state: State) -> Dict[str, torch.Tensor]:
+        return {n: self.converter.to_tensor(state[n]) for n in self.field_names}
+
+    def _state(self, tensors: Mapping[str, torch.Tensor]) -> State:
+        return {n: self.converter.standardize(self.converter.to_field(tensors[n], n)) for n in self.dynamic_fields}
 
     # ---------------------------------------------------------------- derivative and step
     def derivative(self, state: State, params: Dict[str, Tensor]) -> State:
         """``F_p(X; θ)`` as a state of time derivatives (the dynamic fields)."""
-        return self._wrap(state, self.rates(self._values(state), params))
+        return self._state(self.rates(self._tensors(state), self.native_params(params)))
+
+    def tensor_derivative(self, params: Dict[str, Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``F_p`` on state tensors ``[B, C_in, *s] -> [B, C_dyn, *s]`` (the model's static fields
+        after the dynamic ones; further channels ignored), differentiable in the state and ``params``."""
+        native = self.native_params(params)
+        slices = self.converter.channel_slices()
+
+        def derivative(x: torch.Tensor) -> torch.Tensor:
+            x = x.to(self.device)
+            rates = self.rates({n: x[:, s] for n, s in slices.items()}, native)
+            return torch.cat([rates[n] for n in self.dynamic_fields], dim=1)
+
+        return derivative
 
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
-        values = self._values(state)
+        values = self._tensors(state)
+        native = self.native_params(params)
         static = {n: values[n] for n in self.static_fields}
 
-        def f(x: Dict[str, Tensor]) -> Dict[str, Tensor]:
-            return self.rates({**x, **static}, params)
+        def f(x: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+            return self.rates({**x, **static}, native)
 
         dynamic = {n: values[n] for n in self.dynamic_fields}
-        return self._wrap(state, rk4(f, dynamic, self.dt, self.inner_steps))
+        return self._state(rk4(f, dynamic, self.dt, self.inner_steps))
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Bounds, then RK4 stability of the sub-step with these values (:meth:`max_rate`)."""

@@ -27,8 +27,7 @@ from __future__ import annotations
 import math as pymath
 from typing import Dict, Mapping
 
-from phiml import math
-from phiml.math import Tensor
+import torch
 
 from hyco.fields import FieldSpec
 from hyco.physics.base import TinyCase
@@ -60,12 +59,12 @@ class DampedPendulum(ContinuousModel):
         """The small-angle frequency ``ω0`` plus the friction rate ``α``."""
         return pymath.sqrt(abs(float(params.get("omega2", 0.0)))) + abs(float(params.get("alpha", 0.0)))
 
-    def rates(self, values: Dict[str, Tensor], params: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def rates(self, values: Dict[str, torch.Tensor], params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """``(ω, −ω0² sin θ − α ω)`` with the terms that act (:attr:`terms`)."""
         theta, omega = values["theta"], values["omega"]
         acceleration = []
         if "gravity" in self.terms:
-            acceleration.append(-params["omega2"] * math.sin(theta))
+            acceleration.append(-params["omega2"] * torch.sin(theta))
         if "friction" in self.terms:
             acceleration.append(-params["alpha"] * omega)
         return {"theta": omega, "omega": sum(acceleration[1:], acceleration[0])}

@@ -30,10 +30,10 @@ from __future__ import annotations
 import math as pymath
 from typing import Any, Dict, Mapping
 
-from phiml.math import Tensor
+import torch
 
 from hyco.fields import FieldSpec
-from hyco.physics import operators as ops
+from hyco.physics import tensor_ops as tops
 from hyco.physics.base import TinyCase
 from hyco.physics.continuous import ContinuousModel
 from hyco.physics.integrators import RK4_IMAGINARY_LIMIT
@@ -66,13 +66,12 @@ class DampedWave(ContinuousModel):
         return float(params.get("c", 0.0)) * pymath.sqrt(4 * sum(1 / h ** 2 for h in self.dx)) + abs(
             float(params.get("k", 0.0)))
 
-    def rates(self, values: Dict[str, Tensor], params: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def rates(self, values: Dict[str, torch.Tensor], params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """``(w_t, c² Δw − k w_t)`` with the terms that act (:attr:`terms`)."""
         w, v = values["w"], values["w_t"]
         acceleration = []
         if "propagation" in self.terms:
-            ext = self.spec("w").extrapolation(self.spatial_names)
-            acceleration.append(params["c"] ** 2 * ops.laplace(w, self.dx, ext))
+            acceleration.append(params["c"] ** 2 * tops.laplace(w, self.dx, self.spec("w").boundary))
         if "damping" in self.terms:
             acceleration.append(-params["k"] * v)
         return {"w": v, "w_t": sum(acceleration[1:], acceleration[0])}

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
-from phiml.math import Tensor
+import torch
 
 from hyco.fields import FieldSpec
-from hyco.physics import operators as ops
+from hyco.physics import tensor_ops as tops
 from hyco.physics.base import TinyCase
 from hyco.physics.continuous import ContinuousModel
 from hyco.physics.registry import register_physics
@@ -58,14 +58,14 @@ class FitzHughNagumo(ContinuousModel):
         """The fastest diffusive decay, ``max(a, b) · 4 Σ 1/dx²`` (the reaction's linear part is slower)."""
         return max(float(params.get("a", 0.0)), float(params.get("b", 0.0))) * 4 * sum(1 / h ** 2 for h in self.dx)
 
-    def rates(self, values: Dict[str, Tensor], params: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def rates(self, values: Dict[str, torch.Tensor], params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """``(u_t, v_t)`` of the terms that act (:attr:`terms`)."""
         u, v = values["u"], values["v"]
         du, dv = [], []
         if "diffusion" in self.terms:
-            ext = self.spec("u").extrapolation(self.spatial_names)
-            du.append(params["a"] * ops.laplace(u, self.dx, ext))
-            dv.append(params["b"] * ops.laplace(v, self.dx, ext))
+            walls = self.spec("u").boundary
+            du.append(params["a"] * tops.laplace(u, self.dx, walls))
+            dv.append(params["b"] * tops.laplace(v, self.dx, walls))
         if "reaction" in self.terms:
             du.append(u - u * u * u - v - params["k"])
             dv.append(u - v)
