@@ -93,6 +93,24 @@ class ContinuousModel(PhysicalModel):
 
         return derivative
 
+    def tensor_step(self, params: Dict[str, Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """One step on state tensors ``[B, C_in, *s] -> [B, C_dyn, *s]``: RK4 on
+        :meth:`tensor_derivative`, the same arithmetic as the compiled :meth:`step` (bit for bit, a
+        test checks it) without a Field round trip per call, which cost the physical fits most of
+        their time (15 ms per step at 32² × 4 on the loaded 2-core machine)."""
+        rates = self.tensor_derivative(params)
+        channels = sum(self.channels.values())
+
+        def step(x: torch.Tensor) -> torch.Tensor:
+            static = x[:, channels:self.converter.num_channels].to(self.device)
+
+            def f(v: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+                return {"x": rates(torch.cat([v["x"], static], dim=1) if static.shape[1] else v["x"])}
+
+            return rk4(f, {"x": x[:, :channels].to(self.device)}, self.dt, self.inner_steps)["x"]
+
+        return step
+
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
         values = self._tensors(state)
         native = self.native_params(params)

@@ -43,9 +43,12 @@ def test_zero_correction_reproduces_the_physics_bit_for_bit(name, case, substeps
     params = model.initial_params()
     with torch.no_grad():
         augmented = continuous_forecast(network, model, params, x0, 4, channels, model.inner_steps)
-        physics = rollout(model.tensor_step(params), x0, 4)
+        # the model's own compiled step on Fields, and its tensor step (what the physical fits use)
+        states = model.rollout(model.converter.tensor_to_state(x0), params, 4)[1:]
+        physics = torch.stack([model.converter.state_to_tensor(s) for s in states], dim=1)
+        tensor = rollout(model.tensor_step(params), x0, 4)
     assert model.inner_steps == substeps
-    assert torch.equal(augmented, physics)
+    assert torch.equal(augmented, physics) and torch.equal(tensor, physics)
     # a trained (non-zero) correction changes the forecast
     nn.init.normal_(network.head.weight, std=0.1)
     with torch.no_grad():
