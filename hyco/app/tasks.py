@@ -59,8 +59,15 @@ TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train"
 
 
 def run_tasks(cfg: DictConfig) -> None:
-    """Run ``cfg.task`` in order on a config composed by :func:`hyco.compose.compose_config`."""
+    """Run ``cfg.task`` in order on a config composed by :func:`hyco.compose.compose_config`.
+
+    The tracking store is probed first (a few seconds at most) when a task records to it, so an
+    unreachable server or a read-only database is one line before any data is generated."""
     setup_logging(cfg.log_level or None)  # lines above the progress bars
     configure_threads(cfg)
+    if cfg.tracking.enabled and {"train", "evaluate"} & set(cfg.task):
+        from hyco.tracking import probe_tracking
+
+        probe_tracking(cfg.tracking)
     for task in cfg.task:
         TASKS[task](cfg)

@@ -41,6 +41,10 @@ class TqdmLoggingHandler(logging.Handler):
         self.stream = stream  # None: sys.stderr at the time of writing (pytest swaps it)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and self.level > logging.DEBUG:
+            # a library's traceback (Optuna logs one per failed trial) is detail: the console shows
+            # the message, -v the traceback; the run's log file keeps it either way
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
         try:
             tqdm.write(self.format(record), file=self.stream or sys.stderr)
         except Exception:  # a broken terminal must not end a run

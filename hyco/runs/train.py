@@ -26,12 +26,14 @@ from hyco.core.plain import to_plain
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import TrainingData
+from hyco.errors import Interrupted
 from hyco.physics.registry import build_physics
 from hyco.runs.outputs import LOG_ARTIFACT_DIR, dataset_ref, log_network
 from hyco.training.context import RunContext
 from hyco.training.rng import seed_everything
 
 log = logging.getLogger(__name__)
+
 
 def run_fingerprint(cfg: DictConfig) -> str:
     """SHA-256 (16 hex) of the keys that determine a training run's result (those whose declared
@@ -123,9 +125,8 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
     resume_id = find_resumable_run(cfg, fingerprint)
     if resume_id:
         log.info("resuming run %s (same config, last attempt did not finish)", resume_id)
-    variant = variant_name(cfg)
     tags = {
-        "hyco.variant": variant,
+        "hyco.variant": variant_name(cfg),
         "hyco.physics": cfg.physics.name,
         "hyco.data_key": cache_key,
         "hyco.fingerprint": fingerprint,
@@ -133,9 +134,26 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         **(extra_tags or {}),
     }
     params = run_params(cfg)
-    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
+    started: list = []  # the run id once the run exists (for the message of an interruption)
+    try:
+        return _tracked_training(cfg, data, cache_key, tags, params, resume_id, parent_run_id, observers,
+                                 on_start, started)
+    except Interrupted as stop:  # the run ended KILLED (tracked_run); say which, and how to go on
+        if stop.message or not started:
+            raise
+        how = ("rerun the same command to resume it from its last checkpoint" if cfg.trainer.resume
+               else "its last checkpoint is kept")
+        raise stop.with_message(f"run {started[0]} ended KILLED; {how}") from None
+
+
+def _tracked_training(cfg: DictConfig, data: TrainingData, cache_key: str, tags: Dict[str, str],
+                      params: Dict[str, str], resume_id: Optional[str], parent_run_id: Optional[str],
+                      observers: Sequence[Callable[[int, Dict[str, float]], None]],
+                      on_start: Optional[Callable[[str], None]], started: list) -> TrainOutcome:
+    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant_name(cfg),
                               tags=tags, params=params, resume_run_id=resume_id,
                               parent_run_id=parent_run_id) as logger:
+        started.append(logger.run_id)
         ckpt_dir = (tracking.writable_artifact_dir(logger.run_id, cfg.tracking, resume=bool(resume_id))
                     if cfg.tracking.enabled else _scratch_dir(logger.run_id))
         if not resume_id:

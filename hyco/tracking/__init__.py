@@ -2,6 +2,7 @@
 ``artifacts``, ``inputs``) and the logger interface trainers write to (``run_logger``: an
 in-memory recorder for tests, the MLflow logger for runs)."""
 
+from hyco.tracking.backend import probe_tracking
 from hyco.tracking.inputs import MODEL_NAME, load_torch_model, model_uri
 from hyco.tracking.run_logger import (
     DatasetRef,
@@ -46,6 +47,6 @@ __all__ = [
     "artifact_dir", "artifacts_are_local", "create_shared_run", "download_artifact", "end_shared_run",
     "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
     "get_or_create_experiment", "get_run", "git_commit", "host_name", "latest_run", "load_torch_model",
-    "local_artifact_path", "mark_stale_runs_killed", "model_uri", "owner_is_alive", "owner_tags",
+    "local_artifact_path", "mark_stale_runs_killed", "model_uri", "owner_is_alive", "owner_tags", "probe_tracking",
     "resolve_backend", "run_logger", "run_status", "search_runs", "tracked_run", "writable_artifact_dir",
 ]

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from hyco.config.schema import TrackingConfig
 
-__all__ = ["Backend", "Tracking", "ensure_backend", "get_client", "get_or_create_experiment", "resolve_backend"]
+__all__ = ["Backend", "Tracking", "ensure_backend", "get_client", "get_or_create_experiment", "probe_tracking",
+           "resolve_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,28 @@ def _is_server(uri: str) -> bool:
 
 _ENSURED: set = set()
 _ENSURE_LOCK = threading.Lock()
+_PROBED: set = set()
+
+
+def probe_tracking(tracking: Tracking = None) -> Backend:
+    """Check, in a few seconds and before anything is created, that the tracking store can be
+    written: the database (or server) of ``tracking.tracking_uri`` and a local artifact folder.
+
+    Raises
+    ------
+    hyco.errors.StoreError
+        naming the URI or file (:func:`hyco.core.stores.probe_url`). Once per process and URI.
+    """
+    from hyco.core.stores import probe_folder, probe_url
+
+    backend = resolve_backend(tracking)
+    if backend.uri in _PROBED:
+        return backend
+    probe_url(backend.uri, "tracking store (tracking.tracking_uri)")
+    if backend.artifact_root.startswith("file:"):
+        probe_folder(Path(urlparse(backend.artifact_root).path), "artifact store (tracking.artifact_location)")
+    _PROBED.add(backend.uri)
+    return backend
 
 
 def ensure_backend(tracking: Tracking = None) -> Backend:
