@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -31,7 +30,7 @@ from hyco import metrics as M
 from hyco.arms.baselines import build_physical_trainer, build_synthetic_trainer
 from hyco.arms.players import physical_player, synthetic_player
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint
 from hyco.core.console import phase_bar
 from hyco.data.training_data import TrainingData
@@ -58,12 +57,12 @@ METRICS = {HYCO_ALPHA: "blend weight in effect (mixed only), per round",
            HYCO_PHASE: "0 = warm start, 1 = exchange, per round"}
 
 
-class GhostICKind(str, Enum):
+class GhostICKind(Choice):
     prior = "prior"  # fresh draws from the model's own initial-condition prior
     perturb = "perturb"  # observed initial states perturbed by ghost_perturbation x their RMS
 
 
-class AlphaSchedule(str, Enum):
+class AlphaSchedule(Choice):
     constant = "constant"
     linear = "linear"
 

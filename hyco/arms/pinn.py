@@ -40,7 +40,6 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -52,7 +51,7 @@ from hyco.arms.pinn_data import PINNData
 from hyco.arms.pinn_network import CoordinateNetwork
 from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
 from hyco.core.console import phase_bar
 from hyco.core.devices import select_device
@@ -69,7 +68,7 @@ from hyco.training.tensor import build_optimizer, optimizer_step
 log = logging.getLogger(__name__)
 
 
-class Adaptive(str, Enum):
+class Adaptive(Choice):
     none = "none"
     lra = "lra"  # learning-rate annealing (Wang, Teng & Perdikaris 2021)
 
