@@ -4,6 +4,8 @@
     python experiments/compare.py --experiment compare_field_partial --arms physical_only,cooperative
     python experiments/compare.py --experiment compare_quarter_scalar trainer.epochs=10   # Hydra overrides
     python experiments/compare.py --experiment compare_field_partial --seeds 3   # mean ± std, t interval, paired wins
+
+A failure is one line and an exit status per class (docs/reliability.md); -v adds the traceback.
 """
 
 import os
@@ -16,7 +18,14 @@ import argparse
 from pathlib import Path
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    from hyco.core.exits import run_guarded, wants_verbose
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return run_guarded(lambda: _main(args), verbose=wants_verbose(args))
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiment", default="compare_quarter_scalar", help="experiment preset (conf/experiment)")
     parser.add_argument("--arms", default="", help="comma-separated registered arms (default: every arm that "
@@ -24,21 +33,18 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1,
                         help="repeat every arm with this many seeds (data ICs, noise and training seed together)")
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/comparisons/<experiment>.md)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="every epoch on the console, and the "
+                                                                     "traceback of a failure")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every arm that reads them")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()] or None
 
     from hyco.compare import compare
     from hyco.core.console import setup_logging
-    from hyco.errors import ConfigError
 
-    setup_logging()  # log lines above the per-phase bars; HYCO_LOG_LEVEL=DEBUG shows every epoch
-    try:
-        table = compare(args.experiment, arms, list(args.overrides), Path(args.output) if args.output else None,
-                        seeds=args.seeds)
-    except ConfigError as err:
-        print(f"configuration error: {err}", file=sys.stderr)
-        return 2
+    setup_logging("DEBUG" if args.verbose else None)  # log lines above the bars; -v shows every epoch
+    table = compare(args.experiment, arms, list(args.overrides), Path(args.output) if args.output else None,
+                    seeds=args.seeds)
     print(table)
     return 0
 

@@ -130,7 +130,10 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
     check_shared_overrides(overrides, arms)
     arms = runnable_arms(experiment, arms, overrides, explicit=explicit)
     base = compose_arm(experiment, arms[0], overrides)
+    if int(base.data.num_test) < 1:
+        raise ConfigError("data.num_test: a comparison scores every arm on the test simulations; set it >= 1")
     seed_sets = {s: seed_overrides(base, s) for s in range(seeds)}
+    tracking.probe_tracking(base.tracking)  # an unreachable or read-only store: one line, before any run
     tracking.ensure_backend(base.tracking)
     rows: List[ArmResult] = []
     persistence: List[float] = []

@@ -32,7 +32,7 @@ from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
-from hyco.errors import CheckpointError
+from hyco.errors import CheckpointError, ConfigError
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
@@ -95,8 +95,8 @@ def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str
     """
     count = reader.num_sims(split)
     if count == 0:
-        raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; "
-                         "there is nothing held out to evaluate on")
+        raise ConfigError(f"data.num_{split}: the run's data has 0 simulations in split '{split}'; "
+                          "there is nothing held out to evaluate on")
     if channels is None:
         channels = build_physics(cfg.physics, cfg.data.ic).channels
     sims = [reader.load(split, i) for i in range(count)]

@@ -28,11 +28,12 @@ from omegaconf import DictConfig
 
 from hyco import metrics as M
 from hyco.compose import compose_config, overrides_for_arm
-from hyco.errors import DivergedError, NonFiniteLossError, RunStopped
+from hyco.errors import DivergedError, Interrupted, NonFiniteLossError, RunStopped
 from hyco.evaluation.scores import score_run
 from hyco.runs.train import train_run
 from hyco.sweep.labels import mark_arm
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
+from hyco.sweep.study import requeue_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,24 @@ def trial_config(arm: str, base_overrides: Sequence[str], overrides: Sequence[st
 
 def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
               parent_run_id: str, study_name: str) -> float | List[float]:
-    """The objective: train the sampled arm, then score it on the validation simulations."""
+    """The objective: train the sampled arm, then score it on the validation simulations.
+
+    A trial stopped by SIGINT/SIGTERM (its MLflow run ends KILLED) is queued to run again with the
+    same parameters before the stop goes on (:func:`hyco.sweep.study.requeue_interrupted`): the
+    same command, run again, runs it, and the budget does not count it."""
+    try:
+        return _run_trial(trial, sweep, base_overrides, parent_run_id, study_name)
+    except KeyboardInterrupt as stop:
+        how = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+        try:
+            requeue_interrupted(trial, f"stopped by {how}; queued to run again with the same parameters")
+        except Exception as err:  # the stop goes on; the next start fails the trial as a dead worker's
+            log.warning("trial %d: could not queue it again (%s); the next start retries it", trial.number, err)
+        raise
+
+
+def _run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
+               parent_run_id: str, study_name: str) -> float | List[float]:
     arms = arms_for(sweep.objective, list(sweep.arms))
     arm, sampled = sample_overrides(trial, sweep.search_space, arms)
     mark_arm(trial, arm)

@@ -37,6 +37,8 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from hyco import tracking
+from hyco.core.stores import redact
+from hyco.errors import NotFoundError
 from hyco.sweep.fingerprint import (
     FINGERPRINT_ATTR,
     ITEMS_ATTR,
@@ -122,8 +124,8 @@ def attach_parent(storage: RDBStorage, study: optuna.Study, create: Optional[Cal
         if parent is not None:
             return str(parent)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"study {study.study_name} has no parent run after {timeout:.0f} s; "
-                               "start one host with sweep.role=auto")
+            raise NotFoundError(f"study {study.study_name} has no parent run after {timeout:.0f} s; "
+                                "start one host with sweep.role=auto")
         time.sleep(poll_seconds)
 
 
@@ -132,8 +134,9 @@ def wait_for_study(storage: RDBStorage, study_name: str, timeout: float, poll_se
     deadline = time.monotonic() + timeout
     while study_name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"study {study_name} does not exist after {timeout:.0f} s in {storage.url!s}; "
-                               "sweep.role=worker joins a study that a sweep.role=auto host creates")
+            raise NotFoundError(f"study {study_name} does not exist after {timeout:.0f} s in "
+                                f"{redact(str(storage.url))}; sweep.role=worker joins a study "
+                                "that a sweep.role=auto host creates")
         time.sleep(poll_seconds)
 
 

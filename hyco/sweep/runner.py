@@ -10,21 +10,26 @@ exact budget (:mod:`hyco.sweep.roles`); rerunning it resumes everything.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from hydra import initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
 
 from hyco import metrics as M
 from hyco import tracking
 from hyco.config import default_torch_threads
 from hyco.core.console import setup_logging, study_display
 from hyco.core.paths import conf_dir
+from hyco.core.stores import probe_url, redact
+from hyco.errors import EXIT_SIGNAL_BASE, ConfigError, Interrupted, NotFoundError, exit_code
 from hyco.sweep.fingerprint import study_problem
 from hyco.sweep.labels import name_objectives
 from hyco.sweep.objective import run_trial
@@ -33,6 +38,7 @@ from hyco.sweep.roles import (
     BudgetReached,
     attach_parent,
     budget_done,
+    budget_used,
     finish_once,
     record_problem,
     wait_for_study,
@@ -40,6 +46,7 @@ from hyco.sweep.roles import (
 )
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, check_space, sweep_arms
 from hyco.sweep.study import (
+    INTERRUPTED_ATTR,
     create_study,
     fail_dead_trials,
     load_study,
@@ -49,6 +56,7 @@ from hyco.sweep.study import (
     retry_callback,
     split_budget,
     storage_url,
+    study_names,
 )
 from hyco.sweep.summary import SweepSummary, browse_commands, figures, summarize
 
@@ -65,6 +73,17 @@ class SweepOutcome:
     trials_run: int
 
 
+class _DropInterruptedTrials(logging.Filter):
+    """Optuna logs a trial stopped by SIGINT/SIGTERM as failed, with its traceback; the sweep says
+    itself that the trial was stopped and queued again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
+_FILTER = _DropInterruptedTrials()
+
+
 def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_overrides: List[str],
                 parent_id: str, threads: int, tracking_cfg: Optional[Dict[str, Any]] = None) -> None:
     """One worker process: at most ``n_trials`` trials of the shared study, each admitted only
@@ -73,6 +92,7 @@ def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_override
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if not logging.getLogger().handlers:  # a spawned worker: the launcher's level (inherited), through tqdm
         setup_logging()
+    logging.getLogger("optuna").addFilter(_FILTER)
     cfg = OmegaConf.create(sweep)
     study = worker_study(cfg, worker, None if tracking_cfg is None else OmegaConf.create(tracking_cfg))
 
@@ -87,6 +107,18 @@ def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_override
             log.info("%s; worker %d stops", done, worker)
 
 
+def _spawned_worker(*args: Any) -> None:
+    """A spawned worker: :func:`worker_main` with the platform's signal handling; a SIGINT/SIGTERM
+    ends its trial (queued again) and the process with ``128 + signum``, without a traceback."""
+    from hyco.core.exits import install_signal_handlers
+
+    install_signal_handlers()
+    try:
+        worker_main(*args)
+    except KeyboardInterrupt as stop:
+        raise SystemExit(exit_code(stop)) from None
+
+
 def _run_workers(shares: Sequence[int], sweep: Dict[str, Any], base_overrides: List[str], parent_id: str,
                  threads: int, tracking_cfg: Optional[Dict[str, Any]] = None) -> None:
     active = [(i, n) for i, n in enumerate(shares) if n > 0]
@@ -94,13 +126,31 @@ def _run_workers(shares: Sequence[int], sweep: Dict[str, Any], base_overrides: L
         worker_main(active[0][0], active[0][1], sweep, base_overrides, parent_id, threads, tracking_cfg)
         return
     ctx = mp.get_context("spawn")  # fresh interpreters: no inherited torch/SQLite/MLflow state
-    procs = [ctx.Process(target=worker_main, args=(i, n, sweep, base_overrides, parent_id, threads, tracking_cfg),
+    procs = [ctx.Process(target=_spawned_worker, args=(i, n, sweep, base_overrides, parent_id, threads, tracking_cfg),
                          name=f"hyco-sweep-worker-{i}") for i, n in active]
     for proc in procs:
         proc.start()
-    for proc in procs:
-        proc.join()
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt as stop:
+        # Ctrl-C reaches the whole process group, ``kill``/``scancel --signal`` maybe only this
+        # process: pass the signal on, then let every worker queue its trial again and exit
+        signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
+        for proc in procs:
+            if proc.is_alive():
+                with contextlib.suppress(OSError):
+                    os.kill(proc.pid, signum)
+        for proc in procs:
+            proc.join(timeout=120)
+            if proc.is_alive():  # stuck in its clean-up: the next start fails its trial as a dead worker's
+                proc.kill()
+                proc.join()
+        raise
     bad = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
+    stopped = [code for _, code in bad if code is not None and code > EXIT_SIGNAL_BASE]
+    if stopped and len(stopped) == len(bad):  # the workers were stopped by a signal (not this process's)
+        raise Interrupted(stopped[0] - EXIT_SIGNAL_BASE)
     if bad:
         raise RuntimeError(f"sweep workers exited with errors: {bad}; rerun the same command to resume the study")
 
@@ -112,13 +162,30 @@ def _experiment_id(cfg: DictConfig, run_id: str) -> Optional[str]:
     return tracking.get_run(run_id, cfg.tracking).experiment_id
 
 
+def probe_stores(cfg: DictConfig) -> None:
+    """The tracking store and the study storage, probed in seconds before anything is created:
+    an unreachable server or a read-only database is one line naming it
+    (:func:`hyco.core.stores.probe_url`); ``summary_only`` on a study that does not exist is
+    refused without creating the database, the study or a parent run."""
+    sweep = cfg.sweep
+    if cfg.tracking.enabled:
+        tracking.probe_tracking(cfg.tracking)
+    url = storage_url(sweep)
+    probe_url(url, "study storage (sweep.storage)")
+    if sweep.summary_only and str(sweep.study_name) not in study_names(url):
+        known = study_names(url)
+        raise NotFoundError(f"sweep.summary_only: study '{sweep.study_name}' does not exist in {redact(url)} "
+                            f"(studies there: {known or 'none'}); check sweep.study_name — nothing was created")
+
+
 def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     """Run (or join, or resume, or only summarise) the study described by ``cfg.sweep``."""
     sweep = cfg.sweep
     arms = arms_for(sweep.objective, list(sweep.arms))
     if not arms:
-        raise ValueError(f"sweep.arms: no arm has what objective '{sweep.objective}' measures")
+        raise ConfigError(f"sweep.arms: no arm has what objective '{sweep.objective}' measures")
     check_space(sweep.search_space, arms)
+    probe_stores(cfg)
     problem = study_problem(cfg, list(base_overrides), arms)  # composes only: no compute yet
     tracking.ensure_backend(cfg.tracking)  # created/migrated once, before any worker starts
     storage = make_storage(sweep)
@@ -133,22 +200,28 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     sweep_plain = OmegaConf.to_container(sweep, resolve=True)
     sweep_plain["arms"] = sweep_arms(sweep.arms)  # resolved: the parent run records the arms it ran
     names = OBJECTIVE_NAMES[sweep.objective]
+    creates = str(sweep.role) != "worker" and not sweep.summary_only  # a summary creates no parent run
     parent_id = attach_parent(
         storage, study,
-        None if str(sweep.role) == "worker" else lambda: tracking.create_shared_run(
+        None if not creates else lambda: tracking.create_shared_run(
             cfg.tracking, experiment, f"sweep-{sweep.study_name}",
             {"hyco.study": sweep.study_name, "hyco.role": "sweep-parent"},
             {"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)}),
-        float(sweep.attach_timeout))
+        0.0 if sweep.summary_only else float(sweep.attach_timeout))
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
     if remaining:
+        if tracking.run_status(parent_id, cfg.tracking) != "RUNNING":  # an interrupted sweep, resumed
+            tracking.reopen_shared_run(parent_id, cfg.tracking)
         workers = min(int(sweep.workers), remaining)
         threads = int(cfg.torch_threads) or default_torch_threads(workers)
         log.info("study %s: up to %d trial(s) on %d worker(s) of this host, %d thread(s) each", sweep.study_name,
                  remaining, workers, threads)
-        with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
-            _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id, threads,
-                         OmegaConf.to_container(cfg.tracking, resolve=True))
+        try:
+            with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
+                _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id,
+                             threads, OmegaConf.to_container(cfg.tracking, resolve=True))
+        except KeyboardInterrupt as stop:
+            raise _stopped(stop, cfg, storage, study, parent_id) from None
     summary = summarize(load_study(sweep, 0), names)
     wrote = finish_once(storage, study, int(sweep.n_trials),
                         lambda: _write_summary(cfg, study, parent_id, summary, base_overrides),
@@ -165,6 +238,26 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent_id),
                                                   study._storage.get_study_id_from_name(study.study_name)))
     return SweepOutcome(sweep.study_name, parent_id, summary, remaining)
+
+
+def _stopped(stop: KeyboardInterrupt, cfg: DictConfig, storage, study, parent_id: str) -> Interrupted:
+    """After SIGINT/SIGTERM: the parent run ends KILLED unless trials still run on other hosts,
+    and the message says what was kept and how to go on."""
+    sweep = cfg.sweep
+    trials = storage.get_all_trials(study._study_id, deepcopy=False)
+    queued = sorted(t.number for t in trials if INTERRUPTED_ATTR in t.user_attrs)
+    running = any(t.state == TrialState.RUNNING for t in trials)
+    if not running:
+        try:
+            tracking.end_shared_run(parent_id, "KILLED", cfg.tracking, reason="sweep interrupted; rerun to resume")
+        except Exception as err:  # the message below still says how to go on
+            log.warning("could not end the parent run %s: %s", parent_id, err)
+    again = f"trial(s) {queued} stopped and queued to run again (not counted)" if queued else "no trial was running"
+    parent = "ended KILLED" if not running else "left RUNNING (trials still run on other hosts)"
+    text = (f"study {sweep.study_name}: {budget_used(trials)}/{sweep.n_trials} trials used, {again}; parent run "
+            f"{parent_id} {parent} — rerun the same command to continue")
+    signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
+    return Interrupted(signum, text)
 
 
 def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary,

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 OWNER_PID, OWNER_HOST, OWNER_START = "hyco_pid", "hyco_host", "hyco_pid_start"
 ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+INTERRUPTED_ATTR = "interrupted"  # user attribute of a trial stopped by SIGINT/SIGTERM (and queued again)
 
 
 def storage_url(sweep: DictConfig) -> str:
@@ -47,6 +48,43 @@ def storage_url(sweep: DictConfig) -> str:
         return str(sweep.storage)
     mlruns_dir().mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{mlruns_dir() / 'optuna.db'}"
+
+
+def study_names(url: str) -> List[str]:
+    """The studies in the storage at ``url``, read without creating anything (no file, no table)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from hyco.core.stores import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        return []
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table("studies"):
+            return []
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT study_name FROM studies ORDER BY study_id"))]
+    finally:
+        engine.dispose()
+
+
+def requeue_interrupted(trial: optuna.Trial, reason: str) -> None:
+    """Queue a trial stopped by SIGINT/SIGTERM to run again with the same parameters.
+
+    The retry carries the stopped trial in its ``retry_history`` (as Optuna's heartbeat retry does),
+    so :func:`remaining_budget` does not count the stopped trial: an interruption costs no budget
+    and loses no trial, however often it happens (``sweep.max_retry`` limits retries of trials
+    whose worker *died*, not of trials stopped on purpose)."""
+    storage = trial.storage
+    frozen = storage.get_trial(trial._trial_id)
+    storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
+    system_attrs = {"failed_trial": frozen.number, **frozen.system_attrs}
+    system_attrs["retry_history"] = [*frozen.system_attrs.get("retry_history", []), frozen.number]
+    retry = optuna.create_trial(state=TrialState.WAITING, params=frozen.params, distributions=frozen.distributions,
+                                user_attrs={k: v for k, v in frozen.user_attrs.items() if k != INTERRUPTED_ATTR},
+                                system_attrs=system_attrs)
+    trial.study.add_trial(retry)
 
 
 def retry_callback(sweep: DictConfig) -> RetryHeartbeatStaleTrialCallback:

@@ -18,6 +18,7 @@ from hyco.tracking.shared import (
     artifacts_are_local,
     create_shared_run,
     end_shared_run,
+    reopen_shared_run,
     run_logger,
     run_status,
 )
@@ -48,5 +49,6 @@ __all__ = [
     "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
     "get_or_create_experiment", "get_run", "git_commit", "host_name", "latest_run", "load_torch_model",
     "local_artifact_path", "mark_stale_runs_killed", "model_uri", "owner_is_alive", "owner_tags", "probe_tracking",
+    "reopen_shared_run",
     "resolve_backend", "run_logger", "run_status", "search_runs", "tracked_run", "writable_artifact_dir",
 ]
