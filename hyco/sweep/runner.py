@@ -27,8 +27,9 @@ from hyco import metrics as M
 from hyco import tracking
 from hyco.config import default_torch_threads
 from hyco.core.console import setup_logging, study_display
+from hyco.core.locks import clean_stale_locks
 from hyco.core.paths import conf_dir
-from hyco.core.stores import probe_url, redact
+from hyco.core.stores import probe_url, redact, sqlite_file
 from hyco.errors import EXIT_SIGNAL_BASE, ConfigError, Interrupted, NotFoundError, exit_code
 from hyco.sweep.fingerprint import study_problem
 from hyco.sweep.labels import name_objectives
@@ -172,6 +173,9 @@ def probe_stores(cfg: DictConfig) -> None:
         tracking.probe_tracking(cfg.tracking)
     url = storage_url(sweep)
     probe_url(url, "study storage (sweep.storage)")
+    database = sqlite_file(url)
+    if database is not None and database.parent.is_dir():  # lock files of studies nobody runs now
+        clean_stale_locks(database.parent, f"{database.name}.*.lock")
     if sweep.summary_only and str(sweep.study_name) not in study_names(url):
         known = study_names(url)
         raise NotFoundError(f"sweep.summary_only: study '{sweep.study_name}' does not exist in {redact(url)} "

@@ -130,10 +130,10 @@ def ensure_backend(tracking: Tracking = None) -> Backend:
             return backend
         db_path = _sqlite_path(backend.uri)
         if db_path is not None:
-            from filelock import FileLock  # a torch dependency, cross-platform
+            from hyco.core.locks import file_lock
 
             db_path.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(db_path) + ".lock", timeout=600):
+            with file_lock(str(db_path) + ".lock", timeout=600):  # removed again when released
                 _initialize_database(backend)
         elif urlparse(backend.uri).scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
             _initialize_database(backend)  # MLflow serialises this with its own lock
