@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from hyco.arms.spec import Player, PlayerContext, TrainedPlayer
-from hyco.core.checkpoints import first_existing
-from hyco.core.files import load_json
+from hyco.core.checkpoints import first_existing, load_json_checkpoint
 from hyco.synthetic.checkpoint import load_network
 from hyco.synthetic.rollout import rollout
 
@@ -51,7 +50,7 @@ def physics_forecast(model, params) -> "callable":
 
 def load_params(model, path) -> Dict[str, np.ndarray]:
     """The learned parameters of a ``physical_params.json`` file, as float32 arrays."""
-    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json(path, what="parameter file")["params"].items()}
+    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json_checkpoint(path)["params"].items()}
 
 
 def synthetic_player(names: Sequence[str] = (SYNTHETIC_BEST, SYNTHETIC_LAST)) -> Player:

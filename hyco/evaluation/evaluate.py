@@ -13,7 +13,9 @@ run (metrics, ``evaluation/metrics.json``, figures).
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
@@ -27,12 +29,14 @@ from hyco import metrics as M
 from hyco import tracking
 from hyco.arms import PlayerContext, arm_of
 from hyco.compose import load_run_config
+from hyco.core.checkpoints import RUN_TAG as CHECKSUM_TAG
+from hyco.core.checkpoints import verify_files
 from hyco.core.devices import select_device
 from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
-from hyco.errors import CheckpointError, ConfigError
+from hyco.errors import CheckpointError, ConfigError, EvaluationError
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
@@ -119,7 +123,10 @@ def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
 
 
 def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, EvaluationResult]:
-    """:func:`evaluate_run` for several splits, sharing the run's config, data and physics model."""
+    """:func:`evaluate_run` for several splits, sharing the run's config, data and physics model.
+
+    Nothing is logged until every split is scored; a run that already holds finite evaluation
+    metrics never gets non-finite ones over them (:func:`guard_recorded`)."""
     if not cfg.tracking.enabled:
         raise ValueError("tracking.enabled=false: evaluation reads the run's checkpoints from MLflow")
     run_id = resolve_run_id(cfg)
@@ -129,16 +136,44 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
     ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
+    record = tracking.get_run(run_id, cfg.tracking)
+    recorded = record.tags.get(CHECKSUM_TAG)
+    if recorded:  # the files as the run finished them (each file also carries its own digest)
+        verify_files(ckpt_dir, json.loads(recorded))
+    scored = {split: _evaluate_split(rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
+    guard_recorded(run_id, record.metrics, {k: v for result, *_ in scored.values() for k, v in result.metrics.items()})
     held: Dict[str, float] = {}  # metrics of the splits without figures, logged with the test split's
-    results = {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split, held)
-               for split in splits}
-    if held:
+    for split, (result, predictions, truth, learned) in scored.items():
+        if split != "test":
+            held.update(result.metrics)
+    if "test" in scored:
+        result, predictions, truth, learned = scored["test"]
+        _log_results(rcfg, result, predictions, truth, model, learned, held)
+    elif held:
         tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id).log_metrics(held, step=0)
-    return results
+    return {split: entry[0] for split, entry in scored.items()}
 
 
-def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
-                    ckpt_dir: Path, horizon: int, split: str, held: Dict[str, float]) -> EvaluationResult:
+def guard_recorded(run_id: str, previous: Mapping[str, float], metrics: Mapping[str, float]) -> None:
+    """Refuse to log non-finite evaluation metrics over finite ones the run already holds (a damaged
+    checkpoint, or a changed environment, must not overwrite a finished run's results); a finite
+    re-evaluation is logged, and said to be one (the earlier values stay in each metric's history)."""
+    bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+    kept = [k for k in bad if k in previous and math.isfinite(previous[k]) and abs(previous[k]) < 1e300]
+    if kept:
+        raise EvaluationError(
+            f"evaluation of run {run_id} gave non-finite {', '.join(f'{k}={metrics[k]}' for k in kept[:3])}"
+            f"{' and more' if len(kept) > 3 else ''}; nothing was logged, the run keeps its recorded evaluation "
+            f"({kept[0]}={previous[kept[0]]:.4g}). Check its checkpoints and data (rerun with -v for details)")
+    again = [k for k in metrics if k in previous]
+    if again:
+        log.info("run %s already had an evaluation: logging a new one (the earlier values stay in each metric's "
+                 "history)", run_id)
+
+
+def _evaluate_split(rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
+                    ckpt_dir: Path, horizon: int, split: str) -> tuple:
+    """``(result, predictions, truth [N, H+1, ...], learned parameters)`` of one split; logs nothing."""
     test = load_test_set(rcfg, reader, horizon, split, model.channels)
     truth = test["truth"][:, 1:]
     predictions: Dict[str, np.ndarray] = {M.PERSISTENCE: np.repeat(test["truth"][:, :1], horizon, axis=1)}
@@ -176,13 +211,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
             field_errors = relative_l2_per_step(predictions[player][:, :, channels], truth[:, :, channels])
             metrics[M.rel_l2_mean(split, player, name)] = float(field_errors.mean())
             metrics[M.rel_l2_final(split, player, name)] = float(field_errors[-1])
-    result = EvaluationResult(run_id, per_step, metrics, split=split)
-    if split == "test":
-        _log_results(rcfg, result, predictions, test["truth"], model, learned, dict(held))
-        held.clear()
-    else:
-        held.update(metrics)
-    return result
+    return EvaluationResult(run_id, per_step, metrics, split=split), predictions, test["truth"], learned
 
 
 def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],

@@ -20,6 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from hyco import tracking
 from hyco.arms import arm_of, build_trainer
 from hyco.config.keys import RUN_FINGERPRINT, select
+from hyco.core.checkpoints import RUN_TAG as CHECKSUM_TAG
+from hyco.core.checkpoints import file_checksums
 from hyco.core.console import capture_run_log
 from hyco.core.devices import select_device
 from hyco.core.plain import to_plain
@@ -178,6 +180,8 @@ def _tracked_training(cfg: DictConfig, data: TrainingData, cache_key: str, tags:
                 log.debug("run %s finished: %s", logger.run_id,
                           {k: v for k, v in results.items() if isinstance(v, float)})
                 uri = log_network(cfg, logger, data, context.checkpoint_dir)
+                # what evaluation checks the files against: a checkpoint damaged later is refused
+                logger.set_tags({CHECKSUM_TAG: json.dumps(file_checksums(context.checkpoint_dir), sort_keys=True)})
         finally:  # a failed or pruned run keeps its log too
             _upload_log(logger, log_path)
         return TrainOutcome(logger.run_id, results, bool(resume_id), uri)

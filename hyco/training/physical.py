@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
 from hyco import metrics as M
+from hyco.core.checkpoints import load_json_checkpoint, save_json_checkpoint
 from hyco.core.console import phase_bar
-from hyco.core.files import load_json, save_json
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.training.batches import sample_windows
@@ -65,7 +65,7 @@ class PhysicalTrainer(FieldTrainer):
 
     def save(self, extra: Optional[Dict[str, Any]] = None) -> None:
         assert self.context is not None
-        save_json(self.context.path(self.PARAMS_FILE), self.state(extra))
+        save_json_checkpoint(self.context.path(self.PARAMS_FILE), self.state(extra))
 
     def load_state(self, state: Dict[str, Any]) -> None:
         self.set_params({n: np.asarray(v) for n, v in state["params"].items()})
@@ -82,7 +82,7 @@ class PhysicalTrainer(FieldTrainer):
         path = self.context and self.context.resume_from(self.PARAMS_FILE, self.cfg.trainer.resume)
         if not path:
             return False
-        state = load_json(path)
+        state = load_json_checkpoint(path)
         self.load_state(state)
         self.context.replay_pending(state)
         log.info("resumed physical training from %s at epoch %d", path, self.epoch)
