@@ -15,7 +15,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hyco.config.schema import KNOWN_TASKS, SpatialMaskKind
 from hyco.core.console import parse_level
-from hyco.errors import ConfigError
+from hyco.errors import ConfigError, ProblemRefused
 
 
 def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
@@ -189,7 +189,8 @@ def _check_trainer(cfg: DictConfig) -> None:
         )
     hyco = tr.get("hyco")  # the HYCO arms' node (absent for every other arm)
     if hyco is not None and hyco.warmstart_epochs >= tr.epochs:
-        raise ConfigError(
+        # the arm cannot run this problem as configured: a comparison of every arm leaves it out
+        raise ProblemRefused(
             f"trainer.hyco.warmstart_epochs: {hyco.warmstart_epochs} warm-start rounds take all trainer.epochs="
             f"{tr.epochs} rounds, so no exchange round would run and the physical model would stay untrained; "
             "lower it below trainer.epochs, or use trainer=synthetic_only"

@@ -24,7 +24,7 @@ from hyco.sweep.labels import dashboard_url, runs_table_url
 STUDY = "ui_check"
 ARMS = ["synthetic_only", "cooperative"]
 TINY = ["experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_frames=6", "data.num_train=2",
-        "data.num_val=1", "data.num_test=1", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.unet.levels=1",
+        "data.num_val=1", "data.num_test=1", "trainer.epochs=4", "trainer.rollout_steps=2", "synthetic.unet.levels=1",
         "synthetic.unet.filters=4", "torch_threads=1", "device=cpu", "tracking.log_memory=false",
         "evaluation.figures=false"]
 SCREENSHOTS = project_root() / "test-artifacts" / "screenshots"

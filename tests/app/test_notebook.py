@@ -15,9 +15,10 @@ nbclient = pytest.importorskip("nbclient")
 from hyco.core.paths import conf_dir, project_root  # noqa: E402
 
 NOTEBOOK = project_root() / "notebooks" / "hyco_analysis.ipynb"
-# a 1D problem on 16 cells, 2 epochs, a one-level UNet with 4 filters: seconds per trial
+# a 1D problem on 16 cells, 4 epochs (more than the 3 warm-start rounds the search space may give cooperative),
+# a one-level UNet with 4 filters: seconds per trial
 TINY = ["experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_frames=6", "data.num_train=2",
-        "data.num_val=1", "data.num_test=1", "trainer.epochs=2", "synthetic.unet.levels=1", "synthetic.unet.filters=4",
+        "data.num_val=1", "data.num_test=1", "trainer.epochs=4", "synthetic.unet.levels=1", "synthetic.unet.filters=4",
         "torch_threads=1"]
 CASES = {
     # single objective with an arm that has no physical player (synthetic_only: no nu, no physical losses)
