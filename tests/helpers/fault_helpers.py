@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import struct
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import List, Tuple
@@ -50,6 +52,20 @@ def flip_bytes(file: Path, count: int = 4, offset: int | None = None) -> Tuple[i
         data[i] ^= 0x5A
     file.write_bytes(bytes(data))
     return start, count
+
+
+def flip_weight_bytes(checkpoint: Path, count: int = 4) -> str:
+    """Flip ``count`` bytes inside the largest tensor record of a ``torch.save`` file (a weight,
+    not the zip's bookkeeping: torch does not check the records' CRC); returns the record name."""
+    with zipfile.ZipFile(checkpoint) as archive:
+        record = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    data = bytearray(checkpoint.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[record.header_offset + 26:record.header_offset + 30])
+    start = record.header_offset + 30 + name_len + extra_len + record.file_size // 2
+    for i in range(start, start + count):
+        data[i] ^= 0x01
+    checkpoint.write_bytes(bytes(data))
+    return record.filename
 
 
 def tree(folder: Path) -> List[str]:
