@@ -36,7 +36,7 @@ from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
-from hyco.errors import CheckpointError, ConfigError, EvaluationError
+from hyco.errors import CheckpointError, ConfigError, EvaluationError, NotFoundError
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
@@ -83,7 +83,7 @@ def resolve_run_id(cfg: DictConfig) -> str:
     tracking.ensure_backend(cfg.tracking)
     run = tracking.latest_run(experiment_name(cfg), "attributes.status = 'FINISHED'", cfg.tracking)
     if run is None:
-        raise CheckpointError(
+        raise NotFoundError(
             f"no finished run in experiment '{experiment_name(cfg)}' to evaluate; train first "
             "(task=[train,evaluate]) or pass evaluation.run_id=<id>"
         )

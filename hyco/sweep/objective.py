@@ -87,7 +87,8 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
     except KeyboardInterrupt as stop:
         how = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
         try:
-            requeue_interrupted(trial, f"stopped by {how}; queued to run again with the same parameters")
+            requeue_interrupted(trial.study, trial.storage.get_trial(trial._trial_id),
+                                f"stopped by {how}; queued to run again with the same parameters")
         except Exception as err:  # the stop goes on; the next start fails the trial as a dead worker's
             log.warning("trial %d: could not queue it again (%s); the next start retries it", trial.number, err)
         raise

@@ -52,6 +52,7 @@ from hyco.sweep.study import (
     make_pruner,
     make_sampler,
     make_storage,
+    mark_owner,
     retried_numbers,
     retry_callback,
 )
@@ -103,7 +104,11 @@ class BudgetedStudy(optuna.Study):
                 fail_dead_trials(self, self._retry)  # this host's dead workers, then stale heartbeats
                 trials = self._rdb.get_all_trials(self._study_id, deepcopy=False)  # uncached: other hosts
                 if budget_used(trials) < self._n_trials:
-                    return super().ask(fixed_distributions)
+                    trial = super().ask(fixed_distributions)
+                    # owned from its first instant: if this process dies (or is stopped) before the
+                    # objective starts, the next start fails the trial and queues its retry
+                    mark_owner(trial)
+                    return trial
                 if not any(t.state == TrialState.RUNNING for t in trials):
                     raise BudgetReached(f"study {self.study_name}: {self._n_trials} trials used")
             # Full, but trials run elsewhere: wait in case one dies and is re-queued for a retry.

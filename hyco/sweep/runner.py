@@ -33,7 +33,7 @@ from hyco.core.stores import probe_url, redact, sqlite_file
 from hyco.errors import EXIT_SIGNAL_BASE, ConfigError, Interrupted, NotFoundError, exit_code
 from hyco.sweep.fingerprint import study_problem
 from hyco.sweep.labels import name_objectives
-from hyco.sweep.objective import run_trial
+from hyco.sweep.objective import run_trial, trial_config
 from hyco.sweep.progress import StudyProgress
 from hyco.sweep.roles import (
     BudgetReached,
@@ -56,6 +56,7 @@ from hyco.sweep.study import (
     remaining_budget,
     retry_callback,
     split_budget,
+    stop_own_trials,
     storage_url,
     study_names,
 )
@@ -182,6 +183,25 @@ def probe_stores(cfg: DictConfig) -> None:
                             f"(studies there: {known or 'none'}); check sweep.study_name — nothing was created")
 
 
+def regenerate_first(cfg: DictConfig, base_overrides: List[str], arms: Sequence[str]) -> List[str]:
+    """``data.regenerate=true`` in a sweep: the launcher rebuilds the data of every arm's trial
+    config once, before any worker starts, and the trials then read it (a flag applied per trial
+    would rebuild the entry under the feet of the trials reading it)."""
+    trial_cfgs = [trial_config(arm, [*cfg.sweep.trial_overrides, *base_overrides], [], check=False) for arm in arms]
+    if not any(bool(c.data.regenerate) for c in trial_cfgs):
+        return base_overrides
+    from hyco.data.cache import cache_key
+    from hyco.data.generate import generate_dataset
+
+    done: set = set()
+    for trial_cfg in trial_cfgs:
+        key = cache_key(trial_cfg)
+        if key not in done:
+            generate_dataset(trial_cfg)
+            done.add(key)
+    return [*base_overrides, "data.regenerate=false"]
+
+
 def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     """Run (or join, or resume, or only summarise) the study described by ``cfg.sweep``."""
     sweep = cfg.sweep
@@ -191,6 +211,8 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
     check_space(sweep.search_space, arms)
     probe_stores(cfg)
     problem = study_problem(cfg, list(base_overrides), arms)  # composes only: no compute yet
+    if not sweep.summary_only:
+        base_overrides = regenerate_first(cfg, list(base_overrides), arms)
     tracking.ensure_backend(cfg.tracking)  # created/migrated once, before any worker starts
     storage = make_storage(sweep)
     if str(sweep.role) == "worker":
@@ -213,23 +235,25 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
             {"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)}),
         0.0 if sweep.summary_only else float(sweep.attach_timeout))
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
-    if remaining:
-        if tracking.run_status(parent_id, cfg.tracking) != "RUNNING":  # an interrupted sweep, resumed
-            tracking.reopen_shared_run(parent_id, cfg.tracking)
-        workers = min(int(sweep.workers), remaining)
-        threads = int(cfg.torch_threads) or default_torch_threads(workers)
-        log.info("study %s: up to %d trial(s) on %d worker(s) of this host, %d thread(s) each", sweep.study_name,
-                 remaining, workers, threads)
-        try:
+    try:  # Ctrl-C / SIGTERM from here on: trials queued again, the parent run KILLED (_stopped)
+        if remaining:
+            if tracking.run_status(parent_id, cfg.tracking) != "RUNNING":  # an interrupted sweep, resumed
+                tracking.reopen_shared_run(parent_id, cfg.tracking)
+            workers = min(int(sweep.workers), remaining)
+            threads = int(cfg.torch_threads) or default_torch_threads(workers)
+            log.info("study %s: up to %d trial(s) on %d worker(s) of this host, %d thread(s) each",
+                     sweep.study_name, remaining, workers, threads)
             with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
                 _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id,
                              threads, OmegaConf.to_container(cfg.tracking, resolve=True))
-        except KeyboardInterrupt as stop:
-            raise _stopped(stop, cfg, storage, study, parent_id) from None
-    summary = summarize(load_study(sweep, 0), names)
-    wrote = finish_once(storage, study, int(sweep.n_trials),
-                        lambda: _write_summary(cfg, study, parent_id, summary, base_overrides),
-                        force=bool(sweep.summary_only))
+        summary = summarize(load_study(sweep, 0), names)
+        wrote = finish_once(storage, study, int(sweep.n_trials),
+                            lambda: _write_summary(cfg, study, parent_id, summary, base_overrides),
+                            force=bool(sweep.summary_only))
+    except KeyboardInterrupt as stop:
+        if sweep.summary_only:
+            raise
+        raise _stopped(stop, cfg, storage, study, parent_id) from None
     if not wrote:
         log.info("study %s: %s", sweep.study_name, "summary already written" if study.user_attrs.get("summary_written")
                  else "trials still run on other hosts; the last to finish writes the summary")
@@ -248,8 +272,14 @@ def _stopped(stop: KeyboardInterrupt, cfg: DictConfig, storage, study, parent_id
     """After SIGINT/SIGTERM: the parent run ends KILLED unless trials still run on other hosts,
     and the message says what was kept and how to go on."""
     sweep = cfg.sweep
+    how = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+    try:  # a trial asked for but not yet started when the signal came (or a worker that did not clean up)
+        stop_own_trials(study, f"stopped by {how}; queued to run again with the same parameters")
+    except Exception as err:  # the next start fails them as a dead worker's anyway
+        log.warning("could not queue the stopped trials again: %s", err)
     trials = storage.get_all_trials(study._study_id, deepcopy=False)
-    queued = sorted(t.number for t in trials if INTERRUPTED_ATTR in t.user_attrs)
+    waiting = {n for t in trials if t.state == TrialState.WAITING for n in t.system_attrs.get("retry_history", [])}
+    queued = sorted(t.number for t in trials if INTERRUPTED_ATTR in t.user_attrs and t.number in waiting)
     running = any(t.state == TrialState.RUNNING for t in trials)
     if not running:
         try:

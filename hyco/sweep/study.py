@@ -69,22 +69,39 @@ def study_names(url: str) -> List[str]:
         engine.dispose()
 
 
-def requeue_interrupted(trial: optuna.Trial, reason: str) -> None:
+def requeue_interrupted(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
     """Queue a trial stopped by SIGINT/SIGTERM to run again with the same parameters.
 
     The retry carries the stopped trial in its ``retry_history`` (as Optuna's heartbeat retry does),
     so :func:`remaining_budget` does not count the stopped trial: an interruption costs no budget
     and loses no trial, however often it happens (``sweep.max_retry`` limits retries of trials
     whose worker *died*, not of trials stopped on purpose)."""
-    storage = trial.storage
-    frozen = storage.get_trial(trial._trial_id)
-    storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
-    system_attrs = {"failed_trial": frozen.number, **frozen.system_attrs}
-    system_attrs["retry_history"] = [*frozen.system_attrs.get("retry_history", []), frozen.number]
-    retry = optuna.create_trial(state=TrialState.WAITING, params=frozen.params, distributions=frozen.distributions,
-                                user_attrs={k: v for k, v in frozen.user_attrs.items() if k != INTERRUPTED_ATTR},
+    study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
+    system_attrs = {"failed_trial": trial.number, **trial.system_attrs}
+    system_attrs["retry_history"] = [*trial.system_attrs.get("retry_history", []), trial.number]
+    retry = optuna.create_trial(state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+                                user_attrs={k: v for k, v in trial.user_attrs.items() if k != INTERRUPTED_ATTR},
                                 system_attrs=system_attrs)
-    trial.study.add_trial(retry)
+    study.add_trial(retry)
+
+
+def stop_own_trials(study: optuna.Study, reason: str) -> List[int]:
+    """Trials still RUNNING that this process (or a worker of it that is gone) owns, after an
+    interruption: failed and queued again (:func:`requeue_interrupted`); their numbers."""
+    stopped = []
+    storage = study._storage
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.system_attrs
+        if attrs.get(OWNER_HOST) != host_name() or OWNER_PID not in attrs:
+            continue
+        tags = {"hyco.pid": attrs[OWNER_PID], "hyco.host": attrs[OWNER_HOST],
+                "hyco.pid_start": attrs.get(OWNER_START, "")}
+        if str(attrs[OWNER_PID]) != str(os.getpid()) and owner_is_alive(tags):
+            continue
+        if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            requeue_interrupted(study, storage.get_trial(trial._trial_id), reason)
+            stopped.append(trial.number)
+    return stopped
 
 
 def retry_callback(sweep: DictConfig) -> RetryHeartbeatStaleTrialCallback:
