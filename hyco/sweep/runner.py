@@ -76,14 +76,23 @@ class SweepOutcome:
 
 
 class _DropInterruptedTrials(logging.Filter):
-    """Optuna logs a trial stopped by SIGINT/SIGTERM as failed, with its traceback; the sweep says
-    itself that the trial was stopped and queued again."""
+    """Optuna logs a trial stopped by SIGINT/SIGTERM as failed (two lines, one with a traceback);
+    the sweep says itself, in one line, that the trial was stopped and queued again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped: set = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+        message = record.getMessage()
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.stopped.add(message.split(" failed", 1)[0])  # "Trial <n>"
+            return False
+        return message.split(" failed", 1)[0] not in self.stopped
 
 
 _FILTER = _DropInterruptedTrials()
+OPTUNA_TRIAL_LOGGER = "optuna.study._optimize"  # where Optuna logs a failed trial (filters do not propagate)
 
 
 def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_overrides: List[str],
@@ -94,7 +103,7 @@ def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_override
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if not logging.getLogger().handlers:  # a spawned worker: the launcher's level (inherited), through tqdm
         setup_logging()
-    logging.getLogger("optuna").addFilter(_FILTER)
+    logging.getLogger(OPTUNA_TRIAL_LOGGER).addFilter(_FILTER)
     cfg = OmegaConf.create(sweep)
     study = worker_study(cfg, worker, None if tracking_cfg is None else OmegaConf.create(tracking_cfg))
 
@@ -278,7 +287,9 @@ def _stopped(stop: KeyboardInterrupt, cfg: DictConfig, storage, study, parent_id
     except Exception as err:  # the next start fails them as a dead worker's anyway
         log.warning("could not queue the stopped trials again: %s", err)
     trials = storage.get_all_trials(study._study_id, deepcopy=False)
-    waiting = {n for t in trials if t.state == TrialState.WAITING for n in t.system_attrs.get("retry_history", [])}
+    # the trial each queued retry stands for is the last of its retry history
+    waiting = {t.system_attrs["retry_history"][-1] for t in trials
+               if t.state == TrialState.WAITING and t.system_attrs.get("retry_history")}
     queued = sorted(t.number for t in trials if INTERRUPTED_ATTR in t.user_attrs and t.number in waiting)
     running = any(t.state == TrialState.RUNNING for t in trials)
     if not running:

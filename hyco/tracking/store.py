@@ -338,8 +338,13 @@ def tracked_run(
     finally:
         try:
             _end_run(client, logger.run_id, status)
+            if status != "FINISHED" and client.get_run(logger.run_id).info.status != status:
+                client.set_terminated(logger.run_id, status)  # a stop that landed inside a store call
         except Exception:
-            log.exception("could not end run %s as %s", logger.run_id, status)
+            try:  # once more with the plain client, so that no stopped run stays RUNNING
+                client.set_terminated(logger.run_id, status)
+            except Exception:
+                log.exception("could not end run %s as %s", logger.run_id, status)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _wait(predicate, proc, timeout: float = 180.0, what: str = "") -> None:
 
 
 def _stopped_line(log: str) -> str:
-    assert "Traceback" not in log, log[-4000:]
+    assert "Traceback" not in log and "failed with" not in log, log[-4000:]  # not even Optuna's own lines
     lines = [line for line in error_lines(log) if line.startswith("interrupted")]
     assert len(lines) == 1, log[-4000:]
     return lines[0]
@@ -48,7 +48,7 @@ def _stopped_line(log: str) -> str:
 
 def test_sigterm_ends_a_run_killed_and_the_same_command_resumes_it(tmp_path, mlflow_tracking_cfg):
     args = ["experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_frames=6", "data.num_train=2",
-            "data.num_val=1", "data.num_test=1", "trainer.rollout_steps=2", "trainer.epochs=300",
+            "data.num_val=1", "data.num_test=1", "trainer.rollout_steps=2", "trainer.epochs=60",
             "synthetic.unet.levels=1", "synthetic.unet.filters=4", "torch_threads=1", "device=cpu",
             "tracking.log_model=false", f"data.cache_dir={tmp_path / 'cache'}",
             f"tracking.tracking_uri={mlflow_tracking_cfg.tracking_uri}",
@@ -69,7 +69,7 @@ def test_sigterm_ends_a_run_killed_and_the_same_command_resumes_it(tmp_path, mlf
     assert run.status == "KILLED", err
     assert _stopped_line(err) == (f"interrupted (SIGTERM): run {run.run_id} ended KILLED; rerun the same command "
                                   "to resume it from its last checkpoint")
-    assert len(tracking.get_metric_history(run.run_id, "synthetic/train_loss", mlflow_tracking_cfg)) < 300
+    assert len(tracking.get_metric_history(run.run_id, "synthetic/train_loss", mlflow_tracking_cfg)) < 60
 
     again = subprocess.run(cli_command(*args), cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
                            timeout=300)
@@ -77,7 +77,7 @@ def test_sigterm_ends_a_run_killed_and_the_same_command_resumes_it(tmp_path, mlf
     assert f"run id: {run.run_id} (resumed)" in again.stdout
     (resumed,) = tracking.search_runs("burgers_1d_quick", tracking=mlflow_tracking_cfg)
     steps = [s for s, _ in tracking.get_metric_history(run.run_id, "synthetic/train_loss", mlflow_tracking_cfg)]
-    assert resumed.status == "FINISHED" and steps == list(range(1, 301))  # every epoch once, nothing lost
+    assert resumed.status == "FINISHED" and steps == list(range(1, 61))  # every epoch once, nothing lost
 
 
 def _partial_entry(cache: Path):
@@ -152,7 +152,8 @@ def test_a_sweep_killed_during_generation_then_interrupted_twice_resumes_to_the_
 
     # 3. again, and SIGTERM (what timeout, scancel and pre-emption send) during a trial
     number, run_id, log = _interrupt_a_trial(paths, overrides, name, signal.SIGTERM, paths.root / "sigterm.log")
-    assert _stopped_line(log).startswith(f"interrupted (SIGTERM): study {name}: ")
+    assert _stopped_line(log).startswith(f"interrupted (SIGTERM): study {name}: 0/{n} trials used, trial(s) "
+                                         f"[{number}] stopped and queued to run again (not counted)")
     runs = _nothing_running(paths, name)
     assert runs[run_id].status == "KILLED" and runs[parent_id].status == "KILLED"
 
