@@ -7,7 +7,9 @@ configs) runs its work through :func:`run_guarded`, which
 * turns SIGINT (Ctrl-C) and SIGTERM (``kill``, ``timeout``, ``scancel``, pre-emption) into
   :class:`~hyco.errors.Interrupted`, a ``KeyboardInterrupt``: the open run ends KILLED with its
   last checkpoint, a sweep's current trial is queued for its retry, and the process exits with
-  ``128 + signum`` (130, 143). A second signal while that clean-up runs is ignored (it takes a
+  ``128 + signum`` (130, 143). A stop that arrives during a call to the tracking store or the
+  study storage waits for that call to return (:func:`deferred_signals`), so no database
+  transaction is cut in half. A second signal while the clean-up runs is ignored (it takes a
   second or two); ``kill -9`` still ends the process at once, and the next start cleans up after it;
 * prints a deliberate error (:class:`~hyco.errors.HycoError`) as ``<kind>: <message>`` and returns
   its class's status (:func:`hyco.errors.exit_code`);
@@ -23,7 +25,9 @@ The codes are documented in ``docs/reliability.md``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import logging
 import signal
 import sys
@@ -54,26 +58,74 @@ _STORE_CLASSES = ("sqlalchemy.exc.OperationalError", "sqlite3.OperationalError",
 
 
 class _SignalState:
-    """Which signal, if any, asked this process to stop (the first one only)."""
+    """Which signal, if any, asked this process to stop (the first one only), and whether the main
+    thread is inside a store call, where raising would leave a database transaction half done."""
 
     def __init__(self) -> None:
         self.signum: Optional[int] = None
+        self.depth = 0  # nesting of deferred_signals() in the main thread
+        self.pending = False
 
     def handler(self, signum: int, frame) -> None:  # the signal module calls it so
         if self.signum is not None:
             return  # already stopping: let the clean-up of the first signal finish
         self.signum = signum
+        if self.depth > 0:
+            self.pending = True  # raised when the store call returns (deferred_signals)
+            return
         raise Interrupted(signum)
 
 
 _STATE = _SignalState()
 
 
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Inside, SIGINT/SIGTERM wait: the interruption is raised when the block ends. The tracking
+    store's and the study storage's calls run inside it (a stop landing in the middle of a database
+    transaction left runs RUNNING and locks held); compute never does, so a stop stays immediate."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STATE.depth += 1
+    try:
+        yield
+    finally:
+        _STATE.depth -= 1
+        if _STATE.depth == 0 and _STATE.pending:
+            _STATE.pending = False
+            raise Interrupted(_STATE.signum or signal.SIGINT)
+
+
+def defer_calls(target: object) -> object:
+    """``target`` (a store client) with every public method run inside :func:`deferred_signals`."""
+    return _Deferring(target)
+
+
+class _Deferring:
+    """A proxy of a store client whose public methods run inside :func:`deferred_signals`."""
+
+    def __init__(self, target: object) -> None:
+        object.__setattr__(self, "_target", target)
+
+    def __getattr__(self, name: str):
+        value = getattr(self._target, name)
+        if name.startswith("_") or not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def call(*args, **kwargs):
+            with deferred_signals():
+                return value(*args, **kwargs)
+
+        return call
+
+
 def install_signal_handlers() -> None:
     """SIGINT and SIGTERM raise :class:`~hyco.errors.Interrupted` (once) in the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return
-    _STATE.signum = None
+    _STATE.signum, _STATE.pending, _STATE.depth = None, False, 0
     for signum in HANDLED_SIGNALS:
         signal.signal(signum, _STATE.handler)
 

@@ -18,7 +18,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import logging
 import os
 import warnings
@@ -31,6 +33,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from hyco.core.exits import deferred_signals
 from hyco.core.paths import mlruns_dir
 from hyco.sweep.locks import url_lock
 from hyco.sweep.space import ArmBalancedSampler
@@ -120,9 +123,30 @@ def make_storage(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial],
     # database collide (a UniqueViolation on PostgreSQL's catalog), so creation is serialised.
     with url_lock(url, "hyco-optuna-schema"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are "experimental", and needed
-        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(sweep.heartbeat_interval),
-                          grace_period=int(sweep.grace_period),
-                          heartbeat_stale_trial_callback=_StaleTrialCallback(retry_callback(sweep), stale_hook))
+        return DeferringRDBStorage(url, engine_kwargs=engine_kwargs,
+                                   heartbeat_interval=int(sweep.heartbeat_interval),
+                                   grace_period=int(sweep.grace_period),
+                                   heartbeat_stale_trial_callback=_StaleTrialCallback(retry_callback(sweep),
+                                                                                      stale_hook))
+
+
+def _deferring(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with deferred_signals():
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+class DeferringRDBStorage(RDBStorage):
+    """Optuna's RDB storage whose calls a Ctrl-C or SIGTERM never cuts in half: a stop that arrives
+    during one is raised when it returns (:func:`hyco.core.exits.deferred_signals`)."""
+
+
+for _name, _method in inspect.getmembers(RDBStorage, inspect.isfunction):
+    if not _name.startswith("_"):
+        setattr(DeferringRDBStorage, _name, _deferring(_method))
 
 
 class _StaleTrialCallback:

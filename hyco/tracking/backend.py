@@ -50,7 +50,25 @@ class Backend:
 def _mlflow():
     import mlflow  # the only import of mlflow in the project
 
+    _route_mlflow_logging()
     return mlflow
+
+
+_ROUTED = False
+
+
+def _route_mlflow_logging() -> None:
+    """MLflow writes through its own stderr handler (it logs a caught database error with its
+    traceback); once the console has the platform's handler, MLflow's records go through it, so
+    the console shows their message and ``-v`` (or a run's log file) their traceback."""
+    global _ROUTED
+    if _ROUTED or not logging.getLogger().handlers:
+        return
+    mlflow_logger = logging.getLogger("mlflow")
+    for handler in list(mlflow_logger.handlers):
+        mlflow_logger.removeHandler(handler)
+    mlflow_logger.propagate = True
+    _ROUTED = True
 
 
 def _sqlite_path(uri: str) -> Optional[Path]:
@@ -146,6 +164,8 @@ def _initialize_database(backend: Backend) -> None:
     from mlflow.store.db import utils as db_utils
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+    _route_mlflow_logging()
+
     started = time.perf_counter()
     engine = SqlAlchemyStore._get_or_create_engine(backend.uri)
     # SqlAlchemyStore creates a fresh schema itself but refuses an outdated one: migrate it here
@@ -161,11 +181,17 @@ def _initialize_database(backend: Backend) -> None:
 
 
 def get_client(tracking: Tracking = None) -> "MlflowClient":
-    """An ``MlflowClient`` for the (ensured) backend; for callers that need raw MLflow access."""
+    """An ``MlflowClient`` for the (ensured) backend; for callers that need raw MLflow access.
+
+    Its calls run inside :func:`hyco.core.exits.deferred_signals`: a Ctrl-C or SIGTERM arriving
+    during one is raised when it returns, never in the middle of a database transaction."""
     backend = ensure_backend(tracking)
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=backend.uri)
+    from hyco.core.exits import defer_calls
+
+    _route_mlflow_logging()
+    return defer_calls(MlflowClient(tracking_uri=backend.uri))  # type: ignore[return-value]
 
 
 def _safe_name(name: str) -> str:
