@@ -130,13 +130,16 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     if not cfg.tracking.enabled:
         raise ValueError("tracking.enabled=false: evaluation reads the run's checkpoints from MLflow")
     run_id = resolve_run_id(cfg)
+    try:
+        record = tracking.get_run(run_id, cfg.tracking)
+    except NotFoundError as err:
+        raise NotFoundError(f"evaluation.run_id: {err}") from None
     rcfg = run_config(run_id, cfg)
     reader = CacheReader(generate_dataset(rcfg).path)
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
     ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
-    record = tracking.get_run(run_id, cfg.tracking)
     recorded = record.tags.get(CHECKSUM_TAG)
     if recorded:  # the files as the run finished them (each file also carries its own digest)
         verify_files(ckpt_dir, json.loads(recorded))

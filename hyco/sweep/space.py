@@ -56,7 +56,7 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
             where = f"sweep.search_space.{group}.{path}"
             if kind in ("float", "int"):
                 if "low" not in spec or "high" not in spec:
-                    raise ConfigError(f"{where}: needs low and high, got {spec}")
+                    raise ConfigError(f"{where}: needs low <= high, both given; got {spec}")
                 if not all(isinstance(spec[b], (int, float)) and not isinstance(spec[b], bool)
                            and math.isfinite(spec[b]) for b in ("low", "high")):
                     raise ConfigError(f"{where}: low and high must be finite numbers, "

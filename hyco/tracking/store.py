@@ -32,7 +32,8 @@ from typing import (
 )
 
 from hyco.core.exits import deferred_signals
-from hyco.errors import RunStopped
+from hyco.core.stores import redact
+from hyco.errors import NotFoundError, RunStopped
 from hyco.tracking.artifacts import (
     _ARTIFACT_URIS,
     _MIRRORS,
@@ -427,8 +428,17 @@ def find_run_by_tag(experiment_name: str, key: str, value: str, tracking: Tracki
 
 
 def get_run(run_id: str, tracking: Tracking = None) -> RunRecord:
-    """One run by id."""
-    return _record(get_client(tracking).get_run(run_id))
+    """One run by id; :class:`~hyco.errors.NotFoundError` if the store has no such run."""
+    from mlflow.exceptions import MlflowException
+
+    client = get_client(tracking)
+    try:
+        return _record(client.get_run(run_id))
+    except MlflowException as err:
+        if "RESOURCE_DOES_NOT_EXIST" not in str(getattr(err, "error_code", "")):
+            raise
+        raise NotFoundError(f"run {run_id} does not exist in the tracking store {redact(str(client.tracking_uri))}; "
+                            "check the run id (mlflow ui lists them) and tracking.tracking_uri") from None
 
 
 def get_metric_history(run_id: str, key: str, tracking: Tracking = None) -> List[Tuple[int, float]]:

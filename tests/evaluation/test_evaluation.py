@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hyco import metrics as M
 from hyco import tracking
 from hyco.core.paths import conf_dir
-from hyco.errors import CheckpointError
+from hyco.errors import NotFoundError
 from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.runs.train import train_run
 
@@ -71,7 +71,7 @@ def test_synthetic_run_evaluates_against_persistence(tmp_path, mlflow_tracking_c
 
 def test_evaluate_without_runs_is_a_clear_error(tmp_path, mlflow_tracking_cfg):
     cfg = _cfg(tmp_path, mlflow_tracking_cfg)
-    with pytest.raises(CheckpointError, match="train first"):
+    with pytest.raises(NotFoundError, match="train first"):  # exit status 3: nothing to evaluate
         evaluate_run(cfg)
 
 
