@@ -109,7 +109,8 @@ def test_run_failure_past_validation_is_one_line_naming_the_file(state, capsys):
 def test_run_with_an_unreachable_tracking_server_fails_in_seconds_before_any_data(state, capsys):
     url = f"http://127.0.0.1:{closed_port()}"
     start = time.monotonic()
-    code = run_main([*TINY, f"data.cache_dir={state / 'cache'}", f"tracking.tracking_uri={url}", "task=[generate,train]"])
+    code = run_main([*TINY, f"data.cache_dir={state / 'cache'}", f"tracking.tracking_uri={url}",
+                     "task=[generate,train]"])
     assert code == EXIT_STORE and time.monotonic() - start < 30
     line = one_line(capsys.readouterr().err)
     assert line.startswith("storage error: tracking store (tracking.tracking_uri)") and url in line
