@@ -23,6 +23,9 @@ name                                                     meaning                
 ``physical/fit_evaluations``                             solver loss evaluations of the fit          epoch
 ``param/<name>``                                         learned value (field: spatial mean)         epoch / round
 ``param/<name>_rel_error``                               ``|p-p*|/|p*|`` (field: relative L2)        epoch / round
+``param/<name>/<component>``                             a family parameter's scalars (``A1``, ...)  epoch / round
+``param/<name>/theta_rel_error``, ``.../p_error``        its ``|theta-theta*|/|theta*|``; the        epoch / round
+                                                         papers' grouped error
 ``time/epoch_s``, ``time/round_s``                       wall time of an epoch / a HYCO round        epoch / round
 ``time/physical_s``, ``time/synthetic_s``,               wall time of the physical fit, the network  epoch / round
 ``time/predict_s``                                       epochs, the players' predictions
@@ -124,6 +127,22 @@ def param_rel_error(name: str) -> str:
     return f"{_PARAM}{name}{_REL_ERROR}"
 
 
+def param_component(name: str, component: str) -> str:
+    """``param/<name>/<component>``: one scalar of a family parameter (``param/kappa/A1``)."""
+    return f"{_PARAM}{name}/{component}"
+
+
+def param_theta_error(name: str) -> str:
+    """``param/<name>/theta_rel_error``: ``||theta - theta*|| / ||theta*||`` of a family parameter."""
+    return f"{_PARAM}{name}/theta_rel_error"
+
+
+def param_p_error(name: str) -> str:
+    """``param/<name>/p_error``: the papers' parameter error of a family parameter (the sum of its
+    groups' relative errors, e.g. amplitudes and centres)."""
+    return f"{_PARAM}{name}/p_error"
+
+
 def is_param_metric(key: str) -> bool:
     """True for ``param/<name>`` and ``param/<name>_rel_error``."""
     return key.startswith(_PARAM)
@@ -131,7 +150,8 @@ def is_param_metric(key: str) -> bool:
 
 def param_names(keys: Iterable[str]) -> List[str]:
     """Parameter names whose value metric ``param/<name>`` is among ``keys`` (in order seen)."""
-    names = [k[len(_PARAM):] for k in keys if k.startswith(_PARAM) and not k.endswith(_REL_ERROR)]
+    names = [k[len(_PARAM):] for k in keys if k.startswith(_PARAM) and not k.endswith(_REL_ERROR)
+             and "/" not in k[len(_PARAM):]]
     return list(dict.fromkeys(names))
 
 

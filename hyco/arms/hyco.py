@@ -36,7 +36,6 @@ from hyco.core.checkpoints import load_checkpoint, save_checkpoint
 from hyco.core.console import phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.training.context import RunContext
 from hyco.training.hybrid import HybridTrainer, ObservedWindows
 from hyco.training.physical import PhysicalTrainer
@@ -193,7 +192,7 @@ class HYCOTrainer(HybridTrainer):
             M.TIME_PREDICT: (t1 - t0) + (t3 - t2),
             M.TIME_PHYSICAL: t2 - t1,
             M.TIME_SYNTHETIC: t4 - t3,
-            **parameter_metrics(fit.params, self.physical.truth, self.physical.learnable),
+            **self.physical.parameter_scores(fit.params),
         })
         return metrics
 

@@ -58,7 +58,6 @@ from hyco.core.console import phase_bar
 from hyco.core.devices import select_device
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.physics.residuals import Derivatives
 from hyco.training.base import AbstractTrainer, check_finite
 from hyco.training.context import RunContext
@@ -268,7 +267,7 @@ class PINNTrainer(AbstractTrainer):
         metrics = {pinn_loss(k): v / len(chunks) for k, v in sums.items()}
         metrics.update({pinn_weight(k): v for k, v in self.weights().items()})
         metrics[PINN_RECONSTRUCTION] = self.reconstruction_error()
-        metrics.update(parameter_metrics(self.physical.current_params(), self.physical.truth, self.physical.learnable))
+        metrics.update(self.physical.parameter_scores())
         if self.val_data is not None and len(self.val_data) > 0:
             # the physical model with the PINN's parameters on the validation windows
             metrics[M.PHYSICAL_DATA_LOSS] = self.physical.validation_loss(self.val_data)

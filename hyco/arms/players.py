@@ -75,6 +75,7 @@ def physical_player(name: str = PARAMS_FILE) -> Player:
             return None
         learned = load_params(ctx.model, path)
         params = ctx.model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
-        return TrainedPlayer(physics_forecast(ctx.model, params), learned)
+        theta = {n: np.asarray(v, dtype=np.float64) for n, v in load_json(path).get("theta", {}).items()}
+        return TrainedPlayer(physics_forecast(ctx.model, params), learned, theta or None)
 
     return Player("physical", load)

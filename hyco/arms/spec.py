@@ -68,6 +68,7 @@ class TrainedPlayer:
 
     forecast: Forecast
     params: Optional[Dict[str, np.ndarray]] = None
+    theta: Optional[Dict[str, np.ndarray]] = None  # the scalars of family parameters
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
 from hyco.errors import CheckpointError
 from hyco.physics.base import PhysicalModel
+from hyco.physics.families import family_metrics
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
 from hyco.runs.train import experiment_name
@@ -164,6 +165,9 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
                 metrics[M.eval_param(split, name)] = scores[M.param(name)]
                 if M.param_rel_error(name) in scores:
                     metrics[M.eval_param_rel_error(split, name)] = scores[M.param_rel_error(name)]
+            if trained.theta:  # the scalars of family parameters and their errors
+                metrics.update({f"eval/{split}/{key}": value
+                                for key, value in family_metrics(model, trained.theta).items()})
     if len(predictions) == 1:
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 

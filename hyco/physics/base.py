@@ -120,6 +120,8 @@ class PhysicalModel(ABC):
     #: the equation's terms that ``physics.terms`` may switch off (an incomplete physics for the
     #: learner while the truth keeps all of them); empty: the model has no optional terms
     TERMS: ClassVar[Tuple[str, ...]] = ()
+    #: the model's own options (``physics.options``) and their defaults, e.g. heat's operator form
+    OPTIONS: ClassVar[Mapping[str, Any]] = {}
     #: tiny configurations for the contract tests, by case name (:class:`TinyCase`)
     TINY_CASES: ClassVar[Dict[str, TinyCase]] = {}
 
@@ -136,6 +138,8 @@ class PhysicalModel(ABC):
         boundary: Union[str, Sequence[str]] = "",
         domain_origin: float = 0.0,
         terms: Sequence[str] = (),
+        layout: str = "cells",
+        options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.resolution: Tuple[int, ...] = tuple(int(n) for n in resolution)
         if len(self.resolution) not in (1, 2):
@@ -144,6 +148,23 @@ class PhysicalModel(ABC):
         if not self.domain_size > 0:
             raise ConfigError(f"physics.domain_size: must be positive, got {domain_size}")
         self.domain_origin = float(domain_origin)
+        self.layout = str(getattr(layout, "value", layout))
+        if self.layout not in ("cells", "nodes"):
+            raise ConfigError(f"physics.layout: cells or nodes, got {self.layout!r}")
+        if self.layout == "nodes":
+            # nodes from the box's lower to its upper corner, spacing h = L / (N - 1): internally a
+            # cell grid whose centres are the nodes (the box grows by h / 2 on every side)
+            if len(set(self.resolution)) != 1 or self.resolution[0] < 3:
+                raise ConfigError(f"physics.resolution: layout nodes needs the same node count (>= 3) on every "
+                                  f"axis, got {list(self.resolution)}")
+            h = self.domain_size / (self.resolution[0] - 1)
+            self.node_box = (self.domain_origin, self.domain_size)
+            self.domain_origin, self.domain_size = self.domain_origin - h / 2, self.domain_size + h
+        unknown_options = sorted(set(options or {}) - set(self.OPTIONS))
+        if unknown_options:
+            raise ConfigError(f"physics.options: {unknown_options} are not options of {type(self).__name__}; "
+                              f"its options are {dict(self.OPTIONS) or 'none'}")
+        self.options: Dict[str, Any] = {**self.OPTIONS, **dict(options or {})}
         self.dt = float(dt)
         self.grid = str(getattr(grid, "value", grid))
         if self.grid not in self.GRIDS:
@@ -169,7 +190,38 @@ class PhysicalModel(ABC):
         self.field_specs: Tuple[FieldSpec, ...] = self._resolve_fields(boundary)
         self.converter = FieldTensorConverter(self.spatial_names, self.resolution, self.bounds_box(),
                                               self.field_specs)
-        self._step_jit: Callable = math.jit_compile(self._step) if jit else self._step
+        self._walls = self._wall_masks()
+        self._step_jit: Callable = math.jit_compile(self._step_with_walls) if jit else self._step_with_walls
+
+    def _wall_masks(self) -> Dict[str, Tensor]:
+        """Layout nodes: per field with zero-value (Dirichlet) walls, 1 inside and 0 on the wall
+        nodes, which the step holds at zero."""
+        if self.layout != "nodes":
+            return {}
+        masks = {}
+        for spec in self.field_specs:
+            if spec.role != "dynamic":
+                continue
+            if any(b == "periodic" for b in spec.boundary) or spec.kind != "scalar":
+                raise ConfigError(f"physics.layout: nodes supports scalar fields with walls; '{spec.name}' is "
+                                  f"{spec.kind} with boundaries {list(spec.boundary)}")
+            mask = np.ones(self.resolution)
+            for axis, b in enumerate(spec.boundary):
+                if b == "dirichlet":
+                    index = [slice(None)] * self.dim
+                    for end in (0, -1):
+                        index[axis] = end
+                        mask[tuple(index)] = 0.0
+            if not mask.all():
+                masks[spec.name] = math.tensor(torch.as_tensor(mask, dtype=torch.float32, device=self._device()),
+                                               spatial(*self.spatial_names))
+        return masks
+
+    def _step_with_walls(self, state: State, params: Dict[str, Tensor]) -> State:
+        out = self._step(state, params)
+        for name, mask in self._walls.items():
+            out[name] = out[name].with_values(out[name].values * mask)
+        return out
 
     def _resolve_fields(self, boundary: Union[str, Sequence[str]]) -> Tuple[FieldSpec, ...]:
         override = parse_boundary(boundary, self.dim, "physics.boundary") if boundary else None
@@ -324,6 +376,8 @@ class PhysicalModel(ABC):
         for name, spec in self.param_specs.items():
             if spec.kind == "scalar":
                 out[name] = spec.true_value
+            elif spec.kind == "family":
+                out[name] = self.family_field(name, torch.tensor(spec.true_theta, dtype=torch.float64))
             else:
                 prof = profile_values(spec.true_profile, self.cell_centres(), self.domain_size, self.domain_lower,
                                       spec.profile_args)
@@ -332,8 +386,28 @@ class PhysicalModel(ABC):
         return self.params_from_values(out)
 
     def initial_params(self) -> Dict[str, Tensor]:
-        """The starting point of a fit (a uniform field for ``kind='field'``)."""
-        return self.params_from_values({n: s.initial_guess for n, s in self.param_specs.items()})
+        """The starting point of a fit (a uniform field for ``kind='field'``, the field of
+        ``initial_theta`` for ``kind='family'``)."""
+        return self.params_from_values({
+            n: (self.family_field(n, torch.tensor(s.initial_theta, dtype=torch.float64)) if s.kind == "family"
+                else s.initial_guess) for n, s in self.param_specs.items()})
+
+    # ---------------------------------------------------------------- parametric families
+    def family_field(self, name: str, theta: torch.Tensor) -> torch.Tensor:
+        """The field of family parameter ``name`` generated from ``theta`` at the grid's sample
+        positions (differentiable in ``theta``), ``[*resolution]``."""
+        from hyco.physics.families import FAMILIES
+
+        spec = self.param_specs[name]
+        coords = torch.as_tensor(np.stack(self.cell_centres(), -1), dtype=theta.dtype, device=theta.device)
+        return FAMILIES.get(spec.family).field(theta, coords, spec.family_args)
+
+    def theta_names(self, name: str) -> List[str]:
+        """The names of the scalars of family parameter ``name`` (``A1``, ``x1``, ...)."""
+        from hyco.physics.families import FAMILIES
+
+        spec = self.param_specs[name]
+        return FAMILIES.get(spec.family).names(spec.family_args, self.dim)
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Raise :class:`PhysicsParameterError` if a parameter is missing, unknown or out of

@@ -66,6 +66,9 @@ class FieldTrainer(AbstractTrainer):
             raise ValueError("physics.params: no learnable parameter to fit (set learnable: true)")
         init = {name: np.asarray(param_to_numpy(t), dtype=np.float64) for name, t in model.initial_params().items()}
         self.fixed = {n: v for n, v in init.items() if n not in self.learnable}
+        # family parameters move in their scalars theta (their family's unconstrained space)
+        init.update({n: np.asarray(s.initial_theta, dtype=np.float64) for n, s in model.param_specs.items()
+                     if s.kind == "family" and n in self.learnable})
         # Leaf tensors updated in place, so an Adam optimiser keeps its moments across fits.
         self.z: Dict[str, torch.Tensor] = {
             name: torch.tensor(self._to_unconstrained(name, init[name]), dtype=torch.float32,
@@ -77,24 +80,48 @@ class FieldTrainer(AbstractTrainer):
         self._adam: Optional[torch.optim.Optimizer] = None
 
     # ------------------------------------------------------------------ parametrisation
-    def _to_unconstrained(self, name: str, value: np.ndarray) -> np.ndarray:
+    def _family(self, name: str):
+        from hyco.physics.families import FAMILIES
+
         spec = self.model.param_specs[name]
+        return FAMILIES.get(spec.family) if spec.kind == "family" else None
+
+    def _to_unconstrained(self, name: str, value: np.ndarray) -> np.ndarray:
+        spec, family = self.model.param_specs[name], self._family(name)
+        if family is not None:  # value is theta
+            return family.to_unconstrained(value, spec.family_args, self.model.dim)
         return _logit((value - spec.lower) / (spec.upper - spec.lower))
 
     def _to_physical(self, name: str, z: torch.Tensor) -> torch.Tensor:
-        spec = self.model.param_specs[name]
+        """The parameter's value from its optimised variables: a bounded scalar or field, or a
+        family parameter's field generated from its scalars."""
+        spec, family = self.model.param_specs[name], self._family(name)
+        if family is not None:
+            return self.model.family_field(name, family.from_unconstrained(z, spec.family_args, self.model.dim))
         return spec.lower + (spec.upper - spec.lower) * torch.sigmoid(z)
 
+    def current_theta(self) -> Dict[str, np.ndarray]:
+        """The scalars of every learnable family parameter."""
+        out = {}
+        for name, z in self.z.items():
+            family = self._family(name)
+            if family is not None:
+                spec = self.model.param_specs[name]
+                out[name] = family.from_unconstrained(z.detach(), spec.family_args, self.model.dim).cpu().numpy()
+        return out
+
     def current_params(self) -> Dict[str, np.ndarray]:
-        """The current parameter values (physical space), as numpy arrays."""
-        out = {n: self._to_physical(n, z).detach().cpu().numpy() for n, z in self.z.items()}
+        """The current parameter values (physical space; a family parameter's field), as numpy arrays."""
+        with torch.no_grad():
+            out = {n: self._to_physical(n, z).detach().cpu().numpy() for n, z in self.z.items()}
         out.update(self.fixed)
         return out
 
     def set_params(self, values: Dict[str, Any]) -> None:
-        """Set parameters from physical-space values (e.g. when resuming)."""
+        """Set parameters from physical-space values (e.g. when resuming); a family parameter is
+        set from its scalars ``theta`` only (a field does not give them back)."""
         for name, value in values.items():
-            if name in self.z:
+            if name in self.z and self._family(name) is None:
                 z = self._to_unconstrained(name, np.asarray(value, dtype=np.float64))
                 self._assign(name, torch.as_tensor(z))
 
@@ -140,7 +167,7 @@ class FieldTrainer(AbstractTrainer):
         total = torch.zeros(())
         for name, value in z.items():
             beta = self.model.param_specs[name].smoothness
-            if beta <= 0 or value.ndim == 0:
+            if beta <= 0 or value.ndim == 0 or self._family(name) is not None:
                 continue
             p = self._to_physical(name, value)
             for axis, h in enumerate(self.model.dx):
