@@ -94,7 +94,10 @@ class StructuredTriangulation:
 
     def at_nodes(self, function: Coefficient, dtype: torch.dtype = torch.float64,
                  device: Optional[torch.device] = None) -> torch.Tensor:
-        """A function as nodal values ``(*batch, N+1, N+1)`` in ``dtype`` (a number, callable of ``(x, y)`` or tensor)."""
+        """A function as nodal values ``(*batch, N+1, N+1)`` in ``dtype``.
+
+        ``function`` is a number, a callable of the node coordinates ``(x, y)`` or a tensor.
+        """
         shape = (self.cells + 1, self.cells + 1)
         if callable(function):
             values = function(*self.nodes(dtype, device)).to(dtype)

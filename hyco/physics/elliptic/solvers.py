@@ -63,17 +63,22 @@ def _factor(diag_blocks: torch.Tensor, super_blocks: torch.Tensor) -> Tuple[List
     """``A = L L^T`` with ``L`` block lower-bidiagonal: returns ``L_kk`` and ``W_k = L_kk^{-1} B_k``
     (so that ``L_{k+1,k} = W_k^T``)."""
     m = diag_blocks.shape[-3]
-    factors, couplings = [], []
+    factors, couplings, infos = [], [], []
     schur = diag_blocks[..., 0, :, :]
     for k in range(m):
         chol, info = torch.linalg.cholesky_ex(schur)
-        if bool((info != 0).any()):
-            raise _not_positive_definite("banded", info, f"block {k} of {m}")
         factors.append(chol)
+        infos.append(info)
         if k + 1 < m:
             w = torch.linalg.solve_triangular(chol, super_blocks[..., k, :, :], upper=False)
             couplings.append(w)
             schur = diag_blocks[..., k + 1, :, :] - w.transpose(-1, -2) @ w
+    # one check at the end (a per-block check costs a host sync each); after a failed block the
+    # remaining factors are garbage, and the error names the first failed block
+    failed = torch.stack(infos, dim=-1) != 0
+    if bool(failed.any()):
+        first = int(failed.reshape(-1, m).any(0).nonzero()[0])
+        raise _not_positive_definite("banded", infos[first], f"block {first} of {m}")
     return factors, couplings
 
 
