@@ -17,9 +17,10 @@ Usage::
 Why this and not PhiFlow's linear solve (measured)
 --------------------------------------------------
 ``python experiments/bench_elliptic.py`` (one CPU thread, the shared 2-vCPU machine at a load
-average of 5-6, fastest of up to 100 repeats) compares this solve with a node-centred finite-volume
-discretisation of the same operator solved by phiml's ``math.solve_linear`` (``CG`` or
-``scipy-direct``, inside ``math.jit_compile``, implicit gradients with ``grad_for_f``):
+average of 5-7, fastest of up to 100 repeats; timings are the range of two runs) compares this solve
+with a node-centred finite-volume discretisation of the same operator solved by phiml's
+``math.solve_linear`` (``CG`` or ``scipy-direct``, inside ``math.jit_compile``, implicit gradients with
+``grad_for_f``):
 
 * Accuracy: both second order from 19^2 to 73^2 nodes (2.00-2.01). Relative L2 against
   ``sin x sin y`` at 19^2: FEM 2.2e-2 at the nodes and 9.9e-3 on the authors' 50 x 50 evaluation grid,
@@ -31,10 +32,10 @@ discretisation of the same operator solved by phiml's ``math.solve_linear`` (``C
   ``rel_tol=1e-10`` (1e-11 stalls: ``NotConverged``), so its solves carry errors ~1e-7 and central
   differences of them disagree with any gradient by 5e-2: the 1e-4 check cannot even be made there.
 * Time per physics epoch (theta -> solve -> 25 points -> MSE, then backward), float64: 19^2 nodes,
-  FEM banded 2.4 ms, FEM dense 2.7 ms, PhiFlow CG 50 ms, PhiFlow ``scipy-direct`` fails under
-  ``jit_compile`` (``RuntimeError: unordered_map::at``; 125 ms in float32); 101^2 nodes, FEM banded
-  47 ms, FEM dense 48 s, PhiFlow CG 8.8 s, ``scipy-direct`` 198 ms (CPU only). The authors' JAX
-  script takes 5.2 ms per physics-alone epoch on one core of this machine.
+  FEM banded 2.0-2.4 ms, FEM dense 2.0-2.7 ms, PhiFlow CG 45-50 ms, PhiFlow ``scipy-direct`` fails
+  under ``jit_compile`` (``RuntimeError: unordered_map::at``; 55-125 ms in float32); 101^2 nodes,
+  FEM banded 47-79 ms, FEM dense 34-48 s, PhiFlow CG 5.8-8.8 s, ``scipy-direct`` 198-230 ms (CPU
+  only). The authors' JAX script takes 5.2 ms per physics-alone epoch on one core of this machine.
 * phiml traps met on the way: the adjoint solve runs at the precision active *during backward*
   (float32 unless ``backward()`` is wrapped in ``math.precision(64)``: ``NotConverged``); a
   ``jit_compile`` function first traced under ``torch.no_grad`` keeps that trace and its backward
@@ -42,9 +43,11 @@ discretisation of the same operator solved by phiml's ``math.solve_linear`` (``C
   ``rel_tol=1e-5`` does not converge at 101^2 and, under jit, does not say so.
 
 Solver: ``method='auto'`` is dense LU (torch autograd) up to :data:`DENSE_MAX_INTERIOR` = 15 interior
-nodes per side, where it is faster (1.3 vs 1.5 ms per epoch at 8^2 cells), and block-tridiagonal
-Cholesky with an adjoint backward above (2.2 vs 2.3 ms at the papers' 17^2 interior, 3.0 vs 19 ms at
-29^2, 47 ms vs 48 s at 99^2). float32 and float64 both work; the float32 solution is 3e-7 (19^2) to
+nodes per side, where it is faster (1.2-1.3 vs 1.3-1.5 ms per epoch at 7^2 interior nodes), and
+block-tridiagonal Cholesky with an adjoint backward above: at the papers' 17^2 interior the two are
+within noise (1.9-2.2 vs 2.3 ms; 0.89-1.0 of dense in section 3), the banded one checks
+definiteness and scales as m^4 instead of m^6 (3.0-3.2 vs 19-25 ms at 29^2, 47-79 ms vs 34-48 s at
+99^2). float32 and float64 both work; the float32 solution is 3e-7 (19^2) to
 4e-5 (101^2) from the float64 one, far below the discretisation error.
 """
 

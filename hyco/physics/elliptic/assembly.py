@@ -22,7 +22,7 @@ Everything is plain torch, so gradients flow from the stencil back to the coeffi
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -90,7 +90,8 @@ class InteriorSystem:
         return matrix
 
 
-def element_coupling(mesh: StructuredTriangulation, values: torch.Tensor):
+def element_coupling(mesh: StructuredTriangulation,
+                     values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per edge, the sum of an element coefficient over the triangles that share the edge.
 
     Returns ``(x_edges (*b, N, N+1), y_edges (*b, N+1, N), diagonal_edges (*b, N, N), node_sum (*b, N-1, N-1))``:

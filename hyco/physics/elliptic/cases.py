@@ -16,7 +16,7 @@ grad), ready for :func:`hyco.physics.elliptic.assemble`.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +59,8 @@ def helmholtz_forcing(theta: torch.Tensor) -> Field:
     return forcing
 
 
-def _darcy_series(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+def _darcy_series(theta: torch.Tensor, x: torch.Tensor,
+                  y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``s = sum c_mp sin(pi m x/4) sin(pi p y/4)`` and its gradient."""
     s = torch.zeros_like(x + theta[0])
     sx, sy = torch.zeros_like(s), torch.zeros_like(s)

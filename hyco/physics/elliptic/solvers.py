@@ -54,7 +54,8 @@ def solve_dense(system: InteriorSystem) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------
 # block-tridiagonal Cholesky
 # ------------------------------------------------------------------------------------------------
-def _blocks(centre: torch.Tensor, east: torch.Tensor, north: torch.Tensor, diagonal: torch.Tensor):
+def _blocks(centre: torch.Tensor, east: torch.Tensor, north: torch.Tensor,
+            diagonal: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Diagonal blocks ``(*b, m, m, m)`` (tridiagonal, one per x-line) and super-diagonal blocks
     ``(*b, m-1, m, m)``: block ``k`` couples x-line ``k`` (rows) to line ``k+1`` (columns)."""
     diag_blocks = torch.diag_embed(centre) + torch.diag_embed(north, 1) + torch.diag_embed(north, -1)
@@ -103,7 +104,8 @@ def _substitute(factors: List[torch.Tensor], couplings: List[torch.Tensor], rhs:
     return torch.cat(backward, dim=-1).transpose(-1, -2)
 
 
-def stencil_gradients(lam: torch.Tensor, u: torch.Tensor):
+def stencil_gradients(lam: torch.Tensor,
+                      u: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``dL/d(stencil)`` from the adjoint ``lam`` and the solution ``u``: ``-lam_p u_q`` summed over
     the two symmetric entries ``(p, q)`` and ``(q, p)`` of each off-diagonal."""
     centre = -lam * u
