@@ -48,7 +48,7 @@ import torch
 from omegaconf import DictConfig
 
 from hyco import metrics as M
-from hyco.arms.pinn_data import PINNData
+from hyco.arms.pinn_data import PINNData, ScatteredPINNData
 from hyco.arms.pinn_network import CoordinateNetwork
 from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
@@ -349,7 +349,8 @@ def build_pinn_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData
     """The coordinate network on the training trajectories of ``data.reader``; parameters as for
     the physical player."""
     physical = PhysicalTrainer(cfg, model, None, data.val, context)
-    return PINNTrainer(cfg, physical, PINNData(data.reader, model), data.val, context)
+    points = ScatteredPINNData(data.scattered, model) if data.scattered is not None else PINNData(data.reader, model)
+    return PINNTrainer(cfg, physical, points, data.val, context)
 
 
 register_arm(ArmSpec(
@@ -358,4 +359,4 @@ register_arm(ArmSpec(
     reads=("epochs", "lr", "weight_decay", "optimizer", "grad_clip", "physical_lr", "resume", "inject_nan_at_step",
            *(f"pinn.{f.name}" for f in dataclasses.fields(PinnConfig))),
     checkpoints=(PINNTrainer.CHECKPOINT, PhysicalTrainer.PARAMS_FILE), metrics=METRICS, accepts=check_pinn_model,
-    rank=20))
+    reconstructs=True, rank=20))

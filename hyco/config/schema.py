@@ -112,6 +112,18 @@ class Scheduler(str, Enum):
     none = "none"
     cosine = "cosine"
     step = "step"
+    onecycle = "onecycle"  # OneCycle over the planned epochs, peaking at the learning rate
+
+
+class PhysicalScheduler(str, Enum):
+    none = "none"
+    onecycle = "onecycle"  # OneCycle over the planned Adam steps, peaking at physical_lr
+
+
+class ParamSpace(str, Enum):
+    bounded = "bounded"  # lower + (upper - lower) sigmoid(z): inside the bounds, near log p for small p
+    log = "log"  # p = exp(z) (the papers' log D)
+    linear = "linear"  # p = z
 
 
 class PhysicalOptimizer(str, Enum):
@@ -196,10 +208,12 @@ class ParamSpecConfig:
     upper: float = 1.0
     learnable: bool = True
     smoothness: float = 0.0  # beta of the penalty beta*||grad p||^2 on a field parameter (0: off)
+    space: ParamSpace = ParamSpace.bounded  # where a scalar or field parameter is optimised
     family: str = ""
     family_args: Dict[str, Any] = field(default_factory=dict)
     true_theta: List[float] = field(default_factory=list)
     initial_theta: List[float] = field(default_factory=list)
+    initial_jitter: float = 0.0  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
 
 
 @dataclass
@@ -210,6 +224,7 @@ class PhysicsConfig:
     dim: int = 2
     resolution: List[int] = field(default_factory=lambda: [32, 32])
     domain_size: float = 1.0
+    jit_frames: int = 1  # frames per compiled trace of a rollout (speed only; small grids: more)
     domain_origin: float = 0.0  # lower corner of the box on every axis
     # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
     boundary: str = ""
@@ -277,11 +292,14 @@ class TrainerConfig:
     gamma: float = 0.5
     num_workers: int = 0
     grad_clip: float = 0.0  # 0 disables clipping
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # the network's Adam betas
     # physical player
     physical_optimizer: PhysicalOptimizer = PhysicalOptimizer.lbfgsb
     physical_iterations_per_epoch: int = 10
     physical_lr: float = 0.05
     physical_sims_per_fit: int = 4  # simulations per physical fit (batch of ICs)
+    physical_betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam's betas for the physics
+    physical_scheduler: PhysicalScheduler = PhysicalScheduler.none
     # bookkeeping
     resume: bool = True
     inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
@@ -311,6 +329,11 @@ class EvaluationConfig:
     """Held-out evaluation: rollout horizon, which run, which figures."""
 
     horizon: int = 0  # 0: all frames of the test simulations
+    # reconstruction problems (scattered observations): the network's reconstruction error during
+    # training every this many epochs (the physical model's every epoch), and the window of last
+    # epochs whose minimum is reported beside the final value
+    reconstruction_every: int = 50
+    min_window: int = 100
     run_id: str = ""  # empty: the latest run of the experiment
     figures: bool = True
     num_snapshots: int = 3

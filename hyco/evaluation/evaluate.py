@@ -126,6 +126,13 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     run_id = resolve_run_id(cfg)
     rcfg = run_config(run_id, cfg)
     reader = CacheReader(generate_dataset(rcfg).path)
+    if reader.metadata.get("scattered"):  # a reconstruction problem: scored on what it reconstructed
+        from hyco.evaluation.reconstruction import evaluate_reconstruction
+
+        model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
+        ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
+        metrics = evaluate_reconstruction(cfg, rcfg, run_id, reader, model, ckpt_dir)
+        return {split: EvaluationResult(run_id, {}, metrics, split=split) for split in splits}
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))

@@ -45,7 +45,41 @@ def interpolate(values: torch.Tensor, first: Sequence[float], spacing: Sequence[
     grid = values.shape[values.ndim - dim:]
     lead = values.shape[:values.ndim - dim]
     flat = values.reshape(*lead, -1)  # [..., N]
-    points = points.to(values.dtype)
+    batch = torch.broadcast_shapes(tuple(lead), tuple(points.shape[:-2]))
+    flat = flat.expand(*batch, flat.shape[-1])
+    total = 0
+    for index, weight in _corners(points.to(values.dtype), first, spacing, grid, periodic, outside):
+        total = total + weight * torch.gather(flat, -1, index.expand(*batch, index.shape[-1]))
+    return total
+
+
+def interpolate_frames(values: torch.Tensor, frames: torch.Tensor, first: Sequence[float], spacing: Sequence[float],
+                       points: torch.Tensor, periodic: Sequence[bool], outside: str = "edge") -> torch.Tensor:
+    """Frames ``values [F, C, *grid]`` read each at its own point: point ``n`` (``points [N, dim]``)
+    in frame ``frames[n]``; ``[N, C]``. :func:`interpolate` for a trajectory read at scattered
+    space-time points, without copying a frame per point."""
+    dim = len(first)
+    if points.ndim != 2 or points.shape[-1] != dim or values.ndim != dim + 2 or frames.shape != points.shape[:1]:
+        raise ValueError(f"interpolate_frames: values [F, C, *grid] ({dim}-D), points [N, {dim}] and frames [N], got "
+                         f"{tuple(values.shape)}, {tuple(points.shape)}, {tuple(frames.shape)}")
+    if outside not in OUTSIDE:
+        raise ValueError(f"interpolate: outside must be one of {OUTSIDE}, got {outside!r}")
+    grid = values.shape[2:]
+    size = 1
+    for n in grid:
+        size *= int(n)
+    flat = values.transpose(0, 1).reshape(values.shape[1], -1)  # [C, F * P]
+    offset = frames.to(values.device).long() * size
+    total = 0
+    for index, weight in _corners(points.to(values.dtype), first, spacing, grid, periodic, outside):
+        total = total + weight[:, None] * flat[:, index + offset].T
+    return total
+
+
+def _corners(points: torch.Tensor, first: Sequence[float], spacing: Sequence[float], grid: Sequence[int],
+             periodic: Sequence[bool], outside: str):
+    """The ``2^dim`` corners of every point: ``[(flat sample index, weight)]``, shapes ``points[..., 0]``."""
+    dim = len(first)
     index_parts = []
     for d in range(dim):
         n = grid[d]
@@ -70,18 +104,15 @@ def interpolate(values: torch.Tensor, first: Sequence[float], spacing: Sequence[
     stride = [1] * dim
     for d in range(dim - 2, -1, -1):
         stride[d] = stride[d + 1] * grid[d + 1]
-    batch = torch.broadcast_shapes(tuple(lead), tuple(points.shape[:-2]))
-    flat = flat.expand(*batch, flat.shape[-1])
-    total = 0
+    out = []
     for corner in range(2 ** dim):
         index, weight = 0, 1
         for d in range(dim):
             i, w = index_parts[d][(corner >> d) & 1]
             index = index + i * stride[d]
             weight = weight * w
-        index = index.expand(*batch, index.shape[-1])
-        total = total + weight * torch.gather(flat, -1, index)
-    return total
+        out.append((index, weight))
+    return out
 
 
 def grid_points(first: Sequence[float], spacing: Sequence[float], shape: Sequence[int]) -> torch.Tensor:

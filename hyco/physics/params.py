@@ -62,6 +62,9 @@ class ParamSpec:
     family, family_args, true_theta, initial_theta
         ``kind='family'``: the field is generated from the scalars ``theta`` by the family
         (:mod:`hyco.physics.families`); the truth and the starting point are ``theta`` vectors.
+    initial_jitter : float
+        ``j > 0``: a fit starts from the initial guess (or ``initial_theta``) times
+        ``1 + j * N(0, 1)`` per value, drawn from the run's seed: several starts over seeds.
     """
 
     name: str
@@ -76,10 +79,12 @@ class ParamSpec:
     profile_args: Any = None
     learnable: bool = True
     smoothness: float = 0.0
+    space: str = "bounded"
     family: str = ""
     family_args: Any = None
     true_theta: Tuple[float, ...] = ()
     initial_theta: Tuple[float, ...] = ()
+    initial_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile_args", dict(self.profile_args or {}))
@@ -89,6 +94,8 @@ class ParamSpec:
         key = f"physics.params.{self.name}"
         if self.kind not in ("scalar", "field", "family"):
             raise ConfigError(f"{key}.kind: must be 'scalar', 'field' or 'family', got '{self.kind}'")
+        if self.space not in ("bounded", "log", "linear"):
+            raise ConfigError(f"{key}.space: bounded, log or linear, got '{self.space}'")
         if self.kind == "family":
             from hyco.physics.families import FAMILIES  # the registry of the same layer
 
@@ -109,6 +116,8 @@ class ParamSpec:
             raise ConfigError(f"{key}.profile_scale: must be 'relative' or 'additive', got '{self.profile_scale}'")
         if self.smoothness < 0:
             raise ConfigError(f"{key}.smoothness: must be >= 0, got {self.smoothness}")
+        if not self.initial_jitter >= 0:
+            raise ConfigError(f"{key}.initial_jitter: must be >= 0, got {self.initial_jitter}")
         if self.smoothness > 0 and self.kind != "field":  # a family is smooth by construction
             raise ConfigError(f"{key}.smoothness: a smoothness penalty needs kind: field")
 

@@ -81,6 +81,7 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
         terms=tuple(cfg.get("terms") or ()),
         layout=str(cfg.get("layout", "cells")),
         options=dict(cfg.get("options") or {}),
+        jit_frames=int(cfg.get("jit_frames", 1)),
     )
 
 

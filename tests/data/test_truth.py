@@ -64,3 +64,15 @@ def test_a_finer_truth_is_kept_and_resampled_onto_the_learner_grid(tmp_path):
     midpoint = 0.5 * (fine[..., 1::4] + fine[..., 2::4])
     np.testing.assert_allclose(sim["truth_velocity"], midpoint, rtol=1e-5, atol=1e-6)
     assert reader.metadata["fine"]["resolution"] == [64]
+
+
+def test_the_truths_resolution_time_step_and_operator_form_are_in_the_cache_key(tmp_path):
+    from hyco.data.cache import cache_key
+
+    base = ["experiment=paper_heat_quarter", f"data.cache_dir={tmp_path}"]
+    keys = {cache_key(compose_config([*base, *extra], check=False)) for extra in (
+        [], ["data.truth.resolution=[50,50]"], ["data.truth.dt=2.0e-4"], ["physics.options.form=divergence"],
+        ["physics.params.kappa.true_theta=[3.0,2.0,1.0,-2.0,1.0,-2.0]"], ["data.ic.amplitudes=[1.0,-0.5]"])}
+    assert len(keys) == 6
+    # speed knobs are not: one compiled trace per frame or per horizon computes the same data
+    assert cache_key(compose_config([*base, "physics.jit_frames=1"], check=False)) in keys

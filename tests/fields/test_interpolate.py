@@ -42,3 +42,23 @@ def test_gradients_flow_to_values_and_points():
     points = (torch.rand(10, 2, dtype=torch.float64) * 4 + 0.5).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda v, p: interpolate(v, (0.0, 0.0), (1.0, 1.0), p, (False, True)),
                                     (values, points))
+
+
+def test_frames_are_read_each_at_its_own_point_exactly_and_differentiably():
+    from hyco.fields.interpolate import interpolate_frames
+
+    first, spacing, shape = (-3.0, -3.0), (0.5, 0.5), (13, 13)
+    nodes = grid_points(first, spacing, shape)
+    f = lambda p, k: k * (1.0 + p[..., 0] - 0.5 * p[..., 1] + 0.25 * p[..., 0] * p[..., 1])  # noqa: E731
+    values = torch.stack([torch.stack([f(nodes, k), -f(nodes, k)]) for k in range(4)])  # [F=4, C=2, 13, 13]
+    gen = torch.Generator().manual_seed(1)
+    points = -3.0 + 6.0 * torch.rand(50, 2, generator=gen, dtype=torch.float64)
+    frames = torch.randint(0, 4, (50,), generator=gen)
+    got = interpolate_frames(values, frames, first, spacing, points, (False, False))
+    expected = torch.stack([f(points, frames.double()), -f(points, frames.double())], dim=1)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    small = torch.randn(3, 1, 5, 6, dtype=torch.float64, requires_grad=True)
+    where = (torch.rand(8, 2, dtype=torch.float64) * 4).requires_grad_(True)
+    index = torch.tensor([0, 1, 2, 0, 1, 2, 2, 1])
+    assert torch.autograd.gradcheck(lambda v, p: interpolate_frames(v, index, (0.0, 0.0), (1.0, 1.0), p,
+                                                                    (True, False), outside="zero"), (small, where))
