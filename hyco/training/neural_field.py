@@ -144,6 +144,7 @@ class NeuralFieldTrainer(TensorTrainer):
 
         for step in range(int(steps)):
             loss = optimiser.step(closure)
-            check_finite(float(loss.detach()), term=DATA_LOSS, step=self.step, where=f"L-BFGS post-training step {step + 1}")
+            check_finite(float(loss.detach()), term=DATA_LOSS, step=self.step,
+                         where=f"L-BFGS post-training step {step + 1}")
             self.step += 1
         return self.validation_loss(data)
