@@ -25,7 +25,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -219,13 +219,20 @@ def figure(benchmarks: Sequence[Benchmark], results: Dict[str, List[Outcome]]):
 
 
 def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: Sequence[Path] = (),
-              overrides: Sequence[str] = (), output: Optional[Path] = None, reuse: bool = True) -> str:
-    """Run the chosen benchmarks (module docstring); return (and write) the Markdown table."""
+              overrides: Sequence[str] = (), output: Optional[Path] = None, reuse: bool = True,
+              arms: Optional[Sequence[str]] = None) -> str:
+    """Run the chosen benchmarks (module docstring); return (and write) the Markdown table.
+    ``arms`` keeps only the rows of those arms (a cheap baseline with more seeds than the hybrid)."""
     if seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {seeds}")
     if not registry:
         raise ConfigError("--registry: no published-results file given (experiments/published/*.yaml)")
     chosen = select(load_registry(registry), names)
+    if arms:
+        chosen = [replace(b, rows=tuple(r for r in b.rows if r.arm in arms)) for b in chosen]
+        chosen = [b for b in chosen if b.rows]
+        if not chosen:
+            raise ConfigError(f"--arms: no row of the chosen benchmarks runs {list(arms)}")
     plans = []  # every config first: a mistake is reported before any compute
     for bench in chosen:
         for arm, row_overrides in bench.groups():
