@@ -87,12 +87,26 @@ class GridKind(Choice):
 class ParamKind(Choice):
     scalar = "scalar"
     field = "field"
+    family = "family"  # a field generated from a few scalars (hyco.physics.families)
+
+
+class GridLayout(Choice):
+    cells = "cells"  # values at cell centres; walls on the outer faces
+    nodes = "nodes"  # values at nodes from the box's lower to its upper corner; wall nodes held at 0
 
 
 class SpatialMaskKind(Choice):
     full = "full"
     box = "box"
     sensors = "sensors"
+    # scattered, off-grid observations (values read from the truth by interpolation):
+    lattice = "lattice"  # a lattice of sensors in the box, fixed or moving along a linear ODE
+    tuples = "tuples"  # random (cell, frame) pairs over the whole trajectory
+
+
+class NoiseScale(Choice):
+    rms = "rms"  # std = noise * RMS of the clean field
+    max = "max"  # std = noise * max |observed values| (the static papers' convention)
 
 
 class TemporalMaskKind(Choice):
@@ -111,6 +125,18 @@ class Scheduler(Choice):
     none = "none"
     cosine = "cosine"
     step = "step"
+    onecycle = "onecycle"  # OneCycle over the planned epochs, peaking at the learning rate
+
+
+class PhysicalScheduler(Choice):
+    none = "none"
+    onecycle = "onecycle"  # OneCycle over the planned Adam steps, peaking at physical_lr
+
+
+class ParamSpace(Choice):
+    bounded = "bounded"  # lower + (upper - lower) sigmoid(z): inside the bounds, near log p for small p
+    log = "log"  # p = exp(z) (the papers' log D)
+    linear = "linear"  # p = z
 
 
 class PhysicalOptimizer(Choice):
@@ -157,7 +183,7 @@ class InitialConditionConfig:
     """The initial-condition prior (``conf/ic/``, registry in :mod:`hyco.physics.ic`); each prior
     reads the knobs it needs. Also the prior of HYCO's ghost initial conditions."""
 
-    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs (a registry: plug-ins add priors)
+    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs | bumps | disc (registered priors)
     max_wavenumber: int = ranged(4, 1)
     amplitude: float = ranged(1.0)
     decay: float = ranged(1.0)  # spectral decay exponent: mode k has weight k^-decay
@@ -169,6 +195,15 @@ class InitialConditionConfig:
     # axis is up); the default lower half leaves the smoke room to rise
     centre_lower: List[float] = ranged([0.2, 0.15], 0.0, 1.0)
     centre_upper: List[float] = ranged([0.8, 0.45], 0.0, 1.0)
+    # deterministic states (the same for every seed): bumps = sum_j amplitudes[j] exp(-|x - c_j|^2 /
+    # width^2); disc = inside[f] within radius of centre, outside[f] elsewhere (absolute coordinates)
+    centres: List[List[float]] = ranged([])
+    amplitudes: List[float] = ranged([])
+    width: float = ranged(1.0, **POSITIVE)
+    centre: List[float] = ranged([])  # empty: the domain's centre
+    radius: float = ranged(0.1, **POSITIVE)
+    inside: List[float] = ranged([])
+    outside: List[float] = ranged([])
 
 
 @dataclass
@@ -199,20 +234,30 @@ class DataConfig:
 
 @dataclass
 class ParamSpecConfig:
-    """One physical parameter: its shape, its truth for data generation and its initial guess."""
+    """One physical parameter: its shape, its truth for data generation and its initial guess.
+
+    ``kind: family`` generates a field from a few scalars ``theta`` (:mod:`hyco.physics.families`):
+    ``family`` names it, ``family_args`` configures it, ``true_theta``/``initial_theta`` replace
+    ``true_value``/``initial_guess`` (which the other kinds need)."""
 
     kind: ParamKind = ParamKind.scalar
-    true_value: float = ranged(MISSING)
+    true_value: Optional[float] = ranged(None)
     # Spatial profile of the true field (kind=field)
     true_profile: Profile = Profile.constant
     profile_amplitude: float = ranged(0.5)  # amplitude of the profile around true_value
     profile_scale: ProfileScale = ProfileScale.relative  # relative: v (1 + a p(x)) | additive: v + a p(x)
     profile_args: Dict[str, Any] = field(default_factory=dict)  # e.g. gaussians: centres, amplitudes, width
-    initial_guess: float = ranged(MISSING)
+    initial_guess: Optional[float] = ranged(None)
     lower: float = ranged(0.0)
     upper: float = ranged(1.0)
     learnable: bool = True
     smoothness: float = ranged(0.0, 0.0)  # beta of the penalty beta*||grad p||^2 on a field parameter (0: off)
+    space: ParamSpace = ParamSpace.bounded  # where a scalar or field parameter is optimised
+    family: str = ""
+    family_args: Dict[str, Any] = field(default_factory=dict)
+    true_theta: List[float] = ranged([])
+    initial_theta: List[float] = ranged([])
+    initial_jitter: float = ranged(0.0, 0.0)  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
 
 
 @dataclass
@@ -223,6 +268,7 @@ class PhysicsConfig:
     dim: int = ranged(2, 1, 2)
     resolution: List[int] = ranged([32, 32], 4)
     domain_size: float = ranged(1.0, **POSITIVE)
+    jit_frames: int = ranged(1, 1)  # frames per compiled trace of a rollout (speed only; small grids: more)
     domain_origin: float = ranged(0.0)  # lower corner of the box on every axis
     # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
     boundary: str = ""
@@ -230,6 +276,8 @@ class PhysicsConfig:
     substeps: int = ranged(1, 1)
     grid: GridKind = GridKind.centered
     params: Dict[str, ParamSpecConfig] = field(default_factory=dict)
+    layout: GridLayout = GridLayout.cells  # nodes: resolution counts nodes, the walls' included
+    options: Dict[str, Any] = field(default_factory=dict)  # the model's own options (its OPTIONS), e.g. heat's form
     terms: List[str] = field(default_factory=list)  # the model's terms that act; empty: all (the model's TERMS)
 
 
@@ -243,12 +291,18 @@ class ObservationConfig:
     # domain per axis; both empty means the whole domain
     box_lower: List[float] = ranged([], 0.0, 1.0)
     box_upper: List[float] = ranged([], 0.0, 1.0)
-    num_sensors: int = ranged(16, 1)  # sensors: random points inside box_lower/box_upper
+    num_sensors: int = ranged(16, 1)  # sensors: random points in the box; lattice: sensors kept; tuples: pairs drawn
     moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
+    lattice: int = ranged(10, 1)  # lattice: sensors per axis, spread from box_lower to box_upper (ends included)
+    sensor_indices: List[int] = ranged([], 0)  # lattice: the kept sensors (empty: num_sensors at random)
+    # lattice: dX/dt = motion_matrix (X - motion_centre), absolute coordinates; empty matrix: fixed sensors
+    motion_matrix: List[List[float]] = ranged([])
+    motion_centre: List[float] = ranged([])
     temporal: TemporalMaskKind = TemporalMaskKind.all
     every_k: int = ranged(1, 1)
     fraction: float = ranged(1.0, 0.0, 1.0, open_low=True)  # for temporal=first/last: share of frames observed
-    noise: float = ranged(0.0, 0.0)  # relative: std = noise * RMS of the clean field
+    noise: float = ranged(0.0, 0.0)  # relative: std = noise * the scale below
+    noise_scale: NoiseScale = NoiseScale.rms
     seed: int = ranged(1234, 0, SEED_MAX)
 
 
@@ -282,11 +336,14 @@ class TrainerConfig:
     gamma: float = ranged(0.5, **POSITIVE)  # scheduler=step: the decay factor
     num_workers: int = ranged(0, 0)
     grad_clip: float = ranged(0.0, 0.0)  # 0 disables clipping
+    betas: List[float] = ranged([0.9, 0.999], 0.0, 1.0, open_high=True)  # the network's Adam betas
     # physical player
     physical_optimizer: PhysicalOptimizer = PhysicalOptimizer.lbfgsb
     physical_iterations_per_epoch: int = ranged(10, 1)
     physical_lr: float = ranged(0.05, **POSITIVE)
     physical_sims_per_fit: int = ranged(4, 1)  # simulations per physical fit (batch of ICs)
+    physical_betas: List[float] = ranged([0.9, 0.999], 0.0, 1.0, open_high=True)  # Adam's betas for the physics
+    physical_scheduler: PhysicalScheduler = PhysicalScheduler.none
     # bookkeeping
     resume: bool = True
     inject_nan_at_step: int = ranged(-1, -1)  # test hook: poison the loss at this optimisation step
@@ -316,6 +373,11 @@ class EvaluationConfig:
     """Held-out evaluation: rollout horizon, which run, which figures."""
 
     horizon: int = ranged(0, 0)  # 0: all frames of the test simulations; at most data.num_frames - 1
+    # reconstruction problems (scattered observations): the network's reconstruction error during
+    # training every this many epochs (the physical model's every epoch), and the window of last
+    # epochs whose minimum is reported beside the final value
+    reconstruction_every: int = ranged(50, 1)
+    min_window: int = ranged(100, 1)
     run_id: str = ""  # empty: the latest run of the experiment
     figures: bool = True
     num_snapshots: int = ranged(3, 1)

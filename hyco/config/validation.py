@@ -69,12 +69,21 @@ def _check_ranges(cfg: DictConfig, prefix: str = "") -> None:
                 _check_ranges(child, path + ".")
         elif key in ranges:
             value = cfg[key]
-            values = list(value) if isinstance(value, ListConfig) else [value]
+            values = list(_flatten(value)) if isinstance(value, ListConfig) else [value]
             for item in values:
                 if _is_number(item) and float(item) not in ranges[key]:
                     shown = list(value) if isinstance(value, ListConfig) else value
                     what = "every entry must be" if isinstance(value, ListConfig) else "must be"
                     raise ConfigError(f"{path}: {what} {ranges[key].describe()}, got {shown}")
+
+
+def _flatten(values: Any):
+    """The numbers of a list, nested lists (a matrix, a list of points) included."""
+    for item in values:
+        if isinstance(item, (ListConfig, list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
 
 
 def _is_number(value: Any) -> bool:
@@ -148,6 +157,15 @@ def _check_physics(cfg: DictConfig) -> None:
             f"got {list(phys.resolution)}"
         )
     for name, spec in phys.params.items():
+        kind = str(getattr(spec.kind, "value", spec.kind))
+        if kind == "family":
+            if not spec.family or not list(spec.true_theta) or not list(spec.initial_theta):
+                raise ConfigError(f"physics.params.{name}: kind family needs family, true_theta and initial_theta")
+            continue
+        for key in ("true_value", "initial_guess"):
+            if spec[key] is None:
+                raise ConfigError(f"missing required config value(s): physics.params.{name}.{key} — set it in the "
+                                  f"preset or on the command line (physics.params.{name}.{key}=...)")
         if spec.learnable and not spec.lower < spec.upper:
             raise ConfigError(f"physics.params.{name}.lower/upper: a learnable parameter needs lower < upper, got "
                               f"[{spec.lower}, {spec.upper}]")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
@@ -36,8 +35,10 @@ from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
-from hyco.errors import CheckpointError, ConfigError, EvaluationError, NotFoundError
+from hyco.errors import CheckpointError, ConfigError, NotFoundError
+from hyco.evaluation.guard import guard_recorded
 from hyco.physics.base import PhysicalModel
+from hyco.physics.families import family_metrics
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
 from hyco.runs.train import experiment_name
@@ -136,13 +137,17 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
         raise NotFoundError(f"evaluation.run_id: {err}") from None
     rcfg = run_config(run_id, cfg)
     reader = CacheReader(generate_dataset(rcfg).path)
+    if reader.metadata.get("scattered"):  # a reconstruction problem: scored on what it reconstructed
+        from hyco.evaluation.reconstruction import evaluate_reconstruction
+
+        model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
+        ckpt_dir = _verified_checkpoints(cfg, run_id, record)
+        metrics = evaluate_reconstruction(cfg, rcfg, run_id, reader, model, ckpt_dir, previous=record.metrics)
+        return {split: EvaluationResult(run_id, {}, metrics, split=split) for split in splits}
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
-    ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
-    recorded = record.tags.get(CHECKSUM_TAG)
-    if recorded:  # the files as the run finished them (each file also carries its own digest)
-        verify_files(ckpt_dir, json.loads(recorded))
+    ckpt_dir = _verified_checkpoints(cfg, run_id, record)
     scored = {split: _evaluate_split(rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
     guard_recorded(run_id, record.metrics, {k: v for result, *_ in scored.values() for k, v in result.metrics.items()})
     held: Dict[str, float] = {}  # metrics of the splits without figures, logged with the test split's
@@ -157,21 +162,14 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     return {split: entry[0] for split, entry in scored.items()}
 
 
-def guard_recorded(run_id: str, previous: Mapping[str, float], metrics: Mapping[str, float]) -> None:
-    """Refuse to log non-finite evaluation metrics over finite ones the run already holds (a damaged
-    checkpoint, or a changed environment, must not overwrite a finished run's results); a finite
-    re-evaluation is logged, and said to be one (the earlier values stay in each metric's history)."""
-    bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-    kept = [k for k in bad if k in previous and math.isfinite(previous[k]) and abs(previous[k]) < 1e300]
-    if kept:
-        raise EvaluationError(
-            f"evaluation of run {run_id} gave non-finite {', '.join(f'{k}={metrics[k]}' for k in kept[:3])}"
-            f"{' and more' if len(kept) > 3 else ''}; nothing was logged, the run keeps its recorded evaluation "
-            f"({kept[0]}={previous[kept[0]]:.4g}). Check its checkpoints and data (rerun with -v for details)")
-    again = [k for k in metrics if k in previous]
-    if again:
-        log.info("run %s already had an evaluation: logging a new one (the earlier values stay in each metric's "
-                 "history)", run_id)
+def _verified_checkpoints(cfg: DictConfig, run_id: str, record: tracking.RunRecord) -> Path:
+    """The run's checkpoint folder (downloaded if remote), each file checked against the SHA-256
+    its run recorded when it finished (each file also carries its own digest, checked on load)."""
+    ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
+    recorded = record.tags.get(CHECKSUM_TAG)
+    if recorded:
+        verify_files(ckpt_dir, json.loads(recorded))
+    return ckpt_dir
 
 
 def _evaluate_split(rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
@@ -202,6 +200,9 @@ def _evaluate_split(rcfg: DictConfig, run_id: str, reader: CacheReader, model: P
                 metrics[M.eval_param(split, name)] = scores[M.param(name)]
                 if M.param_rel_error(name) in scores:
                     metrics[M.eval_param_rel_error(split, name)] = scores[M.param_rel_error(name)]
+            if trained.theta:  # the scalars of family parameters and their errors
+                metrics.update({f"eval/{split}/{key}": value
+                                for key, value in family_metrics(model, trained.theta).items()})
     if len(predictions) == 1:
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 
