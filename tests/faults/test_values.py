@@ -78,7 +78,7 @@ def test_the_walk_finds_the_schema():
 def test_every_numeric_key_refuses_nan_and_infinity_naming_the_key(base_cfgs, value):
     refused = []
     for key in NUMERIC:
-        bad = f"[{value}]" if key.kind.endswith("_list") else value
+        bad = {"list": f"[{value}]", "matrix": f"[[{value}]]"}.get(key.kind.rsplit("_", 1)[-1], value)
         message = refusal(base_cfgs[key.arm], key.path, bad)
         assert names(message, key.path), (key, message)
         refused.append(key.path)

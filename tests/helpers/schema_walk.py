@@ -2,9 +2,9 @@
 every registered arm's and network's node), for the fault suite's value tests.
 
 A key is ``(dotted path, kind, arm)``: ``kind`` is ``"float"``, ``"int"``, ``"float_list"``,
-``"int_list"`` or ``"enum"``; ``arm`` is the arm whose config has the key's node (None for the
-shared keys). ``physics.params`` is a mapping of one dataclass per parameter: its keys are walked
-under a parameter the base config has.
+``"int_list"``, ``"float_matrix"`` (a list of lists), ``"int_matrix"`` or ``"enum"``; ``arm`` is
+the arm whose config has the key's node (None for the shared keys). ``physics.params`` is a mapping
+of one dataclass per parameter: its keys are walked under a parameter the base config has.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def _kind(hint: Any) -> Optional[str]:
         return "enum"
     if typing.get_origin(hint) in (list, List):
         (item,) = typing.get_args(hint) or (Any,)
+        if typing.get_origin(item) in (list, List):  # a matrix, a list of points
+            return {int: "int_matrix", float: "float_matrix"}.get((typing.get_args(item) or (Any,))[0])
         return {int: "int_list", float: "float_list"}.get(item)
     return None
 
