@@ -19,8 +19,7 @@ def _generate(cfg: DictConfig) -> None:
 
     result = generate_dataset(cfg)
     status = "cache hit" if result.hit else f"generated in {result.seconds:.1f} s"
-    log.info("data (%s): %s", status, result.path)
-    print(f"cache directory: {result.path}")
+    print(f"data: {result.path} ({status})")
 
 
 def _train(cfg: DictConfig) -> None:
