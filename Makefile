@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.hyco-installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: setup sweep test lint generate clean-cache
+.PHONY: setup sweep test lint generate ui report docs clean-cache
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml
 
 sweep: $(STAMP)
 	$(PY) experiments/sweep.py $(ARGS)
+
+# the MLflow UI and optuna-dashboard on loopback for mlruns/ (Ctrl-C stops both)
+ui: $(STAMP)
+	$(PY) experiments/ui.py $(ARGS)
 
 generate: $(STAMP)
 	$(PY) experiments/run.py task=[generate] $(ARGS)

@@ -96,7 +96,7 @@ def reevaluate(study: optuna.Study, sweep: DictConfig, base_overrides: Sequence[
                                     run_name=reeval_run_name(arm, seed))
                 run_id = outcome.run_id
                 scores = score_run(cfg, arm, outcome.run_id)
-                if outcome.model_uri:
+                if outcome.model_uri and seed == MODEL_SEED:
                     record["model"] = _register(outcome.run_id, sweep.study_name, arm, number, cfg)
             except (FloatingPointError, RuntimeError) as err:  # a diverged retraining is a result too
                 log.warning("re-evaluation of %s on seed %d failed: %s", arm, seed, err)
