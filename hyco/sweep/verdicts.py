@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence
 
 from hyco.arms import get_arm
-from hyco.evaluation.stats import paired, t_interval
+from hyco.evaluation.stats import t_interval
 
 WIDTH = 100
 INTERVAL_FROM = 3  # seeds from which an interval says more than the values themselves
@@ -108,15 +108,18 @@ def verdict(summary: Any, question: Question) -> Optional[str]:
     rival = scored[best]
     head = (f"{question.label}: {best} {_num(_mean(rival))} vs {question.baseline} {_num(_mean(base))}")
     if summary.reeval and len(rival) == len(base) and len(base) > 0:
-        result = paired(rival, base)
-        if result.n == 0:
-            return f"{head}: no seed to compare"
-        if result.wins == result.n:
-            outcome = f"better on all {result.n} fresh seeds"
-        elif result.wins == 0:
-            outcome = f"worse on all {result.n} fresh seeds"
+        diffs = [a - b for a, b in zip(rival, base) if math.isfinite(a) and math.isfinite(b)]
+        wins, losses, n = sum(d < 0 for d in diffs), sum(d > 0 for d in diffs), len(diffs)
+        if n == 0:
+            outcome = "no seed to compare"
+        elif wins == n:
+            outcome = f"better on all {n} fresh seeds"
+        elif losses == n:
+            outcome = f"worse on all {n} fresh seeds"
+        elif wins == losses == 0:
+            outcome = f"equal on all {n} fresh seeds"
         else:
-            outcome = f"mixed, better on {result.wins} of {result.n} seeds"
+            outcome = f"mixed, better on {wins} of {n} seeds"
         return f"{head}: {outcome}"
     better = _mean(rival) < _mean(base)
     return f"{head}: {'better' if better else 'not better'} (best trials only, optimistic)"
