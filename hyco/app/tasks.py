@@ -34,10 +34,13 @@ def _train(cfg: DictConfig) -> None:
 
 
 def _evaluate(cfg: DictConfig) -> None:
+    from hyco import tracking
     from hyco.evaluation import evaluate_run
 
     result = evaluate_run(cfg)
-    print(f"evaluation of run {result.run_id} on held-out simulations:")
+    run = tracking.get_run(result.run_id, cfg.tracking)
+    print(f"evaluation of run {run.run_name} ({result.run_id}, arm {run.tags.get('hyco.variant', '?')}) "
+          "on held-out simulations:")
     players = sorted(result.per_step, key=lambda p: p == "persistence")
     print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13}")
     split = result.split

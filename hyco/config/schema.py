@@ -272,7 +272,7 @@ class EvaluationConfig:
     """Held-out evaluation: rollout horizon, which run, which figures."""
 
     horizon: int = 0  # 0: all frames of the test simulations
-    run_id: str = ""  # empty: the latest run of the experiment
+    run_id: str = ""  # empty: the latest finished run of the configured arm (trainer.variant) in the experiment
     figures: bool = True
     num_snapshots: int = 3
 
@@ -316,7 +316,7 @@ class SweepConfig:
 class HycoConfig:
     """Root of the configuration tree."""
 
-    task: List[str] = field(default_factory=lambda: ["generate"])
+    task: List[str] = field(default_factory=lambda: ["generate", "train", "evaluate"])
     experiment_name: str = "default"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
