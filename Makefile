@@ -16,10 +16,11 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	# pip's and setuptools' chatter (the editable-install notice box) goes to a log, shown on failure
+	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
 	# torch first, pinned, so that resolving the package does not pull a CUDA build
-	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet $(TORCH_SPEC) >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	$(PY) -m pip install --quiet -e ".[dev]" >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
 	touch $(STAMP)
 
 sweep: $(STAMP)
@@ -37,6 +38,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# the documentation site, built strictly: a broken link or a page left out of the nav fails
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# the analysis notebook, executed headless for a study (default: make sweep's) or a comparison
+report: $(STAMP)
+	$(PY) experiments/report.py $(ARGS)
 
 clean-cache:
 	rm -rf data/cache

@@ -1,7 +1,7 @@
 """A researcher's own PDE, network and arm, from their own package, with nothing in ``hyco/`` or
 ``conf/`` edited: ``tests/plugin_example`` is installed (a real ``pip install``, into a folder of
 its own) and used from its own directory by run.py, compare.py, the sweep and the arm contract.
-The README's plug-in example is that package, file for file."""
+The docs page docs/plugins.md shows that package, file for file."""
 
 from __future__ import annotations
 
@@ -93,8 +93,8 @@ def test_the_contract_covers_the_plugin_pde_and_arm(installed):
     assert passed >= 14, proc.stdout[-1000:]  # relay on 5 built-in PDEs and itself, 8 built-in arms on decay
 
 
-def test_the_readme_example_is_the_tested_package():
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_example_is_the_tested_package():
+    readme = (ROOT / "docs" / "plugins.md").read_text()  # the docs page is the example's one copy
     blocks = re.findall(r"^`(tests/plugin_example/[^`]+)`:\n\n```\w*\n(.*?)```", readme, re.M | re.S)
     files = sorted(p.relative_to(ROOT).as_posix() for p in PLUGIN.rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p))
