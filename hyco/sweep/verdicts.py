@@ -119,7 +119,7 @@ def verdict(summary: Any, question: Question) -> Optional[str]:
         elif wins == losses == 0:
             outcome = f"equal on all {n} fresh seeds"
         else:
-            outcome = f"mixed, better on {wins} of {n} seeds"
+            outcome = f"better on {wins} of {n} seeds only"
         return f"{head}: {outcome}"
     better = _mean(rival) < _mean(base)
     return f"{head}: {'better' if better else 'not better'} (best trials only, optimistic)"
