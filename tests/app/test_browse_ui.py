@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -157,16 +158,13 @@ def test_make_ui_serves_both_and_stops_both_on_ctrl_c(tiny_sweep):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     deadline = time.monotonic() + 30
-    import socket
-
-    for port in (mlflow_port, dashboard_port):  # both gone: the ports are free again
+    for port in (mlflow_port, dashboard_port):  # both gone: nothing answers on their ports
         while True:
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, f"port {port} still served after Ctrl-C"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, f"port {port} still served after Ctrl-C"
             time.sleep(0.5)
 
 
