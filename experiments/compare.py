@@ -29,7 +29,7 @@ def main() -> int:
                         help="repeat every arm with this many seeds (data ICs, noise and training seed together)")
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/comparisons/<experiment>.md)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every arm that reads them")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # Hydra overrides before and after the flags
     arms = [a.strip() for a in args.arms.split(",") if a.strip()] or None
     given = [o.split("=", 1)[1] for o in args.overrides if o.startswith("experiment=")]
     overrides = [o for o in args.overrides if not o.startswith("experiment=")]
