@@ -39,8 +39,11 @@ def _evaluate(cfg: DictConfig) -> None:
 
     result = evaluate_run(cfg)
     run = tracking.get_run(result.run_id, cfg.tracking)
-    print(f"evaluation of run {run.run_name} ({result.run_id}, arm {run.tags.get('hyco.variant', '?')}) "
-          "on held-out simulations:")
+    named = f"{run.run_name} ({result.run_id}, arm {run.tags.get('hyco.variant', '?')})"
+    if not result.per_step:  # a reconstruction problem: scored on the trajectory it reconstructed
+        _print_reconstruction(result, named)
+        return
+    print(f"evaluation of run {named} on held-out simulations:")
     players = sorted(result.per_step, key=lambda p: p == "persistence")
     print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13}")
     split = result.split
@@ -55,6 +58,20 @@ def _evaluate(cfg: DictConfig) -> None:
         for key in (M.eval_param(split, name), M.eval_param_rel_error(split, name)):
             if key in result.metrics:
                 print(f"  {key}: {result.metrics[key]:.4g}")
+
+
+def _print_reconstruction(result, named: str) -> None:
+    metrics = result.metrics
+    print(f"reconstruction by run {named} of its observed trajectory (frames 1..T-1 against the truth):")
+    print(f"  {'player':<12} {'rel L2 final':>13} {'rel L2 min':>11} {'MSE final':>11}")
+    for player in M.PLAYERS:
+        if M.eval_recon(player, "final") in metrics:
+            low = metrics.get(M.eval_recon(player, "min"))
+            print(f"  {player:<12} {metrics[M.eval_recon(player, 'final')]:>13.4g} "
+                  f"{'—' if low is None else f'{low:.4g}':>11} {metrics[M.eval_recon(player, 'final', 'mse')]:>11.4g}")
+    prefix = M.eval_recon_param(M.param(""))
+    for key in sorted(k for k in metrics if k.startswith(prefix)):
+        print(f"  {key[len(M.eval_recon_param('')):]}: {metrics[key]:.4g}")
 
 
 TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train": _train, "evaluate": _evaluate}

@@ -49,7 +49,6 @@ from hyco.config.schema import ranged
 from hyco.core.checkpoints import first_existing, load_checkpoint
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.synthetic.checkpoint import spec_of
 from hyco.synthetic.rollout import masked_rollout_loss, rollout
 from hyco.training.base import check_finite
@@ -191,8 +190,7 @@ class AphynityTrainer(SyntheticTrainer):
 
     def _on_epoch_end(self, epoch: int, metrics: Dict[str, float]) -> None:
         metrics.update(self.terms)
-        metrics.update(parameter_metrics(self.physical.current_params(), self.physical.truth,
-                                         self.physical.learnable))
+        metrics.update(self.physical.parameter_scores())
         if self.val_data is not None:  # P_θ alone on the validation windows
             metrics[M.PHYSICAL_DATA_LOSS] = self.physical.validation_loss(self.val_data)
         super()._on_epoch_end(epoch, metrics)

@@ -48,7 +48,7 @@ import torch
 from omegaconf import DictConfig
 
 from hyco import metrics as M
-from hyco.arms.pinn_data import PINNData
+from hyco.arms.pinn_data import PINNData, ScatteredPINNData
 from hyco.arms.pinn_network import CoordinateNetwork
 from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
@@ -58,7 +58,6 @@ from hyco.core.console import bar_metrics, phase_bar
 from hyco.core.devices import select_device
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.physics.residuals import Derivatives
 from hyco.training.base import AbstractTrainer, check_finite
 from hyco.training.context import RunContext
@@ -268,7 +267,7 @@ class PINNTrainer(AbstractTrainer):
         metrics = {pinn_loss(k): v / len(chunks) for k, v in sums.items()}
         metrics.update({pinn_weight(k): v for k, v in self.weights().items()})
         metrics[PINN_RECONSTRUCTION] = self.reconstruction_error()
-        metrics.update(parameter_metrics(self.physical.current_params(), self.physical.truth, self.physical.learnable))
+        metrics.update(self.physical.parameter_scores())
         if self.val_data is not None and len(self.val_data) > 0:
             # the physical model with the PINN's parameters on the validation windows
             metrics[M.PHYSICAL_DATA_LOSS] = self.physical.validation_loss(self.val_data)
@@ -353,7 +352,8 @@ def build_pinn_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData
     """The coordinate network on the training trajectories of ``data.reader``; parameters as for
     the physical player."""
     physical = PhysicalTrainer(cfg, model, None, data.val, context)
-    return PINNTrainer(cfg, physical, PINNData(data.reader, model), data.val, context)
+    points = ScatteredPINNData(data.scattered, model) if data.scattered is not None else PINNData(data.reader, model)
+    return PINNTrainer(cfg, physical, points, data.val, context)
 
 
 register_arm(ArmSpec(
@@ -362,4 +362,4 @@ register_arm(ArmSpec(
     reads=("epochs", "lr", "weight_decay", "optimizer", "grad_clip", "physical_lr", "resume", "inject_nan_at_step",
            *(f"pinn.{f.name}" for f in dataclasses.fields(PinnConfig))),
     checkpoints=(PINNTrainer.CHECKPOINT, PhysicalTrainer.PARAMS_FILE), metrics=METRICS, accepts=check_pinn_model,
-    rank=20))
+    reconstructs=True, rank=20))

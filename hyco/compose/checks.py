@@ -13,9 +13,10 @@ from typing import Any
 
 from omegaconf.errors import OmegaConfBaseException
 
-from hyco.arms import ARMS, arm_of, available_arms
+from hyco.arms import ARMS, arm_of, available_arms, reconstruction_arms
 from hyco.config.schema import truth_physics
 from hyco.data.generate import check_truth, observed_fields, truth_steps_per_frame
+from hyco.data.observation import POINT_KINDS
 from hyco.errors import ConfigError, PhysicsParameterError, ProblemRefused
 from hyco.physics.ic import PRIORS
 from hyco.physics.registry import build_physics
@@ -68,6 +69,7 @@ def check_problem(cfg: Any) -> None:
             raise ConfigError(f"data.static_fields: '{name}' is a learnable parameter; giving the network its true "
                               f"value would leak what is being learned. Remove it, or set "
                               f"physics.params.{name}.learnable=false if it is known")
+    check_reconstruction(cfg, arm)
     if "synthetic" in arm.trains:
         entry = NETWORKS.get(cfg.synthetic.name)
         spec = network_spec(cfg, model)
@@ -77,3 +79,29 @@ def check_problem(cfg: Any) -> None:
             except ValueError as err:
                 raise ProblemRefused(str(err)) from None
 
+
+
+def check_reconstruction(cfg: Any, arm: Any) -> None:
+    """Scattered observations (a reconstruction problem) go with an arm that trains on them and,
+    where a network trains, a neural field on one trajectory; grid observations with a grid
+    network. A :class:`~hyco.errors.ProblemRefused` naming the keys otherwise."""
+    spatial = str(getattr(cfg.observation.spatial, "value", cfg.observation.spatial))
+    scattered = spatial in POINT_KINDS
+    if scattered and not arm.reconstructs:
+        raise ProblemRefused(f"trainer.variant={arm.name}: observation.spatial={spatial} gives scattered points of the "
+                             f"training trajectories (a reconstruction problem), which this arm does not train on; "
+                             f"arms that do: {reconstruction_arms()}")
+    if "synthetic" not in arm.trains:
+        return
+    kind = NETWORKS.get(cfg.synthetic.name).kind
+    if scattered and kind != "field":
+        fields = [n for n in NETWORKS.names() if NETWORKS.get(n).kind == "field"]
+        raise ProblemRefused(f"synthetic.name={cfg.synthetic.name}: scattered observations are reconstructed by a "
+                             f"neural field (a network of kind 'field': {fields}); a grid forecaster cannot read them")
+    if not scattered and kind == "field":
+        raise ProblemRefused(f"synthetic.name={cfg.synthetic.name}: a neural field reconstructs scattered observations "
+                             f"of one trajectory; with observation.spatial={spatial} choose a grid network, or "
+                             f"observe with observation.spatial=lattice|tuples")
+    if scattered and int(cfg.data.num_train) != 1:
+        raise ProblemRefused(f"data.num_train={cfg.data.num_train}: a neural field (x, t) -> u reconstructs one "
+                             f"trajectory; set data.num_train=1")

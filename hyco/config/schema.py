@@ -74,12 +74,26 @@ class GridKind(str, Enum):
 class ParamKind(str, Enum):
     scalar = "scalar"
     field = "field"
+    family = "family"  # a field generated from a few scalars (hyco.physics.families)
+
+
+class GridLayout(str, Enum):
+    cells = "cells"  # values at cell centres; walls on the outer faces
+    nodes = "nodes"  # values at nodes from the box's lower to its upper corner; wall nodes held at 0
 
 
 class SpatialMaskKind(str, Enum):
     full = "full"
     box = "box"
     sensors = "sensors"
+    # scattered, off-grid observations (values read from the truth by interpolation):
+    lattice = "lattice"  # a lattice of sensors in the box, fixed or moving along a linear ODE
+    tuples = "tuples"  # random (cell, frame) pairs over the whole trajectory
+
+
+class NoiseScale(str, Enum):
+    rms = "rms"  # std = noise * RMS of the clean field
+    max = "max"  # std = noise * max |observed values| (the static papers' convention)
 
 
 class TemporalMaskKind(str, Enum):
@@ -98,6 +112,18 @@ class Scheduler(str, Enum):
     none = "none"
     cosine = "cosine"
     step = "step"
+    onecycle = "onecycle"  # OneCycle over the planned epochs, peaking at the learning rate
+
+
+class PhysicalScheduler(str, Enum):
+    none = "none"
+    onecycle = "onecycle"  # OneCycle over the planned Adam steps, peaking at physical_lr
+
+
+class ParamSpace(str, Enum):
+    bounded = "bounded"  # lower + (upper - lower) sigmoid(z): inside the bounds, near log p for small p
+    log = "log"  # p = exp(z) (the papers' log D)
+    linear = "linear"  # p = z
 
 
 class PhysicalOptimizer(str, Enum):
@@ -113,7 +139,7 @@ class InitialConditionConfig:
     """The initial-condition prior (``conf/ic/``, registry in :mod:`hyco.physics.ic`); each prior
     reads the knobs it needs. Also the prior of HYCO's ghost initial conditions."""
 
-    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs
+    name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs | bumps | disc (registered priors)
     max_wavenumber: int = 4
     amplitude: float = 1.0
     decay: float = 1.0  # spectral decay exponent: mode k has weight k^-decay
@@ -125,6 +151,15 @@ class InitialConditionConfig:
     # axis is up); the default lower half leaves the smoke room to rise
     centre_lower: List[float] = field(default_factory=lambda: [0.2, 0.15])
     centre_upper: List[float] = field(default_factory=lambda: [0.8, 0.45])
+    # deterministic states (the same for every seed): bumps = sum_j amplitudes[j] exp(-|x - c_j|^2 /
+    # width^2); disc = inside[f] within radius of centre, outside[f] elsewhere (absolute coordinates)
+    centres: List[List[float]] = field(default_factory=list)
+    amplitudes: List[float] = field(default_factory=list)
+    width: float = 1.0
+    centre: List[float] = field(default_factory=list)  # empty: the domain's centre
+    radius: float = 0.1
+    inside: List[float] = field(default_factory=list)
+    outside: List[float] = field(default_factory=list)
 
 
 @dataclass
@@ -155,20 +190,30 @@ class DataConfig:
 
 @dataclass
 class ParamSpecConfig:
-    """One physical parameter: its shape, its truth for data generation and its initial guess."""
+    """One physical parameter: its shape, its truth for data generation and its initial guess.
+
+    ``kind: family`` generates a field from a few scalars ``theta`` (:mod:`hyco.physics.families`):
+    ``family`` names it, ``family_args`` configures it, ``true_theta``/``initial_theta`` replace
+    ``true_value``/``initial_guess`` (which the other kinds need)."""
 
     kind: ParamKind = ParamKind.scalar
-    true_value: float = MISSING
+    true_value: Optional[float] = None
     # Spatial profile of the true field (kind=field): constant | sine | bump
     true_profile: str = "constant"
     profile_amplitude: float = 0.5  # amplitude of the profile around true_value
     profile_scale: str = "relative"  # relative: v (1 + a p(x)) | additive: v + a p(x)
     profile_args: Dict[str, Any] = field(default_factory=dict)  # e.g. gaussians: centres, amplitudes, width
-    initial_guess: float = MISSING
+    initial_guess: Optional[float] = None
     lower: float = 0.0
     upper: float = 1.0
     learnable: bool = True
     smoothness: float = 0.0  # beta of the penalty beta*||grad p||^2 on a field parameter (0: off)
+    space: ParamSpace = ParamSpace.bounded  # where a scalar or field parameter is optimised
+    family: str = ""
+    family_args: Dict[str, Any] = field(default_factory=dict)
+    true_theta: List[float] = field(default_factory=list)
+    initial_theta: List[float] = field(default_factory=list)
+    initial_jitter: float = 0.0  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
 
 
 @dataclass
@@ -179,6 +224,7 @@ class PhysicsConfig:
     dim: int = 2
     resolution: List[int] = field(default_factory=lambda: [32, 32])
     domain_size: float = 1.0
+    jit_frames: int = 1  # frames per compiled trace of a rollout (speed only; small grids: more)
     domain_origin: float = 0.0  # lower corner of the box on every axis
     # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
     boundary: str = ""
@@ -186,6 +232,8 @@ class PhysicsConfig:
     substeps: int = 1
     grid: GridKind = GridKind.centered
     params: Dict[str, ParamSpecConfig] = field(default_factory=dict)
+    layout: GridLayout = GridLayout.cells  # nodes: resolution counts nodes, the walls' included
+    options: Dict[str, Any] = field(default_factory=dict)  # the model's own options (its OPTIONS), e.g. heat's form
     terms: List[str] = field(default_factory=list)  # the model's terms that act; empty: all (the model's TERMS)
 
 
@@ -199,12 +247,18 @@ class ObservationConfig:
     # domain per axis; both empty means the whole domain
     box_lower: List[float] = field(default_factory=list)
     box_upper: List[float] = field(default_factory=list)
-    num_sensors: int = 16  # sensors: random points inside box_lower/box_upper
+    num_sensors: int = 16  # sensors: random points in the box; lattice: sensors kept; tuples: pairs drawn
     moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
+    lattice: int = 10  # lattice: sensors per axis, spread from box_lower to box_upper (ends included)
+    sensor_indices: List[int] = field(default_factory=list)  # lattice: the kept sensors (empty: num_sensors at random)
+    # lattice: dX/dt = motion_matrix (X - motion_centre), absolute coordinates; empty matrix: fixed sensors
+    motion_matrix: List[List[float]] = field(default_factory=list)
+    motion_centre: List[float] = field(default_factory=list)
     temporal: TemporalMaskKind = TemporalMaskKind.all
     every_k: int = 1
     fraction: float = 1.0  # for temporal=first/last: share of frames observed
-    noise: float = 0.0  # relative: std = noise * RMS of the clean field
+    noise: float = 0.0  # relative: std = noise * the scale below
+    noise_scale: NoiseScale = NoiseScale.rms
     seed: int = 1234
 
 
@@ -238,11 +292,14 @@ class TrainerConfig:
     gamma: float = 0.5
     num_workers: int = 0
     grad_clip: float = 0.0  # 0 disables clipping
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # the network's Adam betas
     # physical player
     physical_optimizer: PhysicalOptimizer = PhysicalOptimizer.lbfgsb
     physical_iterations_per_epoch: int = 10
     physical_lr: float = 0.05
     physical_sims_per_fit: int = 4  # simulations per physical fit (batch of ICs)
+    physical_betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam's betas for the physics
+    physical_scheduler: PhysicalScheduler = PhysicalScheduler.none
     # bookkeeping
     resume: bool = True
     inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
@@ -272,6 +329,11 @@ class EvaluationConfig:
     """Held-out evaluation: rollout horizon, which run, which figures."""
 
     horizon: int = 0  # 0: all frames of the test simulations
+    # reconstruction problems (scattered observations): the network's reconstruction error during
+    # training every this many epochs (the physical model's every epoch), and the window of last
+    # epochs whose minimum is reported beside the final value
+    reconstruction_every: int = 50
+    min_window: int = 100
     run_id: str = ""  # empty: the latest finished run of the configured arm (trainer.variant) in the experiment
     figures: bool = True
     num_snapshots: int = 3

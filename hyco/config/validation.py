@@ -121,6 +121,15 @@ def validate(cfg: DictConfig) -> None:
     if phys.substeps < 1:
         raise ConfigError(f"physics.substeps: must be >= 1, got {phys.substeps}")
     for name, spec in phys.params.items():
+        kind = str(getattr(spec.kind, "value", spec.kind))
+        if kind == "family":
+            if not spec.family or not list(spec.true_theta) or not list(spec.initial_theta):
+                raise ConfigError(f"physics.params.{name}: kind family needs family, true_theta and initial_theta")
+            continue
+        for key in ("true_value", "initial_guess"):
+            if spec[key] is None:
+                raise ConfigError(f"missing required config value(s): physics.params.{name}.{key} — set it in the "
+                                  f"preset or on the command line (physics.params.{name}.{key}=...)")
         if not spec.lower <= spec.true_value <= spec.upper:
             raise ConfigError(
                 f"physics.params.{name}.true_value: {spec.true_value} outside "

@@ -34,6 +34,7 @@ from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
 from hyco.errors import CheckpointError
 from hyco.physics.base import PhysicalModel
+from hyco.physics.families import family_metrics
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.physics.registry import build_physics
 from hyco.runs.train import experiment_name
@@ -138,6 +139,13 @@ def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, Evaluat
     run_id = resolve_run_id(cfg)
     rcfg = run_config(run_id, cfg)
     reader = CacheReader(generate_dataset(rcfg).path)
+    if reader.metadata.get("scattered"):  # a reconstruction problem: scored on what it reconstructed
+        from hyco.evaluation.reconstruction import evaluate_reconstruction
+
+        model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
+        ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
+        metrics = evaluate_reconstruction(cfg, rcfg, run_id, reader, model, ckpt_dir)
+        return {split: EvaluationResult(run_id, {}, metrics, split=split) for split in splits}
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
@@ -177,6 +185,9 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
                 metrics[M.eval_param(split, name)] = scores[M.param(name)]
                 if M.param_rel_error(name) in scores:
                     metrics[M.eval_param_rel_error(split, name)] = scores[M.param_rel_error(name)]
+            if trained.theta:  # the scalars of family parameters and their errors
+                metrics.update({f"eval/{split}/{key}": value
+                                for key, value in family_metrics(model, trained.theta).items()})
     if len(predictions) == 1:
         raise CheckpointError(f"run {run_id} has no checkpoints in {ckpt_dir}; nothing to evaluate")
 

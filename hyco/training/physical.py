@@ -56,6 +56,7 @@ class PhysicalTrainer(FieldTrainer):
             "step": self.step,
             "evaluations": self.evaluations,
             "params": {n: np.asarray(v).tolist() for n, v in self.current_params().items()},
+            "theta": {n: np.asarray(v).tolist() for n, v in self.current_theta().items()},
             "history": self.history,
             # the optimised variables themselves: p -> logit(p) does not give back z's last bit
             "unconstrained": {n: z.detach().cpu().tolist() for n, z in self.z.items()},
@@ -94,6 +95,15 @@ class PhysicalTrainer(FieldTrainer):
         return sample_windows(data, self.cfg.trainer.physical_sims_per_fit,
                               seed=int(self.cfg.seed) * 7919 + self.epoch)
 
+    def parameter_scores(self, params: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, float]:
+        """The learned parameters and their errors against the truth (``params``: the current
+        ones by default), with each family parameter's scalars and their errors."""
+        from hyco.physics.families import family_metrics
+
+        values = self.current_params() if params is None else params
+        return {**parameter_metrics(values, self.truth, self.learnable), **family_metrics(self.model,
+                                                                                          self.current_theta())}
+
     def validation_loss(self, data: Dataset) -> float:
         import torch
 
@@ -110,7 +120,7 @@ class PhysicalTrainer(FieldTrainer):
         metrics = {
             M.PHYSICAL_TOTAL_LOSS: result.loss,
             M.PHYSICAL_FIT_EVALUATIONS: float(result.evaluations),
-            **parameter_metrics(result.params, self.truth, self.learnable),
+            **self.parameter_scores(result.params),
         }
         metrics[M.TIME_PHYSICAL] = time.perf_counter() - start
         self.history.append({"epoch": self.epoch, **{k: v for k, v in metrics.items() if M.is_param_metric(k)}})
