@@ -15,13 +15,14 @@ export DO_NOT_TRACK := true
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# pip's and setuptools' chatter (the editable-install notice box) goes to a log, shown on failure
-	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
-	# torch first, pinned, so that resolving the package does not pull a CUDA build
-	$(PY) -m pip install --quiet $(TORCH_SPEC) >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
-	$(PY) -m pip install --quiet -e ".[dev]" >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
-	touch $(STAMP)
+	@echo "installing the project into $(VENV) (pip's output: $(VENV)/install.log)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# pip's and setuptools' chatter (the editable-install notice box) goes to the log, shown on failure
+	@$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@# torch first, pinned, so that resolving the package does not pull a CUDA build
+	@$(PY) -m pip install --quiet $(TORCH_SPEC) >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@$(PY) -m pip install --quiet -e ".[dev]" >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 sweep: $(STAMP)
 	$(PY) experiments/sweep.py $(ARGS)
