@@ -84,6 +84,10 @@ def test_reeval_registers_the_network_names_the_runs_and_the_summary_fits(sweep_
     assert sorted((r.tags["hyco.arm"], r.tags["hyco.seed"]) for r in reevals) == [
         ("physical_only", "1"), ("physical_only", "2"), ("synthetic_only", "1"), ("synthetic_only", "2")]
     assert all(r.tags["mlflow.parentRunId"] == parent.run_id and r.status == "FINISHED" for r in reevals)
+    for arm in ("synthetic_only", "physical_only"):  # the parent holds each arm's own history figure
+        figure = tracking.download_artifact(parent.run_id, f"sweep/arms/{arm}_history.png", sweep_paths.tracking_uri)
+        assert figure.is_file()
+    assert "Verdicts" not in proc.stdout or "parameter error" not in proc.stdout  # no rival learns parameters
     assert sorted(r.run_name for r in reevals) == ["physical_only-seed1", "physical_only-seed2",
                                                    "synthetic_only-seed1", "synthetic_only-seed2"]
     trials = {t.number: t for t in study.get_trials()}
