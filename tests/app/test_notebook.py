@@ -120,7 +120,7 @@ def test_notebook_runs_on_a_tiny_sweep(tmp_path, mlflow_db_template, monkeypatch
 
 @pytest.mark.slow
 def test_make_report_of_a_comparison_logs_the_html_to_its_parent_run(tmp_path, mlflow_db_template, monkeypatch):
-    """``make report --comparison <parent run id>``: the notebook on a two-arm, two-seed comparison."""
+    """``make report --comparison <parent run id>``: the notebook on a two-arm comparison."""
     from hyco import tracking
     from hyco.app.report import run_report
     from hyco.compare import compare
@@ -131,7 +131,7 @@ def test_make_report_of_a_comparison_logs_the_html_to_its_parent_run(tmp_path, m
     overrides = [f"tracking.tracking_uri={uri}", f"tracking.artifact_location={tmp_path / 'artifacts'}",
                  f"data.cache_dir={tmp_path / 'cache'}", "evaluation.figures=false", "tracking.log_model=false",
                  *TINY[1:]]
-    compare("burgers_1d_quick", ["synthetic_only", "physical_only"], overrides, tmp_path / "table.md", seeds=2)
+    compare("burgers_1d_quick", ["synthetic_only", "physical_only"], overrides, tmp_path / "table.md")
     parent = next(r for r in tracking.search_runs("burgers_1d_quick", tracking=uri) if "hyco.compare" in r.tags)
     path, logged = run_report(tracking_uri=uri, comparison=parent.run_id, output=tmp_path / "report.html")
     html = path.read_text()
