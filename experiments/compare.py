@@ -1,9 +1,12 @@
 """Compare every registered arm on one problem with equal budgets and print a Markdown table.
 
-    python experiments/compare.py --experiment compare_quarter_scalar
-    python experiments/compare.py --experiment compare_field_partial --arms physical_only,cooperative
-    python experiments/compare.py --experiment compare_quarter_scalar trainer.epochs=10   # Hydra overrides
-    python experiments/compare.py --experiment compare_field_partial --seeds 3   # mean ± std, t interval, paired wins
+    python experiments/compare.py experiment=compare_quarter_scalar
+    python experiments/compare.py experiment=compare_field_partial --arms physical_only,cooperative
+    python experiments/compare.py experiment=compare_quarter_scalar trainer.epochs=10   # Hydra overrides
+    python experiments/compare.py experiment=compare_field_partial --seeds 3   # mean ± std, t interval, paired wins
+
+``experiment=<preset>`` is Hydra's spelling, as in run.py and sweep.py; ``--experiment <preset>``
+is kept as an alias.
 """
 
 import os
@@ -18,15 +21,23 @@ from pathlib import Path
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiment", default="compare_quarter_scalar", help="experiment preset (conf/experiment)")
+    parser.add_argument("--experiment", default=None, help="alias of experiment=<preset> (conf/experiment; "
+                                                            "default compare_quarter_scalar)")
     parser.add_argument("--arms", default="", help="comma-separated registered arms (default: every arm that "
                                                    "accepts the problem)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="repeat every arm with this many seeds (data ICs, noise and training seed together)")
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/comparisons/<experiment>.md)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every arm that reads them")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # Hydra overrides before and after the flags
     arms = [a.strip() for a in args.arms.split(",") if a.strip()] or None
+    given = [o.split("=", 1)[1] for o in args.overrides if o.startswith("experiment=")]
+    overrides = [o for o in args.overrides if not o.startswith("experiment=")]
+    if given and args.experiment and given[-1] != args.experiment:
+        print(f"configuration error: experiment={given[-1]} and --experiment {args.experiment} disagree; give one",
+              file=sys.stderr)
+        return 2
+    experiment = (given[-1] if given else None) or args.experiment or "compare_quarter_scalar"
 
     from hyco.compare import compare
     from hyco.core.console import setup_logging
@@ -34,8 +45,7 @@ def main() -> int:
 
     setup_logging()  # log lines above the per-phase bars; HYCO_LOG_LEVEL=DEBUG shows every epoch
     try:
-        table = compare(args.experiment, arms, list(args.overrides), Path(args.output) if args.output else None,
-                        seeds=args.seeds)
+        table = compare(experiment, arms, overrides, Path(args.output) if args.output else None, seeds=args.seeds)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2

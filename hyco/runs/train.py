@@ -110,12 +110,13 @@ def _upload_log(logger: tracking.RunLogger, log_path: Path) -> None:
 def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
               extra_tags: Optional[Dict[str, str]] = None,
               observers: Sequence[Callable[[int, Dict[str, float]], None]] = (),
-              on_start: Optional[Callable[[str], None]] = None) -> TrainOutcome:
+              on_start: Optional[Callable[[str], None]] = None, run_name: Optional[str] = None) -> TrainOutcome:
     """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one).
 
     ``parent_run_id`` makes the run a child (comparisons, sweeps); ``extra_tags`` are added to it;
     ``observers`` receive every epoch's metrics (pruning); ``on_start(run_id)`` is called once
-    the run exists.
+    the run exists; ``run_name`` (default ``tracking.run_name``, else the arm) names the run
+    (sweeps: ``<arm>-t<trial>``, fresh seeds: ``<arm>-seed<k>``).
     """
     seed_everything(int(cfg.seed))
     data, cache_key = open_training_data(cfg)
@@ -133,7 +134,7 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         **(extra_tags or {}),
     }
     params = run_params(cfg)
-    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
+    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=run_name or cfg.tracking.run_name or variant,
                               tags=tags, params=params, resume_run_id=resume_id,
                               parent_run_id=parent_run_id) as logger:
         ckpt_dir = (tracking.writable_artifact_dir(logger.run_id, cfg.tracking, resume=bool(resume_id))
