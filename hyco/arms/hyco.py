@@ -33,7 +33,7 @@ from hyco.arms.reconstruction import SWITCHABLE, ReconstructionTrainer, build_re
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
 from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
 from hyco.training.context import RunContext
@@ -240,7 +240,7 @@ class HYCOTrainer(HybridTrainer):
         self.resume()
         every = max(1, int(self.knobs.checkpoint_every))
         metrics: Dict[str, float] = {}
-        bar = phase_bar(range(self.round, self.rounds), f"HYCO {self.variant} rounds", initial=self.round,
+        bar = phase_bar(range(self.round, self.rounds), f"{self.variant} rounds", initial=self.round,
                         total=self.rounds)
         for r in bar:
             start = time.perf_counter()
@@ -253,8 +253,7 @@ class HYCOTrainer(HybridTrainer):
             metrics.update({HYCO_PHASE: PHASES[phase], M.TIME_ROUND: time.perf_counter() - start,
                             M.SYNTHETIC_LR: self.synthetic.lr})
             self.round = r + 1
-            bar.set_postfix({k: f"{metrics[k]:.3g}" for k in (M.SYNTHETIC_TOTAL_LOSS, M.PHYSICAL_TOTAL_LOSS)
-                            if k in metrics})
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("round %d/%d (%s) %s", self.round, self.rounds, phase,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if self.round % every == 0 or self.round == self.rounds:

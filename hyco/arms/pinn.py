@@ -53,7 +53,7 @@ from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
 from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.core.devices import select_device
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
@@ -322,8 +322,11 @@ class PINNTrainer(AbstractTrainer):
         self.resume()
         epochs = int(self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
-        for _ in phase_bar(range(self.epoch, epochs), "pinn epochs", initial=self.epoch, total=epochs):
+        bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=epochs)
+        for _ in bar:
             metrics = self.train_epoch()
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.physical.current_params()}

@@ -75,7 +75,8 @@ def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConf
 def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int = 0) -> ArmResult:
     configure_threads(cfg)
     start = time.perf_counter()
-    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm, "hyco.seed": str(seed)})
+    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm, "hyco.seed": str(seed)},
+                        run_name=f"{arm}-seed{seed}")
     seconds = time.perf_counter() - start
     cfg.evaluation.run_id = outcome.run_id
     result = evaluate_run(cfg)

@@ -378,7 +378,7 @@ class EvaluationConfig:
     # epochs whose minimum is reported beside the final value
     reconstruction_every: int = ranged(50, 1)
     min_window: int = ranged(100, 1)
-    run_id: str = ""  # empty: the latest run of the experiment
+    run_id: str = ""  # empty: the latest finished run of the configured arm (trainer.variant) in the experiment
     figures: bool = True
     num_snapshots: int = ranged(3, 1)
 
@@ -424,7 +424,7 @@ class SweepConfig:
 class HycoConfig:
     """Root of the configuration tree."""
 
-    task: List[str] = field(default_factory=lambda: ["generate"])
+    task: List[str] = field(default_factory=lambda: ["generate", "train", "evaluate"])
     experiment_name: str = "default"
     seed: int = ranged(0, 0, SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (checked by validate(), CUDA's presence too)

@@ -208,11 +208,11 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     unobserved_mask = np.zeros_like(operator.mask)
     unobserved_mask[0] = 1  # the initial condition is known in full, observed or not
     valid = {n: _field_samples(learner, n) for n in learner.dynamic_fields}
-    logger.info(
-        "generating %d simulations (%s) x %d frames at %s%s into %s",
-        len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(learner.resolution),
-        f" (truth at {list(model.resolution)})" if fine else "", path,
-    )
+    # the path is printed once, by the caller; inside a sweep (no run bars) generation is detail
+    logger.log(logging.INFO if run_bars_enabled() else logging.DEBUG,
+               "generating %d simulations (%s) x %d frames at %s%s",
+               len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(learner.resolution),
+               f" (truth at {list(model.resolution)})" if fine else "")
     with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim",
               disable=None if progress and run_bars_enabled() else True) as bar:
         for start in range(0, len(jobs), batch):
@@ -362,5 +362,5 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
             remove_entry(path)
             raise
     seconds = time.perf_counter() - t0
-    logger.info("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
+    logger.debug("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
     return GenerationResult(path=path, key=key, hit=False, seconds=seconds)

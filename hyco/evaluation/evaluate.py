@@ -78,17 +78,30 @@ def run_config(run_id: str, cfg: DictConfig) -> DictConfig:
 
 
 def resolve_run_id(cfg: DictConfig) -> str:
-    """``evaluation.run_id`` or the latest FINISHED run of the experiment."""
+    """``evaluation.run_id``, else the latest FINISHED run of the configured arm
+    (``trainer.variant``) in the experiment, named in the log. It never takes another arm's run:
+    with none of this arm, the error names the experiment's latest run and its arm."""
     if cfg.evaluation.run_id:
         return str(cfg.evaluation.run_id)
     tracking.ensure_backend(cfg.tracking)
-    run = tracking.latest_run(experiment_name(cfg), "attributes.status = 'FINISHED'", cfg.tracking)
-    if run is None:
+    arm = str(cfg.trainer.variant)
+    runs = [r for r in tracking.search_runs(experiment_name(cfg), "attributes.status = 'FINISHED'",
+                                            tracking=cfg.tracking) if "hyco.variant" in r.tags]  # not parents
+    if not runs:
         raise NotFoundError(
             f"no finished run in experiment '{experiment_name(cfg)}' to evaluate; train first "
             "(task=[train,evaluate]) or pass evaluation.run_id=<id>"
         )
-    return run.run_id
+    mine = [r for r in runs if r.tags["hyco.variant"] == arm]
+    if not mine:
+        latest = runs[0]
+        raise NotFoundError(
+            f"no finished run of arm {arm} (trainer.variant) in experiment '{experiment_name(cfg)}'; its latest "
+            f"finished run is {latest.run_name} ({latest.run_id}) of arm {latest.tags['hyco.variant']}. Not "
+            f"guessing across arms: pass evaluation.run_id={latest.run_id} or trainer={latest.tags['hyco.variant']}")
+    log.info("evaluating run %s (%s), the latest finished run of arm %s in experiment '%s'",
+             mine[0].run_name, mine[0].run_id, arm, experiment_name(cfg))
+    return mine[0].run_id
 
 
 def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test",

@@ -114,12 +114,13 @@ def _upload_log(logger: tracking.RunLogger, log_path: Path) -> None:
 def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
               extra_tags: Optional[Dict[str, str]] = None,
               observers: Sequence[Callable[[int, Dict[str, float]], None]] = (),
-              on_start: Optional[Callable[[str], None]] = None) -> TrainOutcome:
+              on_start: Optional[Callable[[str], None]] = None, run_name: Optional[str] = None) -> TrainOutcome:
     """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one).
 
     ``parent_run_id`` makes the run a child (comparisons, sweeps); ``extra_tags`` are added to it;
     ``observers`` receive every epoch's metrics (pruning); ``on_start(run_id)`` is called once
-    the run exists.
+    the run exists; ``run_name`` (default ``tracking.run_name``, else the arm) names the run
+    (sweeps: ``<arm>-t<trial>``, fresh seeds: ``<arm>-seed<k>``).
     """
     seed_everything(int(cfg.seed))
     data, cache_key = open_training_data(cfg)
@@ -139,7 +140,7 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
     started: list = []  # the run id once the run exists (for the message of an interruption)
     try:
         return _tracked_training(cfg, data, cache_key, tags, params, resume_id, parent_run_id, observers,
-                                 on_start, started)
+                                 on_start, started, run_name or cfg.tracking.run_name or variant_name(cfg))
     except Interrupted as stop:  # the run ended KILLED (tracked_run); say which, and how to go on
         if stop.message or not started:
             raise
@@ -151,8 +152,8 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
 def _tracked_training(cfg: DictConfig, data: TrainingData, cache_key: str, tags: Dict[str, str],
                       params: Dict[str, str], resume_id: Optional[str], parent_run_id: Optional[str],
                       observers: Sequence[Callable[[int, Dict[str, float]], None]],
-                      on_start: Optional[Callable[[str], None]], started: list) -> TrainOutcome:
-    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant_name(cfg),
+                      on_start: Optional[Callable[[str], None]], started: list, run_name: str) -> TrainOutcome:
+    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=run_name,
                               tags=tags, params=params, resume_run_id=resume_id,
                               parent_run_id=parent_run_id) as logger:
         started.append(logger.run_id)

@@ -37,6 +37,9 @@ from hyco.sweep.study import requeue_interrupted
 
 log = logging.getLogger(__name__)
 
+RUN_NAME_ATTR = "mlflow_run_name"
+REPORTED_ATTR = "intermediate_values"  # what the trial reported per epoch (shown in the arm's study)
+
 # the per-epoch validation metric each kind of arm reports, in order of preference
 VALIDATION_KEYS = M.VALIDATION_LOSSES
 
@@ -55,6 +58,8 @@ class PruningObserver:
         if key is None:
             return
         value = float(metrics[key])
+        if self.first is None:  # what the intermediate values are, for the arm's study
+            self.trial.set_user_attr(REPORTED_ATTR, f"{key} (validation, per epoch)")
         if not math.isfinite(value):
             raise NonFiniteLossError(f"validation loss '{key}' = {value} at epoch {step}")
         self.first = value if self.first is None else self.first
@@ -66,6 +71,16 @@ class PruningObserver:
         self.trial.report(value, step)
         if self.trial.should_prune():
             raise RunStopped(f"pruned by the sweep's pruner at epoch {step} ({key}={value:.4g})")
+
+
+def trial_run_name(arm: str, number: int) -> str:
+    """The MLflow run name of a trial: ``<arm>-t<trial number>``."""
+    return f"{arm}-t{number}"
+
+
+def _started(trial: optuna.Trial, run_id: str, name: str) -> None:
+    trial.set_user_attr("mlflow_run_id", run_id)
+    trial.set_user_attr(RUN_NAME_ATTR, name)
 
 
 def trial_config(arm: str, base_overrides: Sequence[str], overrides: Sequence[str], check: bool = True) -> DictConfig:
@@ -105,10 +120,11 @@ def _run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[
     names = OBJECTIVE_NAMES[sweep.objective]
     observer = PruningObserver(trial, float(sweep.divergence_factor), len(names) > 1)
     tags = {"hyco.study": study_name, "hyco.trial": str(trial.number), "hyco.arm": arm}
+    name = trial_run_name(arm, trial.number)
     start = time.perf_counter()
     try:
         outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags=tags, observers=[observer],
-                            on_start=lambda run_id: trial.set_user_attr("mlflow_run_id", run_id))
+                            on_start=lambda run_id: _started(trial, run_id, name), run_name=name)
     except RunStopped as stop:
         trial.set_user_attr("pruned_reason", str(stop))
         raise optuna.TrialPruned(str(stop)) from stop

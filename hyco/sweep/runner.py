@@ -18,6 +18,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
+import matplotlib.pyplot as plt
 import torch
 from hydra import initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +32,7 @@ from hyco.core.locks import clean_stale_locks
 from hyco.core.paths import conf_dir
 from hyco.core.stores import probe_url, redact, sqlite_file
 from hyco.errors import EXIT_SIGNAL_BASE, ConfigError, Interrupted, NotFoundError, exit_code
+from hyco.sweep.arm_studies import mirror_callback, mirror_trials, rdb, save_summary_note
 from hyco.sweep.fingerprint import study_problem
 from hyco.sweep.labels import name_objectives
 from hyco.sweep.objective import run_trial, trial_config
@@ -60,7 +62,8 @@ from hyco.sweep.study import (
     storage_url,
     study_names,
 )
-from hyco.sweep.summary import SweepSummary, browse_commands, figures, summarize
+from hyco.sweep.summary import SweepSummary, arm_figures, browse_commands, figures, summarize
+from hyco.sweep.views import runs_view
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +114,11 @@ def worker_main(worker: int, n_trials: int, sweep: Dict[str, Any], base_override
         mark_owner(trial)
         return run_trial(trial, cfg, base_overrides, parent_id, cfg.study_name)
 
+    names = OBJECTIVE_NAMES[cfg.objective]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):  # once per process
         try:
-            study.optimize(objective, n_trials=n_trials)
+            study.optimize(objective, n_trials=n_trials,
+                           callbacks=[mirror_callback(study._rdb, str(cfg.objective), names)])
         except BudgetReached as done:
             log.info("%s; worker %d stops", done, worker)
 
@@ -244,21 +249,24 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
             {"sweep": sweep_plain, "trial_overrides_cli": " ".join(base_overrides)}),
         0.0 if sweep.summary_only else float(sweep.attach_timeout))
     remaining = 0 if sweep.summary_only else remaining_budget(study, int(sweep.n_trials))
+    reevals = 0 if sweep.summary_only else int(sweep.reeval_seeds) * len(arms)  # at most; known after the trials
     try:  # Ctrl-C / SIGTERM from here on: trials queued again, the parent run KILLED (_stopped)
-        if remaining:
-            if tracking.run_status(parent_id, cfg.tracking) != "RUNNING":  # an interrupted sweep, resumed
-                tracking.reopen_shared_run(parent_id, cfg.tracking)
-            workers = min(int(sweep.workers), remaining)
-            threads = int(cfg.torch_threads) or default_torch_threads(workers)
-            log.info("study %s: up to %d trial(s) on %d worker(s) of this host, %d thread(s) each",
-                     sweep.study_name, remaining, workers, threads)
-            with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names):
-                _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id,
-                             threads, OmegaConf.to_container(cfg.tracking, resolve=True))
-        summary = summarize(load_study(sweep, 0), names)
-        wrote = finish_once(storage, study, int(sweep.n_trials),
-                            lambda: _write_summary(cfg, study, parent_id, summary, base_overrides),
-                            force=bool(sweep.summary_only))
+        with study_display(), StudyProgress(storage_url(sweep), sweep.study_name, int(sweep.n_trials), names,
+                                            reevals=reevals) as progress:
+            if remaining:
+                if tracking.run_status(parent_id, cfg.tracking) != "RUNNING":  # an interrupted sweep, resumed
+                    tracking.reopen_shared_run(parent_id, cfg.tracking)
+                workers = min(int(sweep.workers), remaining)
+                threads = int(cfg.torch_threads) or default_torch_threads(workers)
+                log.info("study %s: %d trial(s) to run, %d worker(s), %d thread(s) each; %s per job",
+                         sweep.study_name, remaining, workers, threads, names[0])
+                _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id, threads,
+                             OmegaConf.to_container(cfg.tracking, resolve=True))
+            summary = summarize(load_study(sweep, 0), names)
+            progress.plan_reevals(_reevals_left(study, summary, int(sweep.reeval_seeds), bool(sweep.summary_only)))
+            wrote = finish_once(storage, study, int(sweep.n_trials),
+                                lambda: _write_summary(cfg, study, parent_id, summary, base_overrides, progress),
+                                force=bool(sweep.summary_only))
     except KeyboardInterrupt as stop:
         if sweep.summary_only:
             raise
@@ -269,11 +277,13 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
         if int(sweep.reeval_seeds) > 0 and summary.rows:  # the fresh-seed columns another host computed
             from hyco.sweep.reeval import stored_reeval
 
-            summary.reeval = stored_reeval(study, summary.best_trials)
+            summary.reeval = stored_reeval(load_study(sweep, 0), summary.best_trials)
     backend = tracking.resolve_backend(cfg.tracking)
-    print(summary.markdown())
-    print("Browse this study:\n" + browse_commands(backend.uri, storage_url(sweep), _experiment_id(cfg, parent_id),
-                                                  study._storage.get_study_id_from_name(study.study_name)))
+    experiment_id = _experiment_id(cfg, parent_id)
+    view = runs_view(cfg, experiment_id, arms) if experiment_id is not None else ""
+    print(summary.console(str(sweep.objective)), end="")
+    print("Browse this sweep:\n" + browse_commands(backend.uri, storage_url(sweep), experiment_id,
+                                                   study._storage.get_study_id_from_name(study.study_name), view))
     return SweepOutcome(sweep.study_name, parent_id, summary, remaining)
 
 
@@ -305,8 +315,21 @@ def _stopped(stop: KeyboardInterrupt, cfg: DictConfig, storage, study, parent_id
     return Interrupted(signum, text)
 
 
+def _reevals_left(study, summary: SweepSummary, seeds: int, summary_only: bool) -> int:
+    """Re-evaluations this command will run: the arms' best trials not yet re-evaluated."""
+    if summary_only or seeds <= 0 or study.user_attrs.get("summary_written"):
+        return 0
+    import json
+
+    from hyco.sweep.reeval import REEVAL_ATTR
+
+    stored = json.loads(study.user_attrs.get(REEVAL_ATTR, "{}"))
+    return sum(seeds for arm, number in summary.best_trials.items()
+               if not (stored.get(arm, {}).get("trial") == number and len(stored[arm].get("seeds", [])) >= seeds))
+
+
 def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary,
-                   base_overrides: Sequence[str]) -> None:
+                   base_overrides: Sequence[str], progress: Optional[StudyProgress] = None) -> None:
     """The summary table (with the fresh-seed re-evaluation of each arm's best configuration when
     ``sweep.reeval_seeds > 0``), best values and figures on the parent run; the run ends FINISHED
     once the budget is done (``summary_only`` on an unfinished study leaves it running)."""
@@ -319,12 +342,18 @@ def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary
 
         best = summary.best_trials
         summary.reeval = (stored_reeval(study, best) if cfg.sweep.summary_only
-                          else reevaluate(study, cfg.sweep, base_overrides, parent_id, best))
+                          else reevaluate(study, cfg.sweep, base_overrides, parent_id, best,
+                                          on_result=progress.reeval_done if progress is not None else None))
     parent = tracking.run_logger(parent_id, cfg.tracking)
     parent.log_text(summary.csv(), "sweep/summary.csv")
     parent.log_text(summary.markdown(), "sweep/summary.md")
     parent.log_metrics({M.sweep_best(r["arm"], names[0]): r[names[0]] for r in summary.rows}, step=0)
-    for name, fig in figures(load_study(cfg.sweep, 0), names).items():
+    final = load_study(cfg.sweep, 0)
+    for name, fig in {**figures(final, names), **arm_figures(final, names)}.items():
         parent.log_figure(fig, f"sweep/{name}.png")
+        plt.close(fig)
+    # any trial a dead worker could not copy (finish_once holds the study lock)
+    mirror_trials(rdb(study), study, str(cfg.sweep.objective), names, locked=True)
+    save_summary_note(study, summary.markdown())
     if budget_done(study.get_trials(deepcopy=False), int(cfg.sweep.n_trials)):
         tracking.end_shared_run(parent_id, "FINISHED", cfg.tracking)

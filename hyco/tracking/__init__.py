@@ -4,6 +4,15 @@ in-memory recorder for tests, the MLflow logger for runs)."""
 
 from hyco.tracking.backend import probe_tracking
 from hyco.tracking.inputs import MODEL_NAME, load_torch_model, model_uri
+from hyco.tracking.registry import (
+    alias_version,
+    column,
+    model_page,
+    register_network,
+    registered_name,
+    registered_uri,
+    save_runs_view,
+)
 from hyco.tracking.run_logger import (
     DatasetRef,
     MemoryRunLogger,
@@ -44,7 +53,8 @@ from hyco.tracking.store import (
 )
 
 __all__ = [
-    "MODEL_NAME", "Backend", "DatasetRef", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord",
+    "MODEL_NAME", "Backend", "alias_version", "column", "model_page", "register_network", "registered_name",
+    "registered_uri", "save_runs_view", "DatasetRef", "MemoryRunLogger", "MlflowRunLogger", "RunLogger", "RunRecord",
     "artifact_dir", "artifacts_are_local", "create_shared_run", "download_artifact", "end_shared_run",
     "ensure_backend", "find_run_by_tag", "flatten_config", "get_client", "get_metric_history",
     "get_or_create_experiment", "get_run", "git_commit", "host_name", "latest_run", "load_torch_model",

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from hyco import metrics as M
 from hyco.core.checkpoints import load_json_checkpoint, save_json_checkpoint
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.training.batches import sample_windows
@@ -133,10 +133,13 @@ class PhysicalTrainer(FieldTrainer):
         self.resume()
         metrics: Dict[str, float] = {}
         epochs = int(self.cfg.trainer.epochs)
-        for _ in phase_bar(range(self.epoch, epochs), "physical epochs", initial=self.epoch, total=epochs):
+        bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=epochs)
+        for _ in bar:
             metrics = self.train_epoch(self.train_data)
             if self.val_data is not None and len(self.val_data) > 0:  # type: ignore[arg-type]
                 metrics[M.PHYSICAL_DATA_LOSS] = self.validation_loss(self.val_data)
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.current_params()}
