@@ -97,6 +97,6 @@ def test_evaluate_without_a_run_id_takes_the_configured_arms_latest_run_and_neve
 
     trained = train_run(_cfg(tmp_path, mlflow_tracking_cfg, "trainer=physical_only", "trainer.epochs=1")).run_id
     assert resolve_run_id(_cfg(tmp_path, mlflow_tracking_cfg, "trainer=physical_only")) == trained
-    with pytest.raises(CheckpointError, match=rf"no finished run of arm synthetic_only .* physical_only \({trained}\) "
+    with pytest.raises(NotFoundError, match=rf"no finished run of arm synthetic_only .* physical_only \({trained}\) "
                                               rf"of arm physical_only.*evaluation.run_id={trained}"):
         resolve_run_id(_cfg(tmp_path, mlflow_tracking_cfg, "trainer=synthetic_only"))
