@@ -9,7 +9,7 @@ integrator (the truth, ``data.truth``) is from the same integrator at half its s
 and how far the learner's step (one RK4 step per frame, complete physics, true parameters) is from
 the reference over the scored horizon, as APHYNITY's log MSE (natural log of the MSE): the floor
 the complete physics can reach. For the wave, the integrators a step could use at the frame step
-``dt = 1e-3``, against RK4 at ``1e-5``. The numbers are in the models' docstrings and the README.
+``dt = 1e-3``, against RK4 at ``1e-5``. The numbers are in the models' docstrings and docs/aphynity.md.
 """
 
 from __future__ import annotations

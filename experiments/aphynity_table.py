@@ -1,42 +1,50 @@
-"""APHYNITY's Table 1 beside our runs: reads the comparisons' seed CSVs, writes the YAML and a table.
+"""APHYNITY's Table 1 beside our runs: reads the comparisons' runs from MLflow, writes the registry.
 
-    python experiments/aphynity_table.py                     # mlruns/comparisons/aphynity_*.csv
-    python experiments/aphynity_table.py --comparisons DIR --output experiments/published/aphynity.yaml
+    python experiments/aphynity_table.py --since 2026-12-03T13:45          # runs started after this (UTC)
+    python experiments/aphynity_table.py --output experiments/published/aphynity.yaml --markdown table.md
 
-Each benchmark was run twice with ``experiments/compare.py --seeds 3`` (commands in the README,
-"APHYNITY's benchmarks"): with the preset's incomplete physics (every arm) and with the complete
-physics (``physical_only`` and ``aphynity``), their CSVs named ``aphynity_<bench>_incomplete.csv``
-and ``aphynity_<bench>_complete.csv``. Per arm and seed, ``%Err`` is the mean relative error of
-the learnable parameters times 100 (the paper's definition); ``log MSE`` the arm's forecaster's
-``eval/test/<player>/log_mse``; ``‖F_a‖²`` APHYNITY's last-epoch penalty on the training windows.
-Each row: the published value (Yin et al., ICLR 2021, Table 1), our mean over seeds with its 95 %
-Student-t interval, and a verdict against the issue's acceptance bound where there is one
-("met" / "missed"), else "reported".
+Each benchmark is run with ``experiments/compare.py`` (commands in docs/aphynity.md): with the
+preset's incomplete physics (every arm) and with the complete physics (the overrides of
+``COMPLETE``). This script reads every finished, evaluated child run of those comparisons (tag
+``hyco.compare`` on the parent), the newest per (arm, physics, seed), so that a comparison stopped
+part-way still counts the runs it finished. Per arm and seed: ``%Err`` is
+``eval/test/param_error`` times 100 (the mean relative error of the learnable parameters, the
+paper's definition); ``log MSE`` the arm's forecaster's ``eval/test/<player>/log_mse``; ``‖F_a‖²``
+APHYNITY's last-epoch penalty ``aphynity/correction_norm``. The pendulum learns ``ω0²``, as the
+paper's code does (its table's "ω0" rows score that parameter).
+
+The output is a registry file of ``experiments/reproduce.py`` (hyco/compare/published.py: metric
+names, published values, overrides) whose rows also carry our numbers: ``ours_mean``,
+``ours_interval`` (95 % Student t), ``seeds``, ``wall_s`` and ``verdict`` against the issue's
+acceptance bound where there is one (``met`` / ``missed``), else ``reported``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from hyco.core.paths import mlruns_dir
+from hyco import tracking
 from hyco.evaluation.stats import t_interval
 
 SOURCE = "Yin et al., APHYNITY, ICLR 2021, Table 1 (log MSE: natural log; %Err: mean relative parameter error)"
-#: benchmark -> (preset, claim, learnable params incomplete / complete)
+#: benchmark -> (preset, claim, complete-physics overrides, the paper's sizes and budget against ours)
 BENCHMARKS = {
-    "rd": ("aphynity_rd", "APHYNITY identifies (a, b) of incomplete FitzHugh-Nagumo physics and forecasts "
-           "far better than the incomplete physics alone"),
-    "wave": ("aphynity_wave", "APHYNITY identifies c of the undamped wave from damped data"),
-    "pendulum": ("aphynity_pendulum", "APHYNITY identifies omega0 of the frictionless pendulum from damped data"),
+    "rd": ("aphynity_rd", "APHYNITY identifies (a, b) of incomplete FitzHugh-Nagumo physics and forecasts far "
+           "better than the incomplete physics alone",
+           ["physics.terms=[diffusion,reaction]", "physics.params.k.learnable=true"]),
+    "wave": ("aphynity_wave", "APHYNITY identifies c of the undamped wave from damped data",
+             ["physics.terms=[propagation,damping]", "physics.params.k.learnable=true"]),
+    "pendulum": ("aphynity_pendulum", "APHYNITY identifies omega0 of the frictionless pendulum from damped data",
+                 ["physics.terms=[gravity,friction]", "physics.params.alpha.learnable=true"]),
 }
-#: (benchmark, physics, arm, metric) -> (published value, published spread, acceptance: (op, bound) or None)
+#: (benchmark, physics, arm, metric) -> (published, published spread, acceptance (op, bound) or None)
 PUBLISHED: Dict[Tuple[str, str, str, str], Tuple[Optional[float], Optional[float], Optional[Tuple[str, float]]]] = {
     ("rd", "incomplete", "physical_only", "param_error_pct"): (67.6, None, (">=", 50.0)),
     ("rd", "incomplete", "physical_only", "log_mse"): (-1.26, 0.02, (">=", -2.0)),
@@ -75,31 +83,45 @@ OURS_ONLY = (("incomplete", "cooperative", "param_error_pct"), ("incomplete", "c
 LABELS = {"physical_only": "physics alone", "aphynity": "APHYNITY", "cooperative": "HYCO (cooperative)",
           "synthetic_only": "network alone"}
 #: each arm's forecaster for the log MSE (the physical model for physics alone)
-FORECASTER = {"physical_only": "physical_log_mse", "aphynity": "synthetic_log_mse",
-              "cooperative": "synthetic_log_mse", "synthetic_only": "synthetic_log_mse"}
+FORECASTER = {"physical_only": "physical", "aphynity": "synthetic", "cooperative": "synthetic",
+              "synthetic_only": "synthetic"}
 
 
-def read_csv(path: Path) -> Dict[Tuple[str, str], List[float]]:
-    """``{(arm, metric): per-seed values}`` of a comparison's seed CSV."""
-    out = {}
-    with path.open() as handle:
-        for row in csv.DictReader(handle):
-            out[row["arm"], row["metric"]] = [float(v) for v in row["values"].split()]
+def metric_name(arm: str, metric: str) -> str:
+    """The MLflow metric a row reads."""
+    if metric == "param_error_pct":
+        return "eval/test/param_error"
+    if metric == "correction_norm":
+        return "aphynity/correction_norm"
+    player = "physical" if metric == "physical_log_mse" else FORECASTER[arm]
+    return f"eval/test/{player}/log_mse"
+
+
+def collect(preset: str, since_ms: int) -> Dict[Tuple[str, str], List[tracking.RunRecord]]:
+    """``{(physics, arm): runs}``: the finished, evaluated children of the preset's comparisons,
+    the newest per (physics, arm, seed)."""
+    parents = {p.run_id for p in tracking.search_runs(preset, f"tags.`hyco.compare` = '{preset}'")}
+    newest: Dict[Tuple[str, str, str], tracking.RunRecord] = {}
+    for run in tracking.search_runs(preset, "attributes.status = 'FINISHED'"):  # newest first
+        if run.tags.get("mlflow.parentRunId") not in parents or (run.start_time or 0) < since_ms:
+            continue
+        if not any(k.startswith("eval/test/") for k in run.metrics):
+            continue
+        physics = "complete" if run.params.get("physics.terms") == run.params.get("data.truth.terms") else "incomplete"
+        newest.setdefault((physics, run.tags.get("hyco.arm", run.run_name), run.tags.get("hyco.seed", "0")), run)
+    out: Dict[Tuple[str, str], List[tracking.RunRecord]] = {}
+    for (physics, arm, seed), run in sorted(newest.items(), key=lambda kv: int(kv[0][2])):
+        out.setdefault((physics, arm), []).append(run)
     return out
 
 
-def per_seed(table: Dict[Tuple[str, str], List[float]], arm: str, metric: str) -> Optional[List[float]]:
-    """The per-seed values of ``metric`` (``param_error_pct``: the mean over the arm's parameters)."""
-    if metric == "param_error_pct":
-        params = [v for (a, m), v in table.items() if a == arm and m.startswith("param:")]
-        if not params:
-            return None
-        return [100 * sum(p[i] for p in params) / len(params) for i in range(len(params[0]))]
-    if metric == "correction_norm":
-        return table.get((arm, "own:aphynity/correction_norm"))
-    if metric == "log_mse":
-        return table.get((arm, FORECASTER[arm]))
-    return table.get((arm, metric))
+def value(run: tracking.RunRecord, name: str) -> float:
+    """A run's metric; ``eval/test/param_error`` from the per-parameter errors for a run evaluated
+    before that metric existed."""
+    if name in run.metrics or name != "eval/test/param_error":
+        return run.metrics.get(name, math.nan)
+    errors = [v for k, v in run.metrics.items() if k.startswith("eval/test/param/") and k.endswith("_rel_error")]
+    return sum(errors) / len(errors) if errors else math.nan
 
 
 def verdict(mean: float, rule: Optional[Tuple[str, float]]) -> str:
@@ -109,54 +131,90 @@ def verdict(mean: float, rule: Optional[Tuple[str, float]]) -> str:
     return "met" if (mean >= bound if op == ">=" else mean <= bound) else "missed"
 
 
-def rows_for(bench: str, tables: Dict[str, Dict], wall: Dict[str, float]) -> List[dict]:
+def _num(x: float) -> Optional[float]:
+    return None if x is None or not math.isfinite(x) else float(f"{x:.4g}")
+
+
+def rows_for(bench: str, runs: Dict[Tuple[str, str], List[tracking.RunRecord]], complete: List[str]) -> List[dict]:
     rows = []
-    keys = [k for k in PUBLISHED if k[0] == bench] + [(bench, *k) for k in OURS_ONLY]
-    for _, physics, arm, metric in keys:
-        table = tables.get(physics)
-        values = per_seed(table, arm, metric) if table else None
-        summary = t_interval(values or [])
+    keys = [k[1:] for k in PUBLISHED if k[0] == bench] + list(OURS_ONLY)
+    for physics, arm, metric in keys:
+        mine = runs.get((physics, arm), [])
+        name = metric_name(arm, metric)
+        scale = 100.0 if metric == "param_error_pct" else 1.0
+        values = [value(r, name) * scale for r in mine]
         published, spread, rule = PUBLISHED.get((bench, physics, arm, metric), (None, None, None))
-        name = "log_mse" if metric == "physical_log_mse" else metric
-        label = f"{LABELS[arm]}, {physics} physics" + (" (its physical model)" if metric == "physical_log_mse" else "")
-        rows.append({
-            "arm": arm, "label": label, "metric": name, "published": published, "published_spread": spread,
-            "ours_mean": None if not summary.n else float(f"{summary.mean:.4g}"),
-            "ours_interval": None if summary.n < 2 else [float(f"{summary.low:.4g}"), float(f"{summary.high:.4g}")],
-            "seeds": summary.n, "verdict": verdict(summary.mean if summary.n else math.nan, rule),
-        })
+        row = {"label": f"{LABELS[arm]}, {physics} physics: "
+                        + {"param_error_pct": "%Err", "correction_norm": "‖F_a‖²"}.get(metric, "log MSE")
+                        + (" of its physical model" if metric == "physical_log_mse" else ""),
+               "arm": arm, "metric": name, "overrides": complete if physics == "complete" else [],
+               "published": None if published is None else published / scale, "published_spread": spread}
+        if metric == "correction_norm":  # the paper's norm sums over its grid and batch; ours is a mean
+            row["published"], row["paper_value"] = None, published
+        s = t_interval(values)
+        row.update({"ours_mean": _num(s.mean) if s.n else None,
+                    "ours_interval": None if s.n < 2 else [_num(s.low), _num(s.high)], "seeds": s.n,
+                    "ours_values": [_num(v) for v in values],
+                    "wall_s": _num(sum((r.end_time - r.start_time) / 1000 for r in mine) / len(mine)) if mine else None,
+                    "verdict": verdict(s.mean if s.n else math.nan, rule)})
+        if scale != 1 and row["published"] is not None:
+            row["published_pct"] = published
+        rows.append(row)
     return rows
+
+
+def markdown(entries: Sequence[dict]) -> str:
+    lines = ["| benchmark | row | published | ours (mean [95 % t interval], seeds) | wall s / run | verdict |",
+             "|---|---|---|---|---|---|"]
+    for entry in entries:
+        for row in entry["rows"]:
+            pub = row.get("paper_value", row.get("published_pct", row.get("published")))
+            pub_text = "—" if pub is None else f"{pub:g}" + (f" ± {row['published_spread']:g}"
+                                                             if row.get("published_spread") else "")
+            if row["ours_mean"] is None:
+                ours = "not run"
+            else:
+                interval = "" if row["ours_interval"] is None else f" [{row['ours_interval'][0]:.3g}, " \
+                                                                  f"{row['ours_interval'][1]:.3g}]"
+                ours = f"{row['ours_mean']:.3g}{interval}, n={row['seeds']}"
+            wall = "" if row["wall_s"] is None else f"{row['wall_s']:.0f}"
+            lines.append(f"| {entry['preset']} | {row['label']} | {pub_text} | {ours} | {wall} | {row['verdict']} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--comparisons", default=str(mlruns_dir() / "comparisons"))
+    parser.add_argument("--since", default="", help="only runs started after this UTC time (ISO)")
     parser.add_argument("--output", default="experiments/published/aphynity.yaml")
+    parser.add_argument("--markdown", default="", help="also write the table as Markdown here")
     args = parser.parse_args(list(argv) or None)
-    folder = Path(args.comparisons)
+    since = int(datetime.fromisoformat(args.since).replace(tzinfo=timezone.utc).timestamp() * 1000) if args.since else 0
     entries = []
-    for bench, (preset, claim) in BENCHMARKS.items():
-        tables = {physics: read_csv(folder / f"{preset}_{physics}.csv") for physics in ("incomplete", "complete")
-                  if (folder / f"{preset}_{physics}.csv").is_file()}
-        if not tables:
-            print(f"{bench}: no comparison CSV in {folder}; skipped", file=sys.stderr)
+    for bench, (preset, claim, complete) in BENCHMARKS.items():
+        runs = collect(preset, since)
+        if not runs:
+            print(f"{bench}: no finished comparison runs of {preset}; skipped", file=sys.stderr)
             continue
-        command = (f"python experiments/compare.py --experiment {preset} --seeds 3 "
-                   f"--arms physical_only,aphynity,cooperative,synthetic_only "
-                   f"--output mlruns/comparisons/{preset}_incomplete.md torch_threads=1; "
-                   f"python experiments/compare.py --experiment {preset} --seeds 3 --arms physical_only,aphynity "
-                   f"--output mlruns/comparisons/{preset}_complete.md torch_threads=1 <complete physics overrides "
-                   f"(README)>")
-        entries.append({"benchmark": f"APHYNITY {bench}", "claim": claim, "source": SOURCE, "preset": preset,
-                        "command": command, "rows": rows_for(bench, tables, {})})
-        for row in entries[-1]["rows"]:
-            low_high = row["ours_interval"]
-            interval = "" if low_high is None else f" [{low_high[0]}, {low_high[1]}]"
-            print(f"{bench:8s} {row['label']:48s} {row['metric']:16s} published {row['published']!s:8s} "
-                  f"ours {row['ours_mean']!s}{interval} ({row['seeds']} seeds) {row['verdict']}")
+        seeds = max(len(v) for v in runs.values())
+        arms = ",".join(a for a in LABELS if ("incomplete", a) in runs)
+        command = f"python experiments/compare.py experiment={preset} --seeds {seeds} --arms {arms} " \
+                  f"--output mlruns/comparisons/{preset}_incomplete.md torch_threads=1"
+        if any(p == "complete" for p, _ in runs):
+            command += (f"; python experiments/compare.py experiment={preset} --seeds {seeds} --arms "
+                        f"{','.join(a for a in LABELS if ('complete', a) in runs)} --output "
+                        f"mlruns/comparisons/{preset}_complete.md torch_threads=1 {' '.join(complete)}")
+        entries.append({"benchmark": preset, "preset": preset, "protocol": "our protocol", "claim": claim,
+                        "source": SOURCE, "command": command, "rows": rows_for(bench, runs, complete)})
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=110))
+    header = ("# APHYNITY's Table 1 (Yin et al., ICLR 2021) beside our runs (experiments/aphynity_table.py);\n"
+              "# a registry of experiments/reproduce.py (published: in the metric's own units) whose rows also\n"
+              "# carry our numbers. Our protocol: sizes and budgets reduced for a 2-core CPU (docs/aphynity.md).\n")
+    out.write_text(header + yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=110))
+    table = markdown(entries)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table)
     print(f"written: {out}")
     return 0
 

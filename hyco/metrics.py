@@ -16,6 +16,7 @@ name                                                     meaning                
 ``synthetic/interaction_loss``                           network vs physical prediction (HYCO)       round
 ``synthetic/total_loss``                                 network's full cost in a HYCO round         round
 ``synthetic/lr``                                         network's learning rate                     epoch / round
+``physical/lr``                                          the physics' Adam learning rate in effect   epoch
 ``physical/data_loss``                                   physical model's misfit on the validation   epoch / round
                                                          observations
 ``physical/interaction_loss``                            physical vs network prediction (HYCO)       round
@@ -23,6 +24,9 @@ name                                                     meaning                
 ``physical/fit_evaluations``                             solver loss evaluations of the fit          epoch
 ``param/<name>``                                         learned value (field: spatial mean)         epoch / round
 ``param/<name>_rel_error``                               ``|p-p*|/|p*|`` (field: relative L2)        epoch / round
+``param/<name>/<component>``                             a family parameter's scalars (``A1``, ...)  epoch / round
+``param/<name>/theta_rel_error``, ``.../p_error``        its ``|theta-theta*|/|theta*|``; the        epoch / round
+                                                         papers' grouped error
 ``time/epoch_s``, ``time/round_s``                       wall time of an epoch / a HYCO round        epoch / round
 ``time/physical_s``, ``time/synthetic_s``,               wall time of the physical fit, the network  epoch / round
 ``time/predict_s``                                       epochs, the players' predictions
@@ -37,6 +41,18 @@ name                                                     meaning                
                                                          over steps 1..H, all fields (APHYNITY's)
 ``eval/<split>/param/<name>``                            evaluated parameter (field: spatial mean)   0
 ``eval/<split>/param/<name>_rel_error``                  its error against the truth                 0
+``recon/<player>/rel_l2``                                reconstruction problems: the player's       epoch (network:
+                                                         trajectory against the clean truth over     every
+                                                         frames 1..T-1 (relative L2)                 ``reconstruction
+                                                                                                     _every``)
+``recon/<player>/mse``                                   the same as a sum over fields of MSEs       as ``rel_l2``
+``recon/<player>/data_mse``                              its misfit at the observed points           epoch
+``recon/ghost_points``                                   ghost points of the epoch (x frames)        epoch
+``eval/recon/<player>/rel_l2_final``, ``..._min``,       the final reconstruction error, and the     0
+``eval/recon/<player>/mse_final``, ``..._min``,          minimum over the last ``min_window``
+``..._last_epoch``, ``.../data_mse_final``               epochs; at the last epoch (before post-
+                                                         training); the final data misfit
+``eval/recon/param/<name>...``                           the learned parameters, as ``param/``       0
 ``compare/<arm>/<player>/rel_l2_mean``                   comparison parent run: arm's test error     0
 ``compare/<arm>/<player>/log_mse``                       comparison parent run: arm's test log MSE   0
 ``compare/<arm>/param/<name>_rel_error``                 comparison parent run: arm's param error    0
@@ -79,6 +95,7 @@ PHYSICAL_INTERACTION_LOSS = loss("physical", "interaction")
 PHYSICAL_TOTAL_LOSS = loss("physical", "total")
 PHYSICAL_FIT_EVALUATIONS = "physical/fit_evaluations"
 SYNTHETIC_LR = "synthetic/lr"
+PHYSICAL_LR = "physical/lr"  # Adam's learning rate in effect (after its schedule)
 
 # the per-epoch validation misfit, in order of preference (pruning reads the first present)
 VALIDATION_LOSSES = (SYNTHETIC_DATA_LOSS, PHYSICAL_DATA_LOSS)
@@ -127,6 +144,22 @@ def param_rel_error(name: str) -> str:
     return f"{_PARAM}{name}{_REL_ERROR}"
 
 
+def param_component(name: str, component: str) -> str:
+    """``param/<name>/<component>``: one scalar of a family parameter (``param/kappa/A1``)."""
+    return f"{_PARAM}{name}/{component}"
+
+
+def param_theta_error(name: str) -> str:
+    """``param/<name>/theta_rel_error``: ``||theta - theta*|| / ||theta*||`` of a family parameter."""
+    return f"{_PARAM}{name}/theta_rel_error"
+
+
+def param_p_error(name: str) -> str:
+    """``param/<name>/p_error``: the papers' parameter error of a family parameter (the sum of its
+    groups' relative errors, e.g. amplitudes and centres)."""
+    return f"{_PARAM}{name}/p_error"
+
+
 def is_param_metric(key: str) -> bool:
     """True for ``param/<name>`` and ``param/<name>_rel_error``."""
     return key.startswith(_PARAM)
@@ -134,7 +167,8 @@ def is_param_metric(key: str) -> bool:
 
 def param_names(keys: Iterable[str]) -> List[str]:
     """Parameter names whose value metric ``param/<name>`` is among ``keys`` (in order seen)."""
-    names = [k[len(_PARAM):] for k in keys if k.startswith(_PARAM) and not k.endswith(_REL_ERROR)]
+    names = [k[len(_PARAM):] for k in keys if k.startswith(_PARAM) and not k.endswith(_REL_ERROR)
+             and "/" not in k[len(_PARAM):]]
     return list(dict.fromkeys(names))
 
 
@@ -194,6 +228,54 @@ def eval_param_rel_error(split: str, name: str) -> str:
     return f"eval/{split}/{param_rel_error(name)}"
 
 
+def eval_param_error(split: str) -> str:
+    """``eval/<split>/param_error``: the mean of the learnable parameters' relative errors (the
+    sweeps' ``param_error``; APHYNITY's "%Err" divided by 100)."""
+    _check_split(split)
+    return f"eval/{split}/param_error"
+
+
+# ------------------------------------------------------------------------------ reconstruction
+# A reconstruction problem (scattered observations of its training trajectories, the papers'
+# protocol) scores each player on the trajectory it reconstructed, not on held-out forecasts.
+RECON = "recon"
+RECON_GHOSTS = "recon/ghost_points"  # ghost points of the epoch (spatial points x frames)
+
+
+def recon_rel_l2(player: str) -> str:
+    """``recon/<player>/rel_l2``: the reconstruction's relative L2 during training."""
+    return f"{RECON}/{player}/rel_l2"
+
+
+def recon_mse(player: str) -> str:
+    """``recon/<player>/mse``: the reconstruction's squared error against the truth (the sum over
+    fields of each one's mean, as the Gray–Scott paper reports it)."""
+    return f"{RECON}/{player}/mse"
+
+
+def recon_data_mse(player: str) -> str:
+    """``recon/<player>/data_mse``: the player's mean squared misfit at the observed points."""
+    return f"{RECON}/{player}/data_mse"
+
+
+RECON_STATS = ("final", "min", "last_epoch")
+
+
+def eval_recon(player: str, stat: str, score: str = "rel_l2") -> str:
+    """``eval/recon/<player>/<score>_<stat>``: ``score`` ``rel_l2``, ``mse`` or ``data_mse`` (the
+    misfit at the observed points); ``stat`` ``final`` (the trained player), ``min`` (over the
+    last ``evaluation.min_window`` epochs) or ``last_epoch`` (at the last epoch, before any
+    post-training such as Gray–Scott's L-BFGS)."""
+    if stat not in RECON_STATS or score not in ("rel_l2", "mse", "data_mse"):
+        raise ValueError(f"reconstruction statistic: {score!r}_{stat!r}; choose rel_l2|mse|data_mse and {RECON_STATS}")
+    return f"eval/{RECON}/{player}/{score}_{stat}"
+
+
+def eval_recon_param(key: str) -> str:
+    """``eval/recon/<key>`` for a ``param/...`` metric ``key``."""
+    return f"eval/{RECON}/{key}"
+
+
 # ------------------------------------------------------------------------------ parent runs
 def compare_metric(arm: str, name: str) -> str:
     """A comparison parent run's per-arm metric ``compare/<arm>/<name>`` (``name`` from above,
@@ -235,7 +317,7 @@ def trial_param_rel_error(split: str, name: str) -> str:
 
 
 #: the namespaces of the platform's own metrics (an arm's metrics live in namespaces of their own)
-NAMESPACES = ("synthetic", "physical", "param", "time", "memory", "eval", "compare", "sweep")
+NAMESPACES = ("synthetic", "physical", "param", "recon", "time", "memory", "eval", "compare", "sweep")
 
 
 def is_platform_metric(key: str) -> bool:

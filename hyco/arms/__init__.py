@@ -20,6 +20,7 @@ from hyco.arms.spec import (
     baseline_arms,
     get_arm,
     node_owners,
+    reconstruction_arms,
     register_arm,
     with_params,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "build_trainer",
     "get_arm",
     "node_owners",
+    "reconstruction_arms",
     "register_arm",
     "with_params",
 ]

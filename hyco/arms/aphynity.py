@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -55,11 +54,10 @@ from hyco.arms.spec import (
     TrainedPlayer,
     register_arm,
 )
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import first_existing, load_checkpoint
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.synthetic.checkpoint import spec_of
 from hyco.synthetic.rollout import masked_rollout_loss
 from hyco.training.base import check_finite
@@ -82,7 +80,7 @@ METRICS = {APHYNITY_DATA_LOSS: "augmented forecaster's trajectory misfit, per ep
            APHYNITY_LAMBDA: "multiplier of the misfit after the epoch"}
 
 
-class Form(str, Enum):
+class Form(Choice):
     discrete = "discrete"  # u_{t+1} = P(u_t) + F(u_t), the increment penalised
     continuous = "continuous"  # dX/dt = F_p + F_a by RK4 over the window, ||F_a||^2 on derivatives
 
@@ -220,8 +218,7 @@ class AphynityTrainer(SyntheticTrainer):
 
     def _on_epoch_end(self, epoch: int, metrics: Dict[str, float]) -> None:
         metrics.update(self.terms)
-        metrics.update(parameter_metrics(self.physical.current_params(), self.physical.truth,
-                                         self.physical.learnable))
+        metrics.update(self.physical.parameter_scores())
         if self.val_data is not None:  # P_θ alone on the validation windows
             metrics[M.PHYSICAL_DATA_LOSS] = self.physical.validation_loss(self.val_data)
         super()._on_epoch_end(epoch, metrics)

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -30,13 +29,13 @@ from torch.utils.data import TensorDataset
 from hyco import metrics as M
 from hyco.arms.baselines import build_physical_trainer, build_synthetic_trainer
 from hyco.arms.players import physical_player, synthetic_player
+from hyco.arms.reconstruction import SWITCHABLE, ReconstructionTrainer, build_reconstruction, check_switches
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.training.context import RunContext
 from hyco.training.hybrid import HybridTrainer, ObservedWindows
 from hyco.training.physical import PhysicalTrainer
@@ -58,12 +57,12 @@ METRICS = {HYCO_ALPHA: "blend weight in effect (mixed only), per round",
            HYCO_PHASE: "0 = warm start, 1 = exchange, per round"}
 
 
-class GhostICKind(str, Enum):
+class GhostICKind(Choice):
     prior = "prior"  # fresh draws from the model's own initial-condition prior
     perturb = "perturb"  # observed initial states perturbed by ghost_perturbation x their RMS
 
 
-class AlphaSchedule(str, Enum):
+class AlphaSchedule(Choice):
     constant = "constant"
     linear = "linear"
 
@@ -85,6 +84,17 @@ class HycoConfig:
     ghost_kind: GhostICKind = GhostICKind.prior
     ghost_perturbation: float = ranged(0.1, 0.0)
     checkpoint_every: int = ranged(1, 1)  # rounds between checkpoints
+    # reconstruction problems (scattered observations; the papers' form, hyco/arms/reconstruction.py):
+    # the lambdas above are absolute weights of mean squared misfits; every epoch the network takes one
+    # pass over the data, then the physics one step; the interaction is measured on ghost points
+    ghost_points: int = ranged(0, -1)  # spatial points per epoch, reused at every frame; -1: every grid node
+    ghost_box_lower: List[float] = ranged([], 0.0, 1.0)  # fractions of the domain; empty: all of it
+    ghost_box_upper: List[float] = ranged([], 0.0, 1.0)
+    ghost_batch: int = ranged(0, 0)  # ghost points per network step (0: all of the epoch's, every step)
+    warmstart_threshold: float = ranged(0.0, 0.0)  # warm start until the network's data MSE is below (0: off)
+    synthetic_lbfgs_iterations: int = ranged(0, 0)  # L-BFGS on the network's data loss after the epochs
+    # knobs switched from an epoch (counted from 0) on, e.g. {1500: {ghost_points: 800}}
+    switches: Dict[int, Dict[str, Any]] = field(default_factory=dict)
 
 
 log = logging.getLogger(__name__)
@@ -193,7 +203,7 @@ class HYCOTrainer(HybridTrainer):
             M.TIME_PREDICT: (t1 - t0) + (t3 - t2),
             M.TIME_PHYSICAL: t2 - t1,
             M.TIME_SYNTHETIC: t4 - t3,
-            **parameter_metrics(fit.params, self.physical.truth, self.physical.learnable),
+            **self.physical.parameter_scores(fit.params),
         })
         return metrics
 
@@ -230,7 +240,7 @@ class HYCOTrainer(HybridTrainer):
         self.resume()
         every = max(1, int(self.knobs.checkpoint_every))
         metrics: Dict[str, float] = {}
-        bar = phase_bar(range(self.round, self.rounds), f"HYCO {self.variant} rounds", initial=self.round,
+        bar = phase_bar(range(self.round, self.rounds), f"{self.variant} rounds", initial=self.round,
                         total=self.rounds)
         for r in bar:
             start = time.perf_counter()
@@ -243,8 +253,7 @@ class HYCOTrainer(HybridTrainer):
             metrics.update({HYCO_PHASE: PHASES[phase], M.TIME_ROUND: time.perf_counter() - start,
                             M.SYNTHETIC_LR: self.synthetic.lr})
             self.round = r + 1
-            bar.set_postfix({k: f"{metrics[k]:.3g}" for k in (M.SYNTHETIC_TOTAL_LOSS, M.PHYSICAL_TOTAL_LOSS)
-                            if k in metrics})
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("round %d/%d (%s) %s", self.round, self.rounds, phase,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if self.round % every == 0 or self.round == self.rounds:
@@ -265,7 +274,10 @@ def planned_synthetic_epochs(cfg: Any) -> int:
 
 def build_hyco_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
                        context: Optional[RunContext]) -> HYCOTrainer:
-    """Both players (built exactly as for the baselines) and the observed windows."""
+    """Both players (built exactly as for the baselines) and the observed windows; on scattered
+    data the papers' alternating epochs (:mod:`hyco.arms.reconstruction`)."""
+    if data.scattered is not None:
+        return build_reconstruction(cfg, model, data, context, ("synthetic", "physical"))
     return HYCOTrainer(cfg, build_physical_trainer(cfg, model, data, context),
                        build_synthetic_trainer(cfg, model, data, context, planned_synthetic_epochs(cfg)),
                        ObservedWindows(data.train), data.val, context)
@@ -276,14 +288,24 @@ HYCO_KEYS = (*SYNTHETIC_KEYS, *PHYSICAL_KEYS, *(f"hyco.{k}" for k in (
     "warmstart_epochs", "synthetic_epochs_per_round", "checkpoint_every", "ghost_ics", "ghost_kind",
     "ghost_perturbation", "lambda_s_int", "lambda_p_int")))
 _CHECKPOINTS = (HYCOTrainer.CHECKPOINT, SyntheticTrainer.LAST, PhysicalTrainer.PARAMS_FILE)
+# the papers' form on scattered data reads these too
+RECONSTRUCTION_KEYS = (*(f"hyco.{k}" for k in (*SWITCHABLE, "ghost_box_lower", "ghost_box_upper",
+                                              "warmstart_threshold", "synthetic_lbfgs_iterations", "switches")),)
 
 
-def _hyco_arm(name: str, rule, rank: int, reads=(), metrics=(HYCO_PHASE,)) -> ArmSpec:
+def check_reconstruction_knobs(cfg: DictConfig, model: PhysicalModel) -> None:
+    """``trainer.hyco.switches`` is valid (a :class:`~hyco.errors.ConfigError` naming the entry)."""
+    check_switches(cfg.trainer.hyco.switches)
+
+
+def _hyco_arm(name: str, rule, rank: int, reads=(), metrics=(HYCO_PHASE,), reconstructs: bool = False) -> ArmSpec:
     return register_arm(ArmSpec(
         name=name, build=build_hyco_trainer, trains=("synthetic", "physical"), hybrid=True,
         players=(synthetic_player(), physical_player()), node="hyco", node_config=HycoConfig,
-        reads=(*HYCO_KEYS, *reads), checkpoints=_CHECKPOINTS, metrics={m: METRICS[m] for m in metrics},
-        targets=rule, rank=rank))
+        reads=(*HYCO_KEYS, *reads, *(RECONSTRUCTION_KEYS if reconstructs else ())),
+        checkpoints=(*_CHECKPOINTS, *((ReconstructionTrainer.CHECKPOINT,) if reconstructs else ())),
+        metrics={m: METRICS[m] for m in metrics}, targets=rule, rank=rank,
+        accepts=check_reconstruction_knobs if reconstructs else None, reconstructs=reconstructs))
 
 
 # The seed's HYCO: ground truth only for the initial conditions (no warm start in its preset).
@@ -294,4 +316,5 @@ _hyco_arm("warmstart", FULL, 11)
 _hyco_arm("mixed", MIXED, 12, reads=("hyco.alpha", "hyco.alpha_end", "hyco.alpha_schedule"),
           metrics=(HYCO_ALPHA, HYCO_PHASE))
 # The papers' form: lambda_data * data misfit + lambda_int * interaction, per player.
-_hyco_arm("cooperative", COOPERATIVE, 13, reads=("hyco.lambda_s_data", "hyco.lambda_p_data"))
+# On scattered data, the papers' alternating epochs (hyco.arms.reconstruction).
+_hyco_arm("cooperative", COOPERATIVE, 13, reads=("hyco.lambda_s_data", "hyco.lambda_p_data"), reconstructs=True)

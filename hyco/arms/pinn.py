@@ -40,7 +40,6 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -48,17 +47,16 @@ import torch
 from omegaconf import DictConfig
 
 from hyco import metrics as M
-from hyco.arms.pinn_data import PINNData
+from hyco.arms.pinn_data import PINNData, ScatteredPINNData
 from hyco.arms.pinn_network import CoordinateNetwork
 from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.core.devices import select_device
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
-from hyco.physics.params import parameter_metrics
 from hyco.physics.residuals import Derivatives
 from hyco.training.base import AbstractTrainer, check_finite
 from hyco.training.context import RunContext
@@ -69,7 +67,7 @@ from hyco.training.tensor import build_optimizer, optimizer_step
 log = logging.getLogger(__name__)
 
 
-class Adaptive(str, Enum):
+class Adaptive(Choice):
     none = "none"
     lra = "lra"  # learning-rate annealing (Wang, Teng & Perdikaris 2021)
 
@@ -268,7 +266,7 @@ class PINNTrainer(AbstractTrainer):
         metrics = {pinn_loss(k): v / len(chunks) for k, v in sums.items()}
         metrics.update({pinn_weight(k): v for k, v in self.weights().items()})
         metrics[PINN_RECONSTRUCTION] = self.reconstruction_error()
-        metrics.update(parameter_metrics(self.physical.current_params(), self.physical.truth, self.physical.learnable))
+        metrics.update(self.physical.parameter_scores())
         if self.val_data is not None and len(self.val_data) > 0:
             # the physical model with the PINN's parameters on the validation windows
             metrics[M.PHYSICAL_DATA_LOSS] = self.physical.validation_loss(self.val_data)
@@ -324,8 +322,11 @@ class PINNTrainer(AbstractTrainer):
         self.resume()
         epochs = int(self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
-        for _ in phase_bar(range(self.epoch, epochs), "pinn epochs", initial=self.epoch, total=epochs):
+        bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=epochs)
+        for _ in bar:
             metrics = self.train_epoch()
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.physical.current_params()}
@@ -353,7 +354,8 @@ def build_pinn_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData
     """The coordinate network on the training trajectories of ``data.reader``; parameters as for
     the physical player."""
     physical = PhysicalTrainer(cfg, model, None, data.val, context)
-    return PINNTrainer(cfg, physical, PINNData(data.reader, model), data.val, context)
+    points = ScatteredPINNData(data.scattered, model) if data.scattered is not None else PINNData(data.reader, model)
+    return PINNTrainer(cfg, physical, points, data.val, context)
 
 
 register_arm(ArmSpec(
@@ -362,4 +364,4 @@ register_arm(ArmSpec(
     reads=("epochs", "lr", "weight_decay", "optimizer", "grad_clip", "physical_lr", "resume", "inject_nan_at_step",
            *(f"pinn.{f.name}" for f in dataclasses.fields(PinnConfig))),
     checkpoints=(PINNTrainer.CHECKPOINT, PhysicalTrainer.PARAMS_FILE), metrics=METRICS, accepts=check_pinn_model,
-    rank=20))
+    reconstructs=True, rank=20))

@@ -51,8 +51,9 @@ class PINNData:
         self.times = (np.arange(self.num_frames) * model.dt).astype(np.float32)
         self.duration = float(self.times[-1])
         self.dim = model.dim
-        self.lower = float(model.domain_origin)
-        self.size = float(model.domain_size)
+        # the box the walls bound: a node layout's first and last nodes lie on them
+        lower, size = getattr(model, "node_box", (model.domain_origin, model.domain_size))
+        self.lower, self.size = float(lower), float(size)
         dynamic = [s for s in model.field_specs if s.role == "dynamic"]
         self.periodic = [all(s.boundary[d] == "periodic" for s in dynamic) for d in range(self.dim)]
         # (channels, axis, kind) of every non-periodic wall condition
@@ -136,3 +137,59 @@ class PINNData:
             sl = slice(lo, lo + _CHUNK)
             yield (self._coords(p[sl], t[sl]), self._sims(s[sl]), torch.from_numpy(truth[sl]).to(self.device),
                    torch.from_numpy(unobserved[sl]).to(self.device))
+
+
+class ScatteredPINNData(PINNData):
+    """The PINN's view of scattered observations (a reconstruction problem): the observed points
+    and their values, the known initial frame on the learner's grid, and the clean truth on that
+    grid to score the reconstruction (every point of frames ``t >= 1``)."""
+
+    def __init__(self, data, model) -> None:
+        names = list(model.channels)
+        self.slices = {n: data.channels[n] for n in names}
+        self.channels = sum(model.channels.values())
+        self.num_sims = int(data.x0.shape[0])
+        self.num_frames = data.num_frames
+        # [S, T, P, C] like the grid case: the truth on the learner's grid, the IC from it
+        truth = data.truth.numpy()
+        s_, t_, c_ = truth.shape[:3]
+        self.truth = np.ascontiguousarray(truth.reshape(s_, t_, c_, -1).transpose(0, 1, 3, 2)).astype(np.float32)
+        self.obs = self.truth  # the initial frame (known) is read from here; later frames never are
+        self.mask = np.ones_like(self.truth)  # nothing held out: every grid point scores the reconstruction
+        self.centres = np.stack([c.ravel() for c in model.cell_centres()], axis=1).astype(np.float32)
+        self.times = data.times.numpy().astype(np.float32)
+        self.duration = float(self.times[-1])
+        self.dim = model.dim
+        lower, size = getattr(model, "node_box", (model.domain_origin, model.domain_size))
+        self.lower, self.size = float(lower), float(size)
+        dynamic = [s for s in model.field_specs if s.role == "dynamic"]
+        self.periodic = [all(s.boundary[d] == "periodic" for s in dynamic) for d in range(self.dim)]
+        self.walls = [(self.slices[s.name], d, s.boundary[d]) for s in dynamic for d in range(self.dim)
+                      if s.boundary[d] != "periodic"]
+        coords, sims, values, masks = [], [], [], []
+        for obs in data.observed.values():
+            keep = (obs.frames >= 1).numpy()  # the initial frame has its own term
+            value = np.zeros((int(keep.sum()), self.channels), dtype=np.float32)
+            mask = np.zeros_like(value)
+            value[:, obs.channels] = obs.values.numpy()[keep]
+            mask[:, obs.channels] = 1.0
+            coords.append(obs.points.numpy()[keep].astype(np.float32))
+            sims.append(obs.sims.numpy()[keep])
+            values.append(value)
+            masks.append(mask)
+        self.point_coords = np.concatenate(coords)
+        self.point_sims = np.concatenate(sims).astype(np.int64)
+        self.point_values = np.concatenate(values)
+        self.point_masks = np.concatenate(masks)
+        if len(self.point_coords) == 0:
+            raise ValueError("the PINN has no observed point after the initial frame to fit")
+        self.observed_index = np.arange(len(self.point_coords))
+        self.device = torch.device("cpu")
+        self._tensors = {}
+
+    def observed_batch(self, rng: np.random.Generator, count: int) -> Tuple[torch.Tensor, ...]:
+        """``count`` observed points (with replacement): coords, sims, values, masks ``[n, C]``."""
+        pick = rng.integers(0, len(self.point_coords), size=count)
+        return (torch.from_numpy(self.point_coords[pick]).to(self.device), self._sims(self.point_sims[pick]),
+                torch.from_numpy(self.point_values[pick]).to(self.device),
+                torch.from_numpy(self.point_masks[pick]).to(self.device))

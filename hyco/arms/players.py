@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from hyco.arms.spec import Player, PlayerContext, TrainedPlayer
-from hyco.core.checkpoints import first_existing
-from hyco.core.files import load_json
-from hyco.synthetic.checkpoint import load_network
+from hyco.core.checkpoints import first_existing, load_json_checkpoint
+from hyco.synthetic.checkpoint import load_network_and_spec
+from hyco.synthetic.registry import NETWORKS
 from hyco.synthetic.rollout import rollout
 
 PARAMS_FILE = "physical_params.json"
@@ -51,17 +51,32 @@ def physics_forecast(model, params) -> "callable":
 
 def load_params(model, path) -> Dict[str, np.ndarray]:
     """The learned parameters of a ``physical_params.json`` file, as float32 arrays."""
-    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json(path, what="parameter file")["params"].items()}
+    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json_checkpoint(path)["params"].items()}
+
+
+def field_query(network: torch.nn.Module):
+    """``query(points [N, dim + 1]) -> [N, C]`` of a neural field, in chunks, without gradients."""
+
+    def query(points: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            out = [network(chunk) for chunk in torch.split(points.float(), 65536)]
+        return torch.cat(out) if out else torch.zeros(0, network.out_channels)
+
+    return query
 
 
 def synthetic_player(names: Sequence[str] = (SYNTHETIC_BEST, SYNTHETIC_LAST)) -> Player:
-    """The network of the first existing checkpoint among ``names`` (best, else last)."""
+    """The network of the first existing checkpoint among ``names`` (best, else last): a forecaster
+    rolled out, or a neural field queried at points."""
 
     def load(ctx: PlayerContext) -> Optional[TrainedPlayer]:
         path = first_existing(ctx.checkpoint_dir, names)
         if path is None:
             return None
-        return TrainedPlayer(network_forecast(load_network(path), sum(ctx.model.channels.values())))
+        network, spec = load_network_and_spec(path)
+        if NETWORKS.get(spec.name).kind == "field":
+            return TrainedPlayer(None, query=field_query(network))
+        return TrainedPlayer(network_forecast(network, sum(ctx.model.channels.values())))
 
     return Player("synthetic", load)
 
@@ -75,6 +90,7 @@ def physical_player(name: str = PARAMS_FILE) -> Player:
             return None
         learned = load_params(ctx.model, path)
         params = ctx.model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
-        return TrainedPlayer(physics_forecast(ctx.model, params), learned)
+        theta = {n: np.asarray(v, dtype=np.float64) for n, v in load_json_checkpoint(path).get("theta", {}).items()}
+        return TrainedPlayer(physics_forecast(ctx.model, params), learned, theta or None)
 
     return Player("physical", load)

@@ -41,10 +41,10 @@ PLAYERS = ("synthetic", "physical")
 PLAYER_KINDS = ("forecast", "reconstruct")
 
 # Shared trainer knobs (``trainer.<key>``) each player reads; an arm's ``reads`` is built from them.
-SYNTHETIC_KEYS = ("epochs", "batch_size", "rollout_steps", "lr", "weight_decay", "optimizer", "scheduler",
+SYNTHETIC_KEYS = ("epochs", "batch_size", "rollout_steps", "lr", "weight_decay", "optimizer", "betas", "scheduler",
                   "step_size", "gamma", "num_workers", "grad_clip", "resume", "inject_nan_at_step")
 PHYSICAL_KEYS = ("epochs", "rollout_steps", "physical_optimizer", "physical_iterations_per_epoch",
-                 "physical_lr", "physical_sims_per_fit", "resume")
+                 "physical_lr", "physical_betas", "physical_scheduler", "physical_sims_per_fit", "resume")
 
 #: ``build(cfg, model, data, context) -> trainer`` (a :class:`~hyco.training.base.AbstractTrainer`)
 ArmBuilder = Callable[[Any, Any, Any, Any], Any]
@@ -62,12 +62,19 @@ class PlayerContext:
     checkpoint_dir: Path
 
 
+#: ``query(points [N, dim (+1)]) -> [N, C]``: a neural field read at points of space (and time)
+Query = Callable[[Any], Any]
+
+
 @dataclass(frozen=True)
 class TrainedPlayer:
-    """A player loaded from a run: its forecast and, for a physical player, the learned parameters."""
+    """A player loaded from a run: its forecast (a grid player) or its query (a neural field)
+    and, for a physical player, the learned parameters."""
 
-    forecast: Forecast
+    forecast: Optional[Forecast]
     params: Optional[Dict[str, np.ndarray]] = None
+    theta: Optional[Dict[str, np.ndarray]] = None  # the scalars of family parameters
+    query: Optional[Query] = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,10 @@ class ArmSpec:
     accepts
         ``accepts(cfg, model)`` raises ``ValueError`` when the arm cannot run the problem (the PINN
         on a model without a continuous residual); checked before any compute.
+    reconstructs
+        It also trains on scattered observations of its training trajectories (a reconstruction
+        problem: ``observation.spatial=lattice|tuples``, :mod:`hyco.arms.reconstruction`); other
+        arms refuse such data before any compute.
     baseline_for
         The players this arm is the reference baseline of in paired comparisons (the network
         alone for ``synthetic``, the physics alone for ``physical`` and the parameters).
@@ -154,6 +165,7 @@ class ArmSpec:
     metrics: Mapping[str, str] = field(default_factory=dict)
     targets: Any = None
     accepts: Optional[Callable[[Any, Any], None]] = None
+    reconstructs: bool = False
     baseline_for: Tuple[str, ...] = ()
     rank: int = 100
 
@@ -226,6 +238,11 @@ def arm_nodes() -> Dict[str, type]:
 def node_owners(node: str) -> List[str]:
     """The arms whose config node is ``trainer.<node>``."""
     return [a for a in available_arms() if get_arm(a).node == node]
+
+
+def reconstruction_arms() -> List[str]:
+    """The arms that train on scattered observations (reconstruction problems)."""
+    return [a for a in available_arms() if get_arm(a).reconstructs]
 
 
 def with_params(arms: Iterable[str]) -> List[str]:

@@ -3,7 +3,8 @@
 :func:`check_problem` builds the physical model (cheap: nothing is traced or simulated) and
 checks what only the model, the network and the arm know: the true and initial parameters are
 valid for the scheme, the arm accepts the problem, the observed and input fields exist, no
-learnable parameter is given to the network, and the network fits the grid. Every entry point
+learnable parameter is given to the network, the observation masks can be drawn, the device
+exists, and the network fits the grid. Every entry point
 calls it (through :func:`hyco.compose.compose_config`) before any compute or file write.
 """
 
@@ -13,10 +14,12 @@ from typing import Any
 
 from omegaconf.errors import OmegaConfBaseException
 
-from hyco.arms import ARMS, arm_of, available_arms
+from hyco.arms import ARMS, arm_of, available_arms, reconstruction_arms
 from hyco.config.schema import truth_physics
+from hyco.core.devices import select_device
 from hyco.data.generate import check_truth, observed_fields, truth_steps_per_frame
-from hyco.errors import ConfigError, PhysicsParameterError, ProblemRefused
+from hyco.data.observation import POINT_KINDS, ObservationOperator
+from hyco.errors import ConfigError, ObservationError, PhysicsParameterError, ProblemRefused
 from hyco.physics.ic import PRIORS
 from hyco.physics.registry import build_physics
 from hyco.synthetic.registry import NETWORKS
@@ -57,6 +60,11 @@ def check_problem(cfg: Any) -> None:
         check_truth(cfg, truth, model)
         truth_steps_per_frame(cfg)
     observed_fields(cfg, model)  # the observed fields exist (the rule generation applies)
+    try:  # the masks generation will draw (sensor count against the cells of their region, ...)
+        ObservationOperator(cfg.observation, tuple(model.converter.sample_shape), int(cfg.data.num_frames))
+    except ObservationError as err:
+        raise ConfigError(str(err)) from None
+    select_device(str(cfg.device))  # cuda asked for where there is none: refused now, not after generation
     for name in cfg.data.static_fields:
         if name in model.static_fields:
             continue
@@ -68,6 +76,7 @@ def check_problem(cfg: Any) -> None:
             raise ConfigError(f"data.static_fields: '{name}' is a learnable parameter; giving the network its true "
                               f"value would leak what is being learned. Remove it, or set "
                               f"physics.params.{name}.learnable=false if it is known")
+    check_reconstruction(cfg, arm)
     if "synthetic" in arm.trains:
         entry = NETWORKS.get(cfg.synthetic.name)
         spec = network_spec(cfg, model)
@@ -77,3 +86,29 @@ def check_problem(cfg: Any) -> None:
             except ValueError as err:
                 raise ProblemRefused(str(err)) from None
 
+
+
+def check_reconstruction(cfg: Any, arm: Any) -> None:
+    """Scattered observations (a reconstruction problem) go with an arm that trains on them and,
+    where a network trains, a neural field on one trajectory; grid observations with a grid
+    network. A :class:`~hyco.errors.ProblemRefused` naming the keys otherwise."""
+    spatial = str(getattr(cfg.observation.spatial, "value", cfg.observation.spatial))
+    scattered = spatial in POINT_KINDS
+    if scattered and not arm.reconstructs:
+        raise ProblemRefused(f"trainer.variant={arm.name}: observation.spatial={spatial} gives scattered points of the "
+                             f"training trajectories (a reconstruction problem), which this arm does not train on; "
+                             f"arms that do: {reconstruction_arms()}")
+    if "synthetic" not in arm.trains:
+        return
+    kind = NETWORKS.get(cfg.synthetic.name).kind
+    if scattered and kind != "field":
+        fields = [n for n in NETWORKS.names() if NETWORKS.get(n).kind == "field"]
+        raise ProblemRefused(f"synthetic.name={cfg.synthetic.name}: scattered observations are reconstructed by a "
+                             f"neural field (a network of kind 'field': {fields}); a grid forecaster cannot read them")
+    if not scattered and kind == "field":
+        raise ProblemRefused(f"synthetic.name={cfg.synthetic.name}: a neural field reconstructs scattered observations "
+                             f"of one trajectory; with observation.spatial={spatial} choose a grid network, or "
+                             f"observe with observation.spatial=lattice|tuples")
+    if scattered and int(cfg.data.num_train) != 1:
+        raise ProblemRefused(f"data.num_train={cfg.data.num_train}: a neural field (x, t) -> u reconstructs one "
+                             f"trajectory; set data.num_train=1")

@@ -47,7 +47,9 @@ class KeyRule:
 RULES: List[KeyRule] = [
     # ---------------------------------------------------------------- what is simulated and observed
     KeyRule("physics", "data", "the PDE, its grid, time step and true parameters generate the data"),
+    KeyRule("physics.jit_frames", "none", "how many frames one compiled trace steps: speed, not results"),
     KeyRule("physics.params.*.initial_guess", "run", "where a fit starts, not what the data are"),
+    KeyRule("physics.params.*.initial_jitter", "run", "where a fit starts, not what the data are"),
     KeyRule("physics.params.*.learnable", "run", "which parameters a fit moves, not what the data are"),
     KeyRule("physics.params.*.smoothness", "run", "a prior of the fit, not part of the data"),
     KeyRule("data", "data", "how many simulations, of what length, from which initial-condition seeds"),
@@ -65,6 +67,8 @@ RULES: List[KeyRule] = [
     KeyRule("experiment_name", "none", "a label: the experiment the run is filed under"),
     # ---------------------------------------------------------------- how a study scores
     KeyRule("evaluation", "study", "the held-out horizon scores the trials"),
+    KeyRule("evaluation.reconstruction_every", "run",
+            "how often a reconstruction run measures its network during training (its logged history)"),
     KeyRule("evaluation.run_id", "none", "which run to evaluate, given per call"),
     KeyRule("evaluation.figures", "none", "figures are pictures of the same numbers"),
     KeyRule("evaluation.num_snapshots", "none", "figures are pictures of the same numbers"),

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from hyco.config.schema import truth_physics
 from hyco.core.console import run_bars_enabled
+from hyco.core.locks import clean_stale_locks
 from hyco.core.plain import to_plain
 from hyco.data.cache import (
     METADATA_FILE,
@@ -37,7 +38,8 @@ from hyco.data.cache import (
     library_versions,
     remove_entry,
 )
-from hyco.data.observation import ObservationOperator
+from hyco.data.observation import POINT_KINDS, ObservationOperator
+from hyco.data.points import extent_of, observe_points, resample
 from hyco.errors import CacheError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,13 @@ def _build_model(cfg: Any) -> Any:
     return build_physics(truth_physics(cfg), cfg.data.ic, device="cpu")
 
 
+def _build_learner(cfg: Any) -> Any:
+    """The learner's model (``physics``), on the CPU: its grid is the one the data are stored on."""
+    from hyco.physics import build_physics
+
+    return build_physics(cfg.physics, cfg.data.ic, device="cpu")
+
+
 def truth_steps_per_frame(cfg: Any) -> int:
     """Steps of the truth model between two frames: the learner's frame interval ``physics.dt``
     over the truth's ``dt`` (1 when they are the same model); a ratio that is not a whole
@@ -109,13 +118,20 @@ def truth_steps_per_frame(cfg: Any) -> int:
 
 
 def check_truth(cfg: Any, truth: Any, learner: Any) -> None:
-    """The truth model must produce the learner's state: the same fields on the same grid."""
+    """The truth model must describe the learner's state (the same fields) on the same domain;
+    on another grid, its fields must be scalars or centred vectors (they are resampled)."""
     if list(truth.field_names) != list(learner.field_names):
         raise ConfigError(f"data.truth: the truth model has the fields {list(truth.field_names)}, the learner "
                           f"{list(learner.field_names)}; they must describe the same state")
-    if truth.converter.sample_shape != learner.converter.sample_shape or truth.bounds_box() != learner.bounds_box():
-        raise ConfigError("data.truth: a truth on another grid or domain than the learner's needs resampling, "
-                          "which this data path does not do; keep physics.resolution/domain_size for the truth")
+    def box(m: Any) -> tuple:
+        return getattr(m, "node_box", (m.domain_origin, m.domain_size))
+
+    if not np.allclose(box(truth), box(learner)) or truth.dim != learner.dim:
+        raise ConfigError(f"data.truth: the truth's domain {box(truth)} differs from the learner's {box(learner)}")
+    if truth.converter.sample_shape != learner.converter.sample_shape and (
+            any(s.grid == "staggered" and s.kind == "vector" for s in truth.field_specs) or truth.static_fields):
+        raise ConfigError("data.truth: a truth on another grid is resampled onto the learner's, which needs centred "
+                          "fields and no static inputs")
 
 
 def _states_to_numpy(model: Any, state: Dict[str, Any]) -> Dict[str, np.ndarray]:
@@ -169,28 +185,34 @@ def _jobs(seeds: Dict[str, List[int]]) -> List[Tuple[str, int, int]]:
 
 def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     """Simulate, observe and write every simulation of ``cfg`` into ``path``; returns the count."""
-    model = _build_model(cfg)
+    model = _build_model(cfg)  # the truth
+    learner = _build_learner(cfg) if cfg.data.truth else model
     every = truth_steps_per_frame(cfg)
     params = model.true_params()
     model.validate_params(params)  # before any compute or file: a bad truth stops here
-    observed = observed_fields(cfg, model)
-    # the truth of every parameter, apart from the known static inputs: [1, *resolution]
-    true_params = {f"param_{n}": model.converter.static_to_numpy(v) for n, v in params.items()}
+    observed = observed_fields(cfg, learner)
+    fine = tuple(model.converter.sample_shape) != tuple(learner.converter.sample_shape)
+    # the truth of every parameter, apart from the known static inputs, on the learner's grid
+    truth_params = learner.true_params() if fine else params
+    true_params = {f"param_{n}": learner.converter.static_to_numpy(v) for n, v in truth_params.items()}
 
     num_frames = int(cfg.data.num_frames)
+    times = np.arange(num_frames) * float(cfg.physics.dt)
     seeds = split_seeds(cfg.data)
     jobs = _jobs(seeds)
     batch = max(1, int(cfg.data.generation_batch))
     writer = CacheWriter(path, key)
-    spatial_shape = tuple(model.converter.sample_shape)
+    spatial_shape = tuple(learner.converter.sample_shape)
     operator = ObservationOperator(cfg.observation, spatial_shape, num_frames)
+    scattered = operator.spatial_kind in POINT_KINDS
     unobserved_mask = np.zeros_like(operator.mask)
     unobserved_mask[0] = 1  # the initial condition is known in full, observed or not
-    valid = {n: _field_samples(model, n) for n in model.dynamic_fields}
-    logger.info(
-        "generating %d simulations (%s) x %d frames at %s into %s",
-        len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(model.resolution), path,
-    )
+    valid = {n: _field_samples(learner, n) for n in learner.dynamic_fields}
+    # the path is printed once, by the caller; inside a sweep (no run bars) generation is detail
+    logger.log(logging.INFO if run_bars_enabled() else logging.DEBUG,
+               "generating %d simulations (%s) x %d frames at %s%s",
+               len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(learner.resolution),
+               f" (truth at {list(model.resolution)})" if fine else "")
     with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim",
               disable=None if progress and run_bars_enabled() else True) as bar:
         for start in range(0, len(jobs), batch):
@@ -198,17 +220,24 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
             trajectories = simulate(model, params, [s for _, _, s in chunk], num_frames, every)
             for b, (split, index, seed) in enumerate(chunk):
                 arrays: Dict[str, np.ndarray] = {}
-                for stream, name in enumerate(model.dynamic_fields):
-                    truth = trajectories[name][b]
-                    if name in observed:
+                for stream, name in enumerate(learner.dynamic_fields):
+                    own = trajectories[name][b]  # the truth on its own grid
+                    truth = resample(own, extent_of(model, name), learner.sample_points(name)[0]) if fine else own
+                    if name in observed and scattered:
+                        points = observe_points(cfg.observation, own, extent_of(model, name), times, seed, stream)
+                        arrays.update({f"{key}_{name}": value for key, value in points.items()})
+                        obs, mask = truth * unobserved_mask, unobserved_mask.copy()
+                    elif name in observed:
                         obs, mask = operator.apply(truth, seed, stream=stream)
                     else:
                         obs, mask = truth * unobserved_mask, unobserved_mask.copy()
                     mask = mask * valid[name]  # padding is never observed
                     arrays[f"truth_{name}"] = truth
+                    if fine:
+                        arrays[f"fine_{name}"] = own
                     arrays[f"obs_{name}"] = (obs * mask).astype(np.float32)
                     arrays[f"mask_{name}"] = mask.astype(np.uint8)
-                for name in model.static_fields:
+                for name in learner.static_fields:
                     arrays[f"static_{name}"] = trajectories[name][b]
                 arrays.update(true_params)
                 arrays["seed"] = np.asarray(seed, dtype=np.int64)
@@ -230,17 +259,20 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         },
         "num_frames": num_frames,
         "spatial_shape": list(spatial_shape),
-        "resolution": list(model.resolution),
+        "resolution": list(learner.resolution),
+        "fine": {"resolution": list(model.resolution), "first": list(extent_of(model, learner.dynamic_fields[0]).first),
+                 "spacing": list(model.dx)} if fine else None,
+        "scattered": scattered,
         # the state's channel order (the JSON below is written with sorted keys)
-        "field_order": [spec.name for spec in model.field_specs],
+        "field_order": [spec.name for spec in learner.field_specs],
         "fields": {
-            spec.name: {"kind": spec.kind, "channels": spec.channels(model.dim), "grid": spec.grid,
+            spec.name: {"kind": spec.kind, "channels": spec.channels(learner.dim), "grid": spec.grid,
                         "boundary": list(spec.boundary), "role": spec.role,
-                        "shape": list(model.converter.field_shapes[spec.name]),
+                        "shape": list(learner.converter.field_shapes[spec.name]),
                         "observed": spec.name in observed}
-            for spec in model.field_specs
+            for spec in learner.field_specs
         },
-        "params": {n: {"kind": s.kind, "learnable": bool(s.learnable)} for n, s in model.param_specs.items()},
+        "params": {n: {"kind": s.kind, "learnable": bool(s.learnable)} for n, s in learner.param_specs.items()},
         "observation": operator.describe(),
         "dt": float(model.dt) * every,  # the frame interval
         "truth": {"steps_per_frame": every, "physics": to_plain(truth_physics(cfg))} if cfg.data.truth else None,
@@ -256,6 +288,18 @@ def _check_hit(path: Path, key: str) -> None:
         raise CacheError(f"cache {path} records key {reader.key}, expected {key} — rerun with "
                          f"data.regenerate=true or delete the directory {path}")
     reader.verify()  # full checksums once per process; unchanged files are not hashed again
+
+
+_CLEANED: set = set()
+_REGENERATED: set = set()  # entries this process rebuilt for data.regenerate=true
+
+
+def _clean_locks_once(root: Path) -> None:
+    """Lock files nobody holds (an older release kept them; a killed holder leaves one) go, once
+    per process and cache folder."""
+    if root not in _CLEANED and root.is_dir():
+        clean_stale_locks(root)
+        _CLEANED.add(root)
 
 
 def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
@@ -276,8 +320,9 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     Raises
     ------
     CacheError
-        An entry exists but is incomplete, corrupt or of another format version; the message
-        says to rerun with ``data.regenerate=true`` or delete the directory.
+        An entry exists but is corrupt or of another format version; the message says to rerun
+        with ``data.regenerate=true`` or delete the directory. (An entry left incomplete by a
+        writer that stopped is rebuilt, with one warning line.)
     PhysicsParameterError
         The true parameters are invalid for the model (before anything is simulated or written).
     """
@@ -285,15 +330,26 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     key = cache_key(cfg)
     root = cache_root(cfg)
     path = root / key
-    if not bool(cfg.data.regenerate) and (path / METADATA_FILE).is_file():
+    # data.regenerate rebuilds an entry once per process: the train and evaluate tasks (and a
+    # trial's scoring) that open it afterwards read what was just rebuilt
+    regenerate = bool(cfg.data.regenerate) and path not in _REGENERATED
+    if not regenerate and (path / METADATA_FILE).is_file():
         with cache_lock(root, key, shared=True):  # readers do not wait for each other
             if (path / METADATA_FILE).is_file():
                 _check_hit(path, key)
                 logger.debug("cache hit: %s", path)  # twice per trial in a sweep: detail
                 return GenerationResult(path=path, key=key, hit=True, seconds=time.perf_counter() - t0)
+    _clean_locks_once(root)
     with cache_lock(root, key):
-        if bool(cfg.data.regenerate):
+        if regenerate:
             remove_entry(path)
+            _REGENERATED.add(path)
+        elif path.exists() and not (path / METADATA_FILE).is_file():
+            # we hold the key's lock, so no writer is at work: this entry's writer stopped (kill -9,
+            # a lost node) before finishing. Nothing of it was ever read; build it again.
+            logger.warning("cache entry %s is incomplete (its writer stopped before finishing); rebuilding it",
+                           path)
+            remove_entry(path, quiet=True)
         elif path.exists():
             _check_hit(path, key)
             seconds = time.perf_counter() - t0
@@ -306,5 +362,5 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
             remove_entry(path)
             raise
     seconds = time.perf_counter() - t0
-    logger.info("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
+    logger.debug("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
     return GenerationResult(path=path, key=key, hit=False, seconds=seconds)

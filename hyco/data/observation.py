@@ -24,6 +24,9 @@ import numpy as np
 
 from hyco.errors import ObservationError
 
+#: spatial kinds whose observations are scattered points, not grid cells (hyco.data.points)
+POINT_KINDS = ("lattice", "tuples")
+
 # tags that separate the random streams drawn from the same observation seed
 _SENSOR_STREAM = 0x5E4504
 _NOISE_STREAM = 0x4015E
@@ -89,12 +92,14 @@ class ObservationOperator:
         kind = self.spatial_kind
         if kind == "full":
             return np.ones(shape, dtype=bool)
+        if kind in POINT_KINDS:  # off-grid points (hyco.data.points): nothing is seen on the grid
+            return np.zeros(shape, dtype=bool)
         if kind in ("box", "sensors"):
             region = self._box(cfg)
             if kind == "box":
                 return region
             return self._sensors(cfg, region)
-        raise ObservationError(f"observation.spatial: unknown kind '{kind}' (full | box | sensors)")
+        raise ObservationError(f"observation.spatial: unknown kind '{kind}' (full | box | sensors | lattice | tuples)")
 
     def _box(self, cfg: Any) -> np.ndarray:
         """The cells of the box ``box_lower..box_upper`` (fractions of the domain per axis)."""

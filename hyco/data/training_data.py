@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 from hyco.data.cache import CacheReader
 from hyco.data.dataset import WindowDataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hyco.data.scattered import ScatteredData
 
 
 def static_inputs(cfg: Any, static_fields: Sequence[str]) -> List[str]:
@@ -17,14 +20,21 @@ def static_inputs(cfg: Any, static_fields: Sequence[str]) -> List[str]:
 
 @dataclass
 class TrainingData:
-    """The observed windows a run trains and validates on, opened from the data cache."""
+    """The observed windows a run trains and validates on, opened from the data cache; for
+    scattered observations (a reconstruction problem) the observed points instead
+    (``scattered``, with no windows)."""
 
     reader: CacheReader
-    train: WindowDataset
+    train: Optional[WindowDataset]
     val: Optional[WindowDataset]
+    scattered: Optional["ScatteredData"] = None
 
     @classmethod
     def open(cls, cfg: Any, reader: CacheReader) -> "TrainingData":
+        if reader.metadata.get("scattered"):
+            from hyco.data.scattered import ScatteredData
+
+            return cls(reader, None, None, ScatteredData.open(cfg, reader))
         kwargs = dict(rollout_steps=int(cfg.trainer.rollout_steps),
                       static_fields=static_inputs(cfg, reader.static_fields),
                       source="observed", max_cached_sims=int(cfg.data.max_cached_sims))

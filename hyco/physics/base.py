@@ -28,7 +28,7 @@ import torch
 from phi.geom import Box
 from phi.torch import TORCH
 from phiml import math
-from phiml.math import Tensor, spatial
+from phiml.math import Tensor, batch, channel, spatial
 
 from hyco.errors import ConfigError, DerivativeNotDefined, PhysicsParameterError, ResidualNotDefined
 from hyco.fields import FieldSpec, parse_boundary
@@ -109,6 +109,10 @@ class PhysicalModel(ABC):
         Lower corner of the box on every axis.
     terms : sequence of str
         The terms of the equation that act (a subset of ``TERMS``); empty: all of them.
+    jit_frames : int
+        Frames compiled into one trace by :meth:`tensor_rollout` (1: a trace of one step, called
+        once per frame). More frames trade a longer first trace for less per-call overhead, which
+        dominates on small grids: the heat papers' 18 x 18 learner steps 99 frames in one call.
     """
 
     name: ClassVar[str] = ""
@@ -123,6 +127,8 @@ class PhysicalModel(ABC):
     #: the equation's terms that ``physics.terms`` may switch off (an incomplete physics for the
     #: learner while the truth keeps all of them); empty: the model has no optional terms
     TERMS: ClassVar[Tuple[str, ...]] = ()
+    #: the model's own options (``physics.options``) and their defaults, e.g. heat's operator form
+    OPTIONS: ClassVar[Mapping[str, Any]] = {}
     #: tiny configurations for the contract tests, by case name (:class:`TinyCase`)
     TINY_CASES: ClassVar[Dict[str, TinyCase]] = {}
 
@@ -139,6 +145,9 @@ class PhysicalModel(ABC):
         boundary: Union[str, Sequence[str]] = "",
         domain_origin: float = 0.0,
         terms: Sequence[str] = (),
+        layout: str = "cells",
+        options: Optional[Mapping[str, Any]] = None,
+        jit_frames: int = 1,
     ) -> None:
         self.resolution: Tuple[int, ...] = tuple(int(n) for n in resolution)
         if len(self.resolution) not in self.DIMS:
@@ -148,6 +157,23 @@ class PhysicalModel(ABC):
         if not self.domain_size > 0:
             raise ConfigError(f"physics.domain_size: must be positive, got {domain_size}")
         self.domain_origin = float(domain_origin)
+        self.layout = str(getattr(layout, "value", layout))
+        if self.layout not in ("cells", "nodes"):
+            raise ConfigError(f"physics.layout: cells or nodes, got {self.layout!r}")
+        if self.layout == "nodes":
+            # nodes from the box's lower to its upper corner, spacing h = L / (N - 1): internally a
+            # cell grid whose centres are the nodes (the box grows by h / 2 on every side)
+            if len(set(self.resolution)) != 1 or self.resolution[0] < 3:
+                raise ConfigError(f"physics.resolution: layout nodes needs the same node count (>= 3) on every "
+                                  f"axis, got {list(self.resolution)}")
+            h = self.domain_size / (self.resolution[0] - 1)
+            self.node_box = (self.domain_origin, self.domain_size)
+            self.domain_origin, self.domain_size = self.domain_origin - h / 2, self.domain_size + h
+        unknown_options = sorted(set(options or {}) - set(self.OPTIONS))
+        if unknown_options:
+            raise ConfigError(f"physics.options: {unknown_options} are not options of {type(self).__name__}; "
+                              f"its options are {dict(self.OPTIONS) or 'none'}")
+        self.options: Dict[str, Any] = {**self.OPTIONS, **dict(options or {})}
         self.dt = float(dt)
         self.grid = str(getattr(grid, "value", grid))
         if self.grid not in self.GRIDS:
@@ -174,7 +200,46 @@ class PhysicalModel(ABC):
         self.converter = FieldTensorConverter(self.spatial_names, self.resolution, self.bounds_box(),
                                               self.field_specs)
         self._jit = bool(jit)
-        self._step_jit: Callable = math.jit_compile(self._step) if jit else self._step
+        self._walls = self._wall_masks()
+        self._step_jit: Callable = math.jit_compile(self._step_with_walls) if jit else self._step_with_walls
+        self.jit_frames = int(jit_frames)
+        if self.jit_frames < 1:
+            raise ConfigError(f"physics.jit_frames: frames per compiled trace, >= 1, got {jit_frames}")
+        if self.jit_frames > 1 and type(self).step is not PhysicalModel.step:
+            raise ConfigError(f"physics.jit_frames: {type(self).__name__} checks every step itself (its own step()), "
+                              f"so it cannot compile several frames into one trace; use 1")
+        self._frames_jit: Callable = (math.jit_compile(self._frames, auxiliary_args="count") if jit
+                                      else self._frames)
+
+    def _wall_masks(self) -> Dict[str, Tensor]:
+        """Layout nodes: per field with zero-value (Dirichlet) walls, 1 inside and 0 on the wall
+        nodes, which the step holds at zero."""
+        if self.layout != "nodes":
+            return {}
+        masks = {}
+        for spec in self.field_specs:
+            if spec.role != "dynamic":
+                continue
+            if any(b == "periodic" for b in spec.boundary) or spec.kind != "scalar":
+                raise ConfigError(f"physics.layout: nodes supports scalar fields with walls; '{spec.name}' is "
+                                  f"{spec.kind} with boundaries {list(spec.boundary)}")
+            mask = np.ones(self.resolution)
+            for axis, b in enumerate(spec.boundary):
+                if b == "dirichlet":
+                    index = [slice(None)] * self.dim
+                    for end in (0, -1):
+                        index[axis] = end
+                        mask[tuple(index)] = 0.0
+            if not mask.all():
+                masks[spec.name] = math.tensor(torch.as_tensor(mask, dtype=torch.float32, device=self._device()),
+                                               spatial(*self.spatial_names))
+        return masks
+
+    def _step_with_walls(self, state: State, params: Dict[str, Tensor]) -> State:
+        out = self._step(state, params)
+        for name, mask in self._walls.items():
+            out[name] = out[name].with_values(out[name].values * mask)
+        return out
 
     def _resolve_fields(self, boundary: Union[str, Sequence[str]]) -> Tuple[FieldSpec, ...]:
         override = parse_boundary(boundary, self.dim, "physics.boundary") if boundary else None
@@ -329,6 +394,8 @@ class PhysicalModel(ABC):
         for name, spec in self.param_specs.items():
             if spec.kind == "scalar":
                 out[name] = spec.true_value
+            elif spec.kind == "family":
+                out[name] = self.family_field(name, torch.tensor(spec.true_theta, dtype=torch.float64))
             else:
                 prof = profile_values(spec.true_profile, self.cell_centres(), self.domain_size, self.domain_lower,
                                       spec.profile_args)
@@ -337,8 +404,28 @@ class PhysicalModel(ABC):
         return self.params_from_values(out)
 
     def initial_params(self) -> Dict[str, Tensor]:
-        """The starting point of a fit (a uniform field for ``kind='field'``)."""
-        return self.params_from_values({n: s.initial_guess for n, s in self.param_specs.items()})
+        """The starting point of a fit (a uniform field for ``kind='field'``, the field of
+        ``initial_theta`` for ``kind='family'``)."""
+        return self.params_from_values({
+            n: (self.family_field(n, torch.tensor(s.initial_theta, dtype=torch.float64)) if s.kind == "family"
+                else s.initial_guess) for n, s in self.param_specs.items()})
+
+    # ---------------------------------------------------------------- parametric families
+    def family_field(self, name: str, theta: torch.Tensor) -> torch.Tensor:
+        """The field of family parameter ``name`` generated from ``theta`` at the grid's sample
+        positions (differentiable in ``theta``), ``[*resolution]``."""
+        from hyco.physics.families import FAMILIES
+
+        spec = self.param_specs[name]
+        coords = torch.as_tensor(np.stack(self.cell_centres(), -1), dtype=theta.dtype, device=theta.device)
+        return FAMILIES.get(spec.family).field(theta, coords, spec.family_args)
+
+    def theta_names(self, name: str) -> List[str]:
+        """The names of the scalars of family parameter ``name`` (``A1``, ``x1``, ...)."""
+        from hyco.physics.families import FAMILIES
+
+        spec = self.param_specs[name]
+        return FAMILIES.get(spec.family).names(spec.family_args, self.dim)
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Raise :class:`PhysicsParameterError` if a parameter is missing, unknown or out of
@@ -445,6 +532,43 @@ class PhysicalModel(ABC):
             return conv.state_to_tensor(self.step(state, params), self.dynamic_fields)
 
         return step
+
+    def _frames(self, state: State, params: Dict[str, Tensor], count: int) -> Tuple[State, Tensor]:
+        """``count`` steps from ``state`` (compiled as one trace by :meth:`tensor_rollout`): the last
+        state and the dynamic fields of every step as one tensor ``(b, frames, c, *spatial)``."""
+        conv = self.converter
+        frames = []
+        for _ in range(int(count)):
+            out = self._step_with_walls(state, params)
+            state = {**out, **{n: state[n] for n in self.static_fields}}
+            frames.append(conv.state_to_tensor(state, self.dynamic_fields))
+        native = torch.stack(frames, dim=1)  # [B, count, C, *sample_shape]
+        names = [f"s{d}" for d in range(native.ndim - 3)]  # sample axes (staggered: N + 1 faces)
+        return state, math.tensor(native, batch("b", "frames"), channel("c"), spatial(*names))
+
+    def tensor_rollout(self, x0: torch.Tensor, steps: int, params: Dict[str, Tensor]) -> torch.Tensor:
+        """``steps`` frames from ``x0 [B, C_in, *s]`` as ``[B, steps, C_dyn, *s]`` (the map of
+        :meth:`tensor_step` applied ``steps`` times, differentiable likewise), compiled
+        ``jit_frames`` frames per call."""
+        if steps < 1:
+            raise ValueError(f"tensor_rollout: steps must be >= 1, got {steps}")
+        conv = self.converter
+        if self.jit_frames == 1:  # one step per call, through step() (a model's own checks included)
+            channels = sum(self.channels.values())
+            step, state, frames = self.tensor_step(params), x0[:, :channels], []
+            for _ in range(int(steps)):
+                state = step(torch.cat([state, x0[:, channels:].to(state)], dim=1) if x0.shape[1] > channels
+                             else state)
+                frames.append(state)
+            return torch.stack(frames, dim=1)
+        state = conv.tensor_to_state(x0[:, : conv.num_channels].to(self.device))
+        chunks, done = [], 0
+        while done < steps:
+            count = min(self.jit_frames, steps - done)
+            state, frames = self._frames_jit(state, params, count)
+            chunks.append(frames.native(["b", "frames", "c", *frames.shape.spatial.names]))
+            done += count
+        return torch.cat(chunks, dim=1) if len(chunks) > 1 else chunks[0]
 
     def rollout(self, state: State, params: Dict[str, Tensor], n: int, every: int = 1) -> List[State]:
         """``n`` frames from ``state``, each ``every`` steps after the last: ``n + 1`` states, the

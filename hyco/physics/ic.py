@@ -252,3 +252,54 @@ def annulus_prior(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str
         out[spec.name] = np.broadcast_to(np.asarray([v[j] for v in vectors]).reshape(
             (len(seeds),) + (1,) * (len(shape) - 1)), shape).copy()
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# deterministic states: every seed gives the same one (a single trajectory, as the papers observe)
+# ------------------------------------------------------------------------------------------------
+@register_ic("bumps")
+def bump_state(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Every scalar field ``sum_j amplitudes[j] exp(-|x - centres[j]|^2 / width^2)`` with absolute
+    centres (the heat papers' ``-exp(-|x + (1,1)|^2) + exp(-|x - (1,1)|^2)``); vector fields zero.
+    The same state for every seed."""
+    centres = [list(map(float, c)) for c in cfg.get("centres") or []]
+    amplitudes = [float(a) for a in cfg.get("amplitudes") or []]
+    width = float(cfg.get("width", 1.0))
+    if not centres or len(centres) != len(amplitudes) or any(len(c) != model.dim for c in centres) or width <= 0:
+        raise ConfigError(f"data.ic: bumps needs as many centres ({model.dim} coordinates each) as amplitudes "
+                          f"and a width > 0; got centres {centres}, amplitudes {amplitudes}, width {width}")
+    points = np.stack(model.cell_centres(), -1)
+    value = sum(a * np.exp(-((points - np.asarray(c)) ** 2).sum(-1) / width ** 2) for c, a in zip(centres, amplitudes))
+    return _same_for_every_seed(model, seeds, {s.name: value for s in model.field_specs if s.kind == "scalar"})
+
+
+@register_ic("disc")
+def disc_state(model: "PhysicalModel", seeds: Sequence[int], cfg: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Field ``j`` (in the model's field order) ``inside[j]`` within ``radius`` of ``centre``
+    (absolute coordinates; empty: the domain's centre) and ``outside[j]`` elsewhere: Gray–Scott's
+    seed (``u = v = 0.5`` in a disc, ``u = 1``, ``v = 0`` around it). The same state for every seed."""
+    names = [s.name for s in model.field_specs if s.kind == "scalar"]
+    inside, outside = list(cfg.get("inside") or []), list(cfg.get("outside") or [])
+    lower = np.asarray(model.domain_lower)
+    centre = [float(c) for c in cfg.get("centre") or list(lower + model.domain_size / 2)]
+    radius = float(cfg.get("radius", 0.1))
+    if len(inside) != len(names) or len(outside) != len(names) or len(centre) != model.dim or radius <= 0:
+        raise ConfigError(f"data.ic: disc needs inside and outside values for the fields {names}, a centre with "
+                          f"{model.dim} fractions and a radius > 0; got inside {inside}, outside {outside}, "
+                          f"centre {centre}, radius {radius}")
+    points = np.stack(model.cell_centres(), -1)
+    where = np.linalg.norm(points - np.asarray(centre), axis=-1) <= radius
+    return _same_for_every_seed(model, seeds, {n: np.where(where, float(i), float(o))
+                                               for n, i, o in zip(names, inside, outside)})
+
+
+def _same_for_every_seed(model: "PhysicalModel", seeds: Sequence[int], values: Mapping[str, np.ndarray]
+                         ) -> Dict[str, np.ndarray]:
+    out = {}
+    for spec in model.field_specs:
+        shape = (len(seeds), spec.channels(model.dim), *spec.sample_shape(model.resolution))
+        array = np.zeros(shape)
+        if spec.name in values:
+            array[:, 0] = values[spec.name]
+        out[spec.name] = array
+    return out

@@ -4,7 +4,7 @@ smoothness) and the error raised for invalid values."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Collection, Dict, Mapping, Optional
+from typing import Any, Collection, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -59,6 +59,12 @@ class ParamSpec:
         ``beta`` of the penalty ``beta * ||grad theta||^2`` (mean over cells) added to the
         physical fit's loss for a field parameter; 0 disables it. A field is not identifiable
         where the solution carries no information; the penalty fills such regions smoothly.
+    family, family_args, true_theta, initial_theta
+        ``kind='family'``: the field is generated from the scalars ``theta`` by the family
+        (:mod:`hyco.physics.families`); the truth and the starting point are ``theta`` vectors.
+    initial_jitter : float
+        ``j > 0``: a fit starts from the initial guess (or ``initial_theta``) times
+        ``1 + j * N(0, 1)`` per value, drawn from the run's seed: several starts over seeds.
     """
 
     name: str
@@ -73,12 +79,35 @@ class ParamSpec:
     profile_args: Any = None
     learnable: bool = True
     smoothness: float = 0.0
+    space: str = "bounded"
+    family: str = ""
+    family_args: Any = None
+    true_theta: Tuple[float, ...] = ()
+    initial_theta: Tuple[float, ...] = ()
+    initial_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile_args", dict(self.profile_args or {}))
+        object.__setattr__(self, "family_args", dict(self.family_args or {}))
+        object.__setattr__(self, "true_theta", tuple(float(v) for v in self.true_theta))
+        object.__setattr__(self, "initial_theta", tuple(float(v) for v in self.initial_theta))
         key = f"physics.params.{self.name}"
-        if self.kind not in ("scalar", "field"):
-            raise ConfigError(f"{key}.kind: must be 'scalar' or 'field', got '{self.kind}'")
+        if self.kind not in ("scalar", "field", "family"):
+            raise ConfigError(f"{key}.kind: must be 'scalar', 'field' or 'family', got '{self.kind}'")
+        if self.space not in ("bounded", "log", "linear"):
+            raise ConfigError(f"{key}.space: bounded, log or linear, got '{self.space}'")
+        if self.kind == "family":
+            from hyco.physics.families import FAMILIES  # the registry of the same layer
+
+            family = FAMILIES.get(self.family) if self.family else None
+            if family is None:
+                raise ConfigError(f"{key}.family: kind family needs a family; registered: {FAMILIES.names()}")
+            for which in ("true_theta", "initial_theta"):
+                count = len(getattr(self, which))
+                if count != len(family.names(self.family_args, 2)) and count != len(family.names(self.family_args, 1)):
+                    raise ConfigError(f"{key}.{which}: {count} values, the family {self.family} with "
+                                      f"{self.family_args} has the components {family.names(self.family_args, 2)} "
+                                      f"(2D) or {family.names(self.family_args, 1)} (1D)")
         if self.true_profile not in PROFILES:
             raise ConfigError(f"{key}.true_profile: must be one of {list(PROFILES)}, got '{self.true_profile}'")
         if not self.lower <= self.upper:
@@ -87,7 +116,9 @@ class ParamSpec:
             raise ConfigError(f"{key}.profile_scale: must be 'relative' or 'additive', got '{self.profile_scale}'")
         if self.smoothness < 0:
             raise ConfigError(f"{key}.smoothness: must be >= 0, got {self.smoothness}")
-        if self.smoothness > 0 and self.kind != "field":
+        if not self.initial_jitter >= 0:
+            raise ConfigError(f"{key}.initial_jitter: must be >= 0, got {self.initial_jitter}")
+        if self.smoothness > 0 and self.kind != "field":  # a family is smooth by construction
             raise ConfigError(f"{key}.smoothness: a smoothness penalty needs kind: field")
 
     @classmethod
@@ -98,9 +129,14 @@ class ParamSpec:
             if f.name not in cfg:
                 continue
             raw, kind = cfg[f.name], type(f.default)
-            if f.name == "profile_args":
+            if f.name in ("profile_args", "family_args"):
                 values[f.name] = dict(raw or {})
                 continue
+            if f.name in ("true_theta", "initial_theta"):
+                values[f.name] = tuple(raw or ())
+                continue
+            if raw is None and f.name in ("true_value", "initial_guess"):
+                continue  # a family has theta instead; the other kinds are checked by validate()
             try:
                 if kind is bool and not isinstance(raw, bool):
                     raise TypeError  # bool("false") would be True

@@ -79,6 +79,9 @@ def build_physics(physics_cfg: Any, ic_cfg: Any = None, jit: bool = True,
         boundary=cfg.get("boundary") or "",
         domain_origin=float(cfg.get("domain_origin", 0.0)),
         terms=tuple(cfg.get("terms") or ()),
+        layout=str(cfg.get("layout", "cells")),
+        options=dict(cfg.get("options") or {}),
+        jit_frames=int(cfg.get("jit_frames", 1)),
     )
 
 

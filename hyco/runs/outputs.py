@@ -48,7 +48,11 @@ def evaluated_network(checkpoint_dir: Path) -> Optional["nn.Module"]:
 def input_example(data: TrainingData) -> np.ndarray:
     """Real network inputs ``[2, C_in, *spatial]``: the initial states (with their static channels)
     of the first two training windows. Two, not one: ``torch.export`` would take a batch of one
-    for the only batch size the model accepts."""
+    for the only batch size the model accepts. A neural field's inputs are points: the first two
+    observed ``(x, t)``."""
+    if data.scattered is not None:
+        points = next(iter(data.scattered.observed.values())).points
+        return np.asarray(points[:2], dtype=np.float32)
     count = len(data.train)
     x0 = [np.asarray(data.train[i % count][0], dtype=np.float32) for i in range(2)]
     return np.stack(x0)

@@ -10,7 +10,7 @@ that any more).
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Tuple
 
 import torch
 from torch import nn
@@ -38,11 +38,18 @@ def spec_of(state: Mapping[str, Any], path: os.PathLike[str] | str) -> NetworkSp
 
 def load_network(path: os.PathLike[str] | str, map_location: str | torch.device = "cpu") -> nn.Module:
     """The trained network of a checkpoint, rebuilt from its spec, in eval mode."""
+    return load_network_and_spec(path, map_location)[0]
+
+
+def load_network_and_spec(path: os.PathLike[str] | str,
+                          map_location: str | torch.device = "cpu") -> Tuple[nn.Module, NetworkSpec]:
+    """:func:`load_network` and the spec it was rebuilt from (its kind: a forecaster or a field)."""
     state = load_checkpoint(path, map_location=map_location)
-    network = spec_of(state, path).build()
+    spec = spec_of(state, path)
+    network = spec.build()
     try:
         network.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as err:
         raise CheckpointError(f"checkpoint {path}: its weights do not fit the network it describes ({err}); "
                               "it is corrupt or was edited — retrain") from err
-    return network.to(map_location).eval()
+    return network.to(map_location).eval(), spec

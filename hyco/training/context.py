@@ -110,6 +110,17 @@ class RunContext:
             for key in fresh:
                 self._logged_up_to[key] = step
 
+    def defer(self, metrics: Mapping[str, float], step: int) -> None:
+        """Hold ``metrics`` of ``step`` (an epoch without a checkpoint) until the next
+        :meth:`report`, which sends them in one batch with its own: a long run of cheap epochs
+        then costs one tracker call per checkpoint, not per epoch. A run killed in between loses
+        only metrics of epochs it will train again. Observers are notified at once."""
+        fresh = {k: float(v) for k, v in metrics.items() if not self._already_logged(k, step)}
+        self._held.extend((key, value, int(step)) for key, value in fresh.items())
+        for key in fresh:
+            self._logged_up_to[key] = step
+        self.notify(step, metrics)
+
     def report(self, step: int, metrics: Dict[str, float], save: Callable[[Dict[str, Any]], None]) -> None:
         """Checkpoint (``save(extra)``, which stores the metrics as pending) and then log them."""
         if self.log_memory:
@@ -119,6 +130,9 @@ class RunContext:
         # Uploads cost HTTP round trips per file: throttled, so that a remote store stays a small
         # share of a trial; a resumed run replays the epochs after the last upload exactly.
         self.log(metrics, step)
+        if self.publish is None and self._held:  # deferred epochs, in one call
+            held, self._held = self._held, []
+            self.logger.log_history(held)
         if self.publish is not None and time.monotonic() - self._published_at >= self.publish_every_s:
             self.flush()
         self.notify(step, metrics)

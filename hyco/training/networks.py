@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Tuple
 from torch import nn
 
 from hyco.fields import padding_mode
-from hyco.synthetic.registry import NetworkSpec, network_node
+from hyco.synthetic.registry import NETWORKS, NetworkSpec, network_node
 
 if TYPE_CHECKING:  # pragma: no cover
     from hyco.physics.base import PhysicalModel
@@ -23,9 +23,17 @@ def input_channels(cfg: Any, model: "PhysicalModel") -> Tuple[int, int]:
 
 
 def network_spec(cfg: Any, model: "PhysicalModel") -> NetworkSpec:
-    """The configured network for ``model``'s state: channels from its fields, ``padding: auto``
-    resolved from their boundaries."""
+    """The configured network for ``model``'s state: a forecaster's channels from its fields and
+    ``padding: auto`` resolved from their boundaries; a neural field's inputs (coordinates and
+    time) and outputs (the dynamic channels), with the domain's box and the horizon for its input
+    normalisation."""
     node = network_node(cfg.synthetic)
+    entry = NETWORKS.get(cfg.synthetic.name)
+    if entry.kind == "field":
+        lower, size = getattr(model, "node_box", (model.domain_origin, model.domain_size))
+        node.update(lower=[float(lower)] * model.dim, size=float(size),
+                    horizon=float(cfg.physics.dt) * (int(cfg.data.num_frames) - 1))
+        return NetworkSpec(str(cfg.synthetic.name), node, model.dim, model.dim + 1, sum(model.channels.values()))
     if str(node.get("padding", "")) == "auto":
         node["padding"] = padding_mode(model.field_specs)
     c_in, c_out = input_channels(cfg, model)

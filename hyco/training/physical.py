@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
 from hyco import metrics as M
-from hyco.core.console import phase_bar
-from hyco.core.files import load_json, save_json
+from hyco.core.checkpoints import load_json_checkpoint, save_json_checkpoint
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.training.batches import sample_windows
@@ -56,6 +56,7 @@ class PhysicalTrainer(FieldTrainer):
             "step": self.step,
             "evaluations": self.evaluations,
             "params": {n: np.asarray(v).tolist() for n, v in self.current_params().items()},
+            "theta": {n: np.asarray(v).tolist() for n, v in self.current_theta().items()},
             "history": self.history,
             # the optimised variables themselves: p -> logit(p) does not give back z's last bit
             "unconstrained": {n: z.detach().cpu().tolist() for n, z in self.z.items()},
@@ -65,7 +66,7 @@ class PhysicalTrainer(FieldTrainer):
 
     def save(self, extra: Optional[Dict[str, Any]] = None) -> None:
         assert self.context is not None
-        save_json(self.context.path(self.PARAMS_FILE), self.state(extra))
+        save_json_checkpoint(self.context.path(self.PARAMS_FILE), self.state(extra))
 
     def load_state(self, state: Dict[str, Any]) -> None:
         self.set_params({n: np.asarray(v) for n, v in state["params"].items()})
@@ -82,7 +83,7 @@ class PhysicalTrainer(FieldTrainer):
         path = self.context and self.context.resume_from(self.PARAMS_FILE, self.cfg.trainer.resume)
         if not path:
             return False
-        state = load_json(path)
+        state = load_json_checkpoint(path)
         self.load_state(state)
         self.context.replay_pending(state)
         log.info("resumed physical training from %s at epoch %d", path, self.epoch)
@@ -93,6 +94,15 @@ class PhysicalTrainer(FieldTrainer):
         """The windows fitted this epoch: ``physical_sims_per_fit`` drawn with a (seed, epoch) RNG."""
         return sample_windows(data, self.cfg.trainer.physical_sims_per_fit,
                               seed=int(self.cfg.seed) * 7919 + self.epoch)
+
+    def parameter_scores(self, params: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, float]:
+        """The learned parameters and their errors against the truth (``params``: the current
+        ones by default), with each family parameter's scalars and their errors."""
+        from hyco.physics.families import family_metrics
+
+        values = self.current_params() if params is None else params
+        return {**parameter_metrics(values, self.truth, self.learnable), **family_metrics(self.model,
+                                                                                          self.current_theta())}
 
     def validation_loss(self, data: Dataset) -> float:
         import torch
@@ -110,7 +120,7 @@ class PhysicalTrainer(FieldTrainer):
         metrics = {
             M.PHYSICAL_TOTAL_LOSS: result.loss,
             M.PHYSICAL_FIT_EVALUATIONS: float(result.evaluations),
-            **parameter_metrics(result.params, self.truth, self.learnable),
+            **self.parameter_scores(result.params),
         }
         metrics[M.TIME_PHYSICAL] = time.perf_counter() - start
         self.history.append({"epoch": self.epoch, **{k: v for k, v in metrics.items() if M.is_param_metric(k)}})
@@ -123,10 +133,13 @@ class PhysicalTrainer(FieldTrainer):
         self.resume()
         metrics: Dict[str, float] = {}
         epochs = int(self.cfg.trainer.epochs)
-        for _ in phase_bar(range(self.epoch, epochs), "physical epochs", initial=self.epoch, total=epochs):
+        bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=epochs)
+        for _ in bar:
             metrics = self.train_epoch(self.train_data)
             if self.val_data is not None and len(self.val_data) > 0:  # type: ignore[arg-type]
                 metrics[M.PHYSICAL_DATA_LOSS] = self.validation_loss(self.val_data)
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.current_params()}

@@ -14,7 +14,7 @@ from torch import nn
 
 from hyco import metrics as M
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.core.devices import select_device
 from hyco.synthetic.checkpoint import network_header
 from hyco.synthetic.registry import NetworkSpec
@@ -27,12 +27,13 @@ EpochCallback = Callable[[int, Dict[str, float]], None]
 
 
 def build_optimizer(tr: DictConfig, params) -> torch.optim.Optimizer:
-    """Adam or AdamW from ``trainer.optimizer``/``lr``/``weight_decay``."""
+    """Adam or AdamW from ``trainer.optimizer``/``lr``/``weight_decay``/``betas``."""
     name = getattr(tr.optimizer, "value", tr.optimizer)
+    betas = tuple(float(b) for b in tr.get("betas", (0.9, 0.999)))
     if name == "adam":
-        return torch.optim.Adam(params, lr=tr.lr, weight_decay=tr.weight_decay)
+        return torch.optim.Adam(params, lr=tr.lr, weight_decay=tr.weight_decay, betas=betas)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay)
+        return torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay, betas=betas)
     raise ValueError(f"trainer.optimizer: unknown optimiser {name!r}; choose adam or adamw")
 
 
@@ -50,7 +51,8 @@ def optimizer_step(loss: torch.Tensor, optimizers: Sequence[torch.optim.Optimize
 
 
 def build_scheduler(tr: DictConfig, optimizer: torch.optim.Optimizer, total_epochs: int):
-    """None, cosine annealing over ``total_epochs``, or step decay (``step_size``, ``gamma``)."""
+    """None, cosine annealing over ``total_epochs``, step decay (``step_size``, ``gamma``) or
+    OneCycle over ``total_epochs`` (the authors' schedule of the papers' experiments)."""
     name = getattr(tr.scheduler, "value", tr.scheduler)
     if name == "none":
         return None
@@ -58,7 +60,9 @@ def build_scheduler(tr: DictConfig, optimizer: torch.optim.Optimizer, total_epoc
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_epochs))
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=tr.step_size, gamma=tr.gamma)
-    raise ValueError(f"trainer.scheduler: unknown scheduler {name!r}; choose none, cosine or step")
+    if name == "onecycle":  # stepped once per epoch, peaking at trainer.lr
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=float(tr.lr), total_steps=max(2, total_epochs))
+    raise ValueError(f"trainer.scheduler: unknown scheduler {name!r}; choose none, cosine, step or onecycle")
 
 
 class TensorTrainer(AbstractTrainer):
@@ -167,7 +171,8 @@ class TensorTrainer(AbstractTrainer):
         """
         target = int(epochs if epochs is not None else self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
-        bar = phase_bar(range(self.epoch, target), f"{prefix} epochs", initial=self.epoch, total=target)
+        bar = phase_bar(range(self.epoch, target), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=target)
         for _ in bar:
             start = time.perf_counter()
             lr = self.lr
@@ -177,9 +182,9 @@ class TensorTrainer(AbstractTrainer):
                 metrics[M.loss(prefix, "data")] = self.validation_loss(val_data)
             self.end_epoch()
             metrics[M.TIME_EPOCH] = time.perf_counter() - start
-            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")})
             log.debug("epoch %d/%d %s", self.epoch, target,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if on_epoch_end is not None:
-                on_epoch_end(self.epoch, metrics)
+                on_epoch_end(self.epoch, metrics)  # may add metrics (an arm's parameters)
+            bar.set_postfix(bar_metrics(metrics))
         return metrics

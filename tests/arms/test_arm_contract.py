@@ -35,6 +35,7 @@ COMMON = [
     "trainer.epochs=2", "trainer.batch_size=2", "trainer.physical_sims_per_fit=2",
     "trainer.physical_iterations_per_epoch=2", "torch_threads=1", "observation.noise=0.02",
     "tracking.log_model=false", "tracking.log_memory=false", "evaluation.figures=false",
+    "evaluation.horizon=0",  # every step of the 4 frames (the APHYNITY presets score 25 or 40)
     # arms' own knobs: each arm reads its own (the others are dropped at composition)
     "trainer.hyco.warmstart_epochs=1", "trainer.pinn.iterations_per_epoch=4", "trainer.pinn.collocation_points=64",
     "trainer.pinn.data_batch=32", "trainer.pinn.hidden=8", "trainer.pinn.layers=1",

@@ -33,7 +33,7 @@ def test_an_incomplete_learner_beside_the_complete_truth(tmp_path):
     overrides = ["experiment=gray_scott_quick", "physics.resolution=[8,8]", "physics.dt=2.0", "physics.substeps=5",
                  "data.num_train=1", "data.num_val=0", "data.num_test=0", "data.num_frames=3",
                  "trainer.rollout_steps=1", f"data.cache_dir={tmp_path}", "physics.terms=[diffusion]",
-                 "+data.truth={terms: [diffusion, reaction]}"]
+                 "+data.truth={terms: [diffusion, reaction]}", "task=[generate]"]  # nothing held out to evaluate
     cfg = compose_config(overrides)
     learner = build_physics(cfg.physics, cfg.data.ic)
     assert learner.terms == ("diffusion",)
@@ -46,8 +46,33 @@ def test_an_incomplete_learner_beside_the_complete_truth(tmp_path):
 def test_truths_the_learner_cannot_use_are_refused_before_compute(tmp_path):
     with pytest.raises(ConfigError, match="whole number of truth steps"):
         compose_config([*BASE, f"data.cache_dir={tmp_path}", "physics.dt=0.01", "+data.truth={dt: 0.003}"])
-    with pytest.raises(ConfigError, match="data.truth: a truth on another grid"):
-        compose_config([*BASE, f"data.cache_dir={tmp_path}", "+data.truth={resolution: [32]}"])
+    with pytest.raises(ConfigError, match="data.truth: the truth's domain"):
+        compose_config([*BASE, f"data.cache_dir={tmp_path}", "+data.truth={domain_size: 2.0}"])
     with pytest.raises(ConfigError, match="physics.terms"):
         compose_config([*BASE, f"data.cache_dir={tmp_path}", "physics.terms=[reaction]"])
     assert not list(tmp_path.iterdir())
+
+
+def test_a_finer_truth_is_kept_and_resampled_onto_the_learner_grid(tmp_path):
+    cfg = compose_config([*BASE, f"data.cache_dir={tmp_path}", "+data.truth={resolution: [64], dt: 0.0025}",
+                          "physics.dt=0.01"])
+    reader = CacheReader(generate_dataset(cfg, progress=False).path)
+    sim = reader.load("train", 0)
+    assert sim["fine_velocity"].shape == (4, 1, 64) and sim["truth_velocity"].shape == (4, 1, 16)
+    # 16 cells of 1/16 sit at the midpoints of pairs of the 64 fine cells: linear interpolation
+    fine = sim["fine_velocity"]
+    midpoint = 0.5 * (fine[..., 1::4] + fine[..., 2::4])
+    np.testing.assert_allclose(sim["truth_velocity"], midpoint, rtol=1e-5, atol=1e-6)
+    assert reader.metadata["fine"]["resolution"] == [64]
+
+
+def test_the_truths_resolution_time_step_and_operator_form_are_in_the_cache_key(tmp_path):
+    from hyco.data.cache import cache_key
+
+    base = ["experiment=paper_heat_quarter", f"data.cache_dir={tmp_path}"]
+    keys = {cache_key(compose_config([*base, *extra], check=False)) for extra in (
+        [], ["data.truth.resolution=[50,50]"], ["data.truth.dt=2.0e-4"], ["physics.options.form=divergence"],
+        ["physics.params.kappa.true_theta=[3.0,2.0,1.0,-2.0,1.0,-2.0]"], ["data.ic.amplitudes=[1.0,-0.5]"])}
+    assert len(keys) == 6
+    # speed knobs are not: one compiled trace per frame or per horizon computes the same data
+    assert cache_key(compose_config([*base, "physics.jit_frames=1"], check=False)) in keys

@@ -182,3 +182,13 @@ def test_true_initial_and_converted_params():
         model.params_from_values({"nu": np.zeros((4, 4))})
     with pytest.raises(PhysicsParameterError, match="unknown"):
         model.params_from_values({"nu": 0.1, "mu": 0.1})
+
+
+def test_several_frames_per_trace_are_refused_for_a_model_that_checks_every_step():
+    from hyco.compose import compose_config
+    from hyco.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="physics.jit_frames"):
+        compose_config(["experiment=smoke_quick", "physics.jit_frames=4"])
+    with pytest.raises(ConfigError, match="physics.jit_frames"):
+        compose_config(["experiment=heat_quick", "physics.jit_frames=0"])

@@ -25,6 +25,7 @@ from typing import Any, Dict, Mapping
 
 from phiml.math import Tensor
 
+from hyco.errors import ConfigError
 from hyco.fields import FieldSpec
 from hyco.physics import operators as ops
 from hyco.physics.base import PhysicalModel, State, TinyCase
@@ -43,6 +44,9 @@ class Heat(PhysicalModel):
     BOUNDARIES = ("dirichlet", "neumann")
     PARAMS = ("kappa",)
     IC_PRIOR = "dirichlet_sines"
+    #: ``form``: ``divergence`` (``div(kappa grad u)``) or ``nondivergence`` (``kappa lap u``, the
+    #: authors' code: for a varying kappa it is not the heat equation of a conducting medium)
+    OPTIONS = {"form": "divergence"}
     TINY_CASES = {
         "heat": TinyCase(
             physics={"name": "heat", "dim": 2, "resolution": [8, 8], "domain_origin": -3.0, "domain_size": 6.0,
@@ -58,6 +62,8 @@ class Heat(PhysicalModel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.options["form"] not in ("divergence", "nondivergence"):
+            raise ConfigError(f"physics.options.form: divergence or nondivergence, got {self.options['form']!r}")
         self.diffusion_substeps = diffusion_substeps([self.param_specs["kappa"]], self.dt, self.dx, self.substeps)
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
@@ -68,9 +74,17 @@ class Heat(PhysicalModel):
         check_stable("kappa", values, self.dt, self.dx, self.diffusion_substeps)
 
     def residual(self, values: Dict[str, Any], d: Any, params: Dict[str, Any]) -> Dict[str, Any]:
-        """``R = ∂_t u − ∇·(κ ∇u)`` (divergence form, as the discrete model)."""
+        """``R = ∂_t u − ∇·(κ ∇u)`` (or ``∂_t u − κ Δu`` in the non-divergence form), as the discrete model."""
+        if self.options["form"] == "nondivergence":
+            return {"u": (d.t("u") - params["kappa"] * d.laplace("u"))[:, None]}
         return {"u": (d.t("u") - d.div_flux("u", params["kappa"]))[:, None]}
 
     def _step(self, state: State, params: Dict[str, Tensor]) -> State:
+        if self.options["form"] == "nondivergence":
+            u = state["u"]
+            v, tau = ops.contiguous(u.values), self.dt / self.diffusion_substeps
+            for _ in range(self.diffusion_substeps):
+                v = v + tau * params["kappa"] * ops.laplace(v, self.dx, u.extrapolation)
+            return {"u": self.converter.standardize(u.with_values(v))}
         u = ops.diffuse_explicit(state["u"], params["kappa"], self.dt, self.diffusion_substeps, self.dx)
         return {"u": self.converter.standardize(u)}

@@ -189,15 +189,17 @@ class Smoke(PhysicalModel):
                 + ("; the state or the buoyancy b is not finite" if not np.isfinite(values[i]) else "")
             )
 
-    def rollout(self, state: State, params: Dict[str, Tensor], n: int) -> List[State]:
+    def rollout(self, state: State, params: Dict[str, Tensor], n: int, every: int = 1) -> List[State]:
         """As :meth:`PhysicalModel.rollout`; a failed solve names the rollout step."""
         self.validate_params(params)
-        states = [state]
-        for k in range(int(n)):
+        states, current = [state], state
+        for k in range(int(n) * int(every)):
             try:
-                states.append(self.step(states[-1], params))
+                current = self.step(current, params)
             except PhysicsSolveError as err:
-                raise PhysicsSolveError(f"{err} — rollout step {k + 1} of {int(n)}") from None
+                raise PhysicsSolveError(f"{err} — rollout step {k + 1} of {int(n) * int(every)}") from None
+            if (k + 1) % int(every) == 0:
+                states.append(current)
         return states
 
     # ---------------------------------------------------------------- diagnostics

@@ -11,13 +11,12 @@ pointwise map of the local state, no spatial coupling.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import torch
 from torch import nn
 
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.plain import value_of
 from hyco.synthetic.registry import register_network
 
@@ -26,7 +25,7 @@ __all__ = ["MLP", "MLPConfig"]
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
-class MLPActivation(str, Enum):
+class MLPActivation(Choice):
     relu = "relu"
     gelu = "gelu"
     silu = "silu"

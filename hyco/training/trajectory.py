@@ -1,0 +1,115 @@
+"""The physical player of a reconstruction problem: the whole trajectory from the known initial state.
+
+The physical model is rolled out over every frame from the training trajectory's initial state
+(the papers fit the whole horizon, not windows) and read at the observed points, and at ghost
+points, by multilinear interpolation of its grid at each point's frame. One step of
+``trainer.physical_optimizer`` per call of :meth:`TrajectoryPhysics.update` (Adam with
+``physical_betas`` and an optional OneCycle schedule: the papers' single steps; L-BFGS-B runs
+``physical_iterations_per_epoch`` iterations) on
+
+    lambda_data * MSE(P(points), values) + lambda_int * MSE(P(ghosts), targets).
+
+The data term skips frame 0, which the model is given exactly (as the authors do).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+
+from hyco.data.points import extent_of
+from hyco.data.scattered import ScatteredData, reconstruction_scores
+from hyco.fields.interpolate import interpolate_frames
+from hyco.training.field import FitResult
+from hyco.training.physical import PhysicalTrainer
+
+
+class TrajectoryPhysics(PhysicalTrainer):
+    """Fits the physical parameters to scattered observations of whole trajectories (module docstring)."""
+
+    def __init__(self, cfg: Any, model: Any, data: ScatteredData, context: Any = None) -> None:
+        super().__init__(cfg, model, None, None, context)
+        self.data = data
+        extents = [extent_of(model, name) for name in model.dynamic_fields]
+        self.first, self.spacing, self.periodic = extents[0].first, extents[0].spacing, extents[0].periodic
+        self.channels = sum(model.channels.values())
+        self.terms: Dict[str, float] = {"data": 0.0, "interaction": 0.0}
+        self.last_grid: Optional[torch.Tensor] = None  # the trajectory after the last update
+
+    # ------------------------------------------------------------------ predictions
+    def trajectory(self, z: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
+        """The rollout from every training initial state over every frame, frame 0 included:
+        ``[S, T, C, *s]`` (differentiable in ``z``; the current parameters when None)."""
+        params = self.physics_params(self.z if z is None else z)
+        x0 = self.data.x0.to(self.model.device)
+        frames = self.rollout_tensor(x0, self.data.num_frames - 1, params)
+        return torch.cat([x0[:, None, :self.channels], frames], dim=1)
+
+    def at(self, grid: torch.Tensor, points: torch.Tensor, frames: torch.Tensor, sims: torch.Tensor,
+           channels: slice) -> torch.Tensor:
+        """The trajectory ``grid [S, T, C, *s]`` read at ``points`` (their frame and simulation):
+        ``[N, C_field]``."""
+        flat = grid.reshape(-1, *grid.shape[2:])[:, channels]  # [S * T, C_f, *s]
+        index = sims.to(grid.device) * grid.shape[1] + frames.to(grid.device)
+        return interpolate_frames(flat, index, self.first, self.spacing, points[:, : self.model.dim].to(grid.device),
+                                  self.periodic, outside="zero")
+
+    def data_misfit(self, grid: torch.Tensor) -> torch.Tensor:
+        """Mean squared misfit at the observed points of frames ``>= 1``."""
+        total, count = 0.0, 0
+        for obs in self.data.observed.values():
+            keep = obs.frames >= 1
+            if not bool(keep.any()):
+                continue
+            pred = self.at(grid, obs.points[keep], obs.frames[keep], obs.sims[keep], obs.channels)
+            total = total + (pred - obs.values[keep].to(pred.device)).square().sum()
+            count += int(keep.sum()) * pred.shape[1]
+        return total / max(count, 1)
+
+    def interaction(self, grid: torch.Tensor, ghosts: Tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Mean squared disagreement with ``targets`` at ghost ``points`` of ``frames`` (training sim 0)."""
+        points, frames, targets = ghosts
+        if len(points) == 0:
+            return torch.zeros((), device=grid.device)
+        sims = torch.zeros_like(frames)
+        pred = self.at(grid, points, frames, sims, slice(0, self.channels))
+        return (pred - targets.to(pred.device)).square().mean()
+
+    # ------------------------------------------------------------------ one update
+    def update(self, ghosts: Optional[tuple] = None, lambda_data: float = 1.0, lambda_int: float = 0.0) -> FitResult:
+        """One fit of ``lambda_data * data + lambda_int * interaction`` (module docstring)."""
+        terms: Dict[str, float] = {}
+
+        def loss_fn(z: Dict[str, torch.Tensor], optimising: bool = True) -> torch.Tensor:
+            grid = self.trajectory(z)
+            if not torch.is_grad_enabled():  # the fit's final evaluation: the trajectory it leaves
+                self.last_grid = grid.detach()
+            data = self.data_misfit(grid)
+            inter = self.interaction(grid, ghosts) if ghosts is not None and lambda_int > 0 else torch.zeros(())
+            loss = lambda_data * data + lambda_int * inter + self.smoothness_penalty(z)
+            terms.update(data=float(data.detach()), interaction=float(inter.detach()))
+            if optimising:
+                if self.step == self.cfg.trainer.inject_nan_at_step:
+                    loss = loss * float("nan")  # test hook: simulate a diverging step
+                self.step += 1
+                self.evaluations += 1
+            return loss
+
+        result = self.minimise(loss_fn, int(self.cfg.trainer.physical_iterations_per_epoch))
+        self.terms = terms
+        return result
+
+    def predict_points(self, points: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """The current trajectory of training simulation 0 at ``points`` of ``frames``: ``[N, C]``."""
+        with torch.no_grad():
+            grid = self.trajectory()
+        return self.at(grid, points, frames, torch.zeros_like(frames), slice(0, self.channels)).cpu()
+
+    def reconstruction_error(self, grid: Optional[torch.Tensor] = None) -> Dict[str, float]:
+        """The trajectory against the clean truth on its grid over frames ``1..T-1``:
+        ``{"rel_l2", "mse"}`` (:func:`~hyco.data.scattered.reconstruction_scores`)."""
+        if grid is None:
+            with torch.no_grad():
+                grid = self.trajectory()
+        return reconstruction_scores(grid[:, 1:].cpu(), self.data.truth[:, 1:])
