@@ -220,6 +220,9 @@ def _check_evaluation(cfg: DictConfig) -> None:
     if horizon > frames - 1:
         raise ConfigError(f"evaluation.horizon: {horizon} steps, but the simulations have data.num_frames={frames} "
                           f"frames (at most {frames - 1} steps); lower it, or 0 for all of them")
-    if "evaluate" in cfg.task and int(cfg.data.num_test) == 0 and not cfg.evaluation.run_id:
+    spatial = str(getattr(cfg.observation.spatial, "value", cfg.observation.spatial))
+    # scattered points make a reconstruction problem, scored on the training trajectory itself
+    scattered = spatial in (SpatialMaskKind.lattice.value, SpatialMaskKind.tuples.value)
+    if "evaluate" in cfg.task and int(cfg.data.num_test) == 0 and not cfg.evaluation.run_id and not scattered:
         raise ConfigError("data.num_test: 0 test simulations, but task includes evaluate: there is nothing held out "
                           "to evaluate on; set data.num_test >= 1, or drop evaluate from task")
