@@ -41,6 +41,7 @@ name                                                     meaning                
                                                          over steps 1..H, all fields (APHYNITY's)
 ``eval/<split>/param/<name>``                            evaluated parameter (field: spatial mean)   0
 ``eval/<split>/param/<name>_rel_error``                  its error against the truth                 0
+``eval/<split>/param_error``                             mean of the learnable parameters' errors    0
 ``recon/<player>/rel_l2``                                reconstruction problems: the player's       epoch (network:
                                                          trajectory against the clean truth over     every
                                                          frames 1..T-1 (relative L2)                 ``reconstruction
