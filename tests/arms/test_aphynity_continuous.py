@@ -82,7 +82,8 @@ def test_the_penalty_is_the_squared_norm_over_the_channels_averaged_over_points(
 
 TINY_PENDULUM = ["experiment=aphynity_pendulum", "trainer=aphynity", "data.num_train=4", "data.num_val=1",
                  "data.num_test=1", "data.num_frames=6", "trainer.rollout_steps=5", "trainer.batch_size=2",
-                 "synthetic.mlp.hidden=8", "torch_threads=1", "trainer.aphynity.tau=0.5"]
+                 "synthetic.mlp.hidden=8", "torch_threads=1", "trainer.aphynity.tau=0.5",
+                 "evaluation.horizon=0"]
 
 
 def test_lambda_moves_once_per_batch_after_its_iterations(tmp_path):
