@@ -108,7 +108,8 @@ def collect(preset: str, since_ms: int) -> Dict[Tuple[str, str], List[tracking.R
         if not any(k.startswith("eval/test/") for k in run.metrics):
             continue
         physics = "complete" if run.params.get("physics.terms") == run.params.get("data.truth.terms") else "incomplete"
-        newest.setdefault((physics, run.tags.get("hyco.arm", run.run_name), run.tags.get("hyco.seed", "0")), run)
+        # the training seed: a seed k of a comparison, or a comparison of one seed given seed k's overrides
+        newest.setdefault((physics, run.tags.get("hyco.arm", run.run_name), run.params.get("seed", "0")), run)
     out: Dict[Tuple[str, str], List[tracking.RunRecord]] = {}
     for (physics, arm, seed), run in sorted(newest.items(), key=lambda kv: int(kv[0][2])):
         out.setdefault((physics, arm), []).append(run)
@@ -204,7 +205,11 @@ def main(argv: Sequence[str] = ()) -> int:
                         f"{','.join(a for a in LABELS if ('complete', a) in runs)} --output "
                         f"mlruns/comparisons/{preset}_complete.md torch_threads=1 {' '.join(complete)}")
         entries.append({"benchmark": preset, "preset": preset, "protocol": "our protocol", "claim": claim,
-                        "source": SOURCE, "command": command, "rows": rows_for(bench, runs, complete)})
+                        "source": SOURCE, "command": command,
+                        "notes": "each row's seeds: the runs it holds (the command with --seeds 1 and seed k's "
+                                 "overrides from hyco.runs.seeds.seed_overrides gives seed k alone); wall_s: "
+                                 "MLflow run start to end, data generation included where the run made it",
+                        "rows": rows_for(bench, runs, complete)})
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = ("# APHYNITY's Table 1 (Yin et al., ICLR 2021) beside our runs (experiments/aphynity_table.py);\n"
