@@ -13,7 +13,11 @@ trajectory's duration). A periodic axis enters only through ``sin, cos(2π k s)`
 boundary loss. A walled axis and time enter as ``2s - 1`` plus, when ``K > 0``, the
 deterministic features ``sin, cos(π k s)`` (Fourier features, Tancik et al., NeurIPS 2020,
 here with fixed integer frequencies so nothing random enters the architecture). ``tanh``
-activations: the residual needs second derivatives, which ReLU networks do not have.
+activations: the residual needs second derivatives, which ReLU networks do not have. A static
+problem (``timed=False``) has no time input. ``share`` reuses one hidden-to-hidden layer and
+``skip`` adds the static papers' ResNet block around the hidden layers (as the neural field's
+``skip``, :mod:`hyco.synthetic.networks.field_mlp`); ``init=lecun_normal`` draws weights from
+``N(0, 1/fan_in)`` with zero biases (flax's default, the static authors') instead of torch's default.
 """
 
 from __future__ import annotations
@@ -48,8 +52,15 @@ class CoordinateNetwork(nn.Module):
 
     def __init__(self, periodic: Sequence[bool], lower: Sequence[float], size: float, duration: float,
                  channels: int, num_sims: int, hidden: int, layers: int, harmonics: int,
-                 embedding_dim: int, seed: int) -> None:
+                 embedding_dim: int, seed: int, timed: bool = True, share: bool = False, skip: bool = False,
+                 init: str = "default") -> None:
         super().__init__()
+        self.timed = bool(timed)
+        self.share, self.skip = bool(share), bool(skip)
+        if self.skip and int(layers) < 2:
+            raise ValueError(f"trainer.pinn.skip: a skip connection needs layers >= 2, got {layers}")
+        if init not in ("default", "lecun_normal"):
+            raise ValueError(f"trainer.pinn.init: default or lecun_normal, got {init!r}")
         self.periodic = [bool(p) for p in periodic]
         self.register_buffer("lower", torch.tensor([float(v) for v in lower]))
         self.size = float(size)
@@ -58,13 +69,22 @@ class CoordinateNetwork(nn.Module):
         width = 0
         for p in self.periodic:
             width += 2 * max(1, self.harmonics) if p else 1 + 2 * self.harmonics
-        width += 1 + 2 * self.harmonics  # time
+        if self.timed:
+            width += 1 + 2 * self.harmonics  # time
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             self.embedding = nn.Embedding(int(num_sims), int(embedding_dim))
             nn.init.normal_(self.embedding.weight, std=0.1)
             dims = [width + int(embedding_dim), *([int(hidden)] * int(layers)), int(channels)]
+            if self.share and int(layers) > 1:  # first, one shared hidden layer, head
+                dims = [dims[0], int(hidden), int(hidden), int(channels)]
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+            if init == "lecun_normal":
+                for layer in self.layers:
+                    nn.init.normal_(layer.weight, std=layer.in_features ** -0.5)
+                    nn.init.zeros_(layer.bias)
+        # hidden layer applications after the first: layers - 1, all by one layer when shared
+        self.repeats = int(layers) - 1
 
     def _walled(self, s: torch.Tensor) -> list:
         feats = [2 * s - 1]
@@ -73,7 +93,7 @@ class CoordinateNetwork(nn.Module):
         return feats
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
-        """``[N, dim + 1]`` coordinates -> ``[N, width]`` features."""
+        """``[N, dim + 1]`` coordinates (``[N, dim]`` untimed) -> ``[N, width]`` features."""
         feats = []
         for d, periodic in enumerate(self.periodic):
             s = (coords[:, d] - self.lower[d]) / self.size
@@ -82,11 +102,18 @@ class CoordinateNetwork(nn.Module):
                     feats += [torch.sin(2 * math.pi * k * s), torch.cos(2 * math.pi * k * s)]
             else:
                 feats += self._walled(s)
-        feats += self._walled(coords[:, -1] / self.duration)
+        if self.timed:
+            feats += self._walled(coords[:, -1] / self.duration)
         return torch.stack(feats, dim=1)
 
     def forward(self, coords: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([self.encode(coords), self.embedding(sims)], dim=1)
-        for layer in self.layers[:-1]:
-            h = torch.tanh(layer(h))
+        h = torch.tanh(self.layers[0](torch.cat([self.encode(coords), self.embedding(sims)], dim=1)))
+        start = h
+        hidden = [self.layers[1] if self.share else self.layers[1 + k] for k in range(self.repeats)]
+        for k, layer in enumerate(hidden):
+            h = layer(h)
+            if self.skip and k == len(hidden) - 1:  # the block's skip, then the authors' loop activation
+                h = torch.tanh(torch.tanh(h + start))
+            else:
+                h = torch.tanh(h)
         return self.layers[-1](h)

@@ -13,6 +13,12 @@ and the training seed together, the same way for every arm (:func:`seed_override
 reported as mean ± std with a 95 % Student-t interval (:mod:`hyco.evaluation.stats`), with paired results
 against the baselines, as Markdown and CSV, and with a figure of each arm's forecast error along
 the rollout horizon with its band.
+
+A reconstruction problem (scattered observations, a static problem included) has no held-out
+forecast: its columns are each player's reconstruction error (``eval/recon/<player>/rel_l2_min``,
+the minimum over the last ``evaluation.min_window`` epochs, and ``..._final``) and the learned
+parameters' errors, with ``theta`` (all family scalars together, ``||theta - theta*|| /
+||theta*||``) beside them; every evaluated metric of a run is kept in :attr:`ArmResult.metrics`.
 """
 
 from __future__ import annotations
@@ -64,6 +70,25 @@ class ArmResult:
     seconds: float = math.nan
     seed: int = 0
     per_step: Dict[str, Any] = field(default_factory=dict)  # player -> test error per rollout step
+    reconstruction: bool = False  # the columns are reconstruction errors (min over a window, final)
+    metrics: Dict[str, float] = field(default_factory=dict)  # every metric of the run, evaluation's last
+
+
+#: the run's metric behind each column of a reconstruction problem's row
+RECONSTRUCTION_COLUMNS = {"synthetic_mean": M.eval_recon("synthetic", "min"),
+                          "synthetic_final": M.eval_recon("synthetic", "final"),
+                          "physical_mean": M.eval_recon("physical", "min"),
+                          "physical_final": M.eval_recon("physical", "final")}
+#: the column of all family scalars' error together (reconstruction problems with family parameters)
+THETA = "theta"
+
+
+def column_labels(reconstruction: bool) -> Dict[str, str]:
+    """The header of each column: forecast errors, or a reconstruction's minimum and final error."""
+    if reconstruction:
+        return {"synthetic_mean": "synthetic min", "synthetic_final": "synthetic final",
+                "physical_mean": "physical min", "physical_final": "physical final"}
+    return {c: c.replace("_", " ") for c in ("synthetic_mean", "synthetic_final", "physical_mean", "physical_final")}
 
 
 def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConfig:
@@ -80,12 +105,20 @@ def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int =
     cfg.evaluation.run_id = outcome.run_id
     result = evaluate_run(cfg)
     m = result.metrics
+    if any(k.startswith(f"eval/{M.RECON}/") for k in m):  # a reconstruction problem: no held-out forecast
+        every = {**tracking.get_run(outcome.run_id, cfg.tracking).metrics, **m}
+        params = {n: m.get(M.eval_recon_param(M.param_rel_error(n)), math.nan) for n in learnable_params(cfg)}
+        if M.eval_recon_param(M.PARAM_THETA_ERROR) in m:
+            params[THETA] = m[M.eval_recon_param(M.PARAM_THETA_ERROR)]
+        columns = {c: m.get(k, math.nan) for c, k in RECONSTRUCTION_COLUMNS.items()}
+        return ArmResult(arm, outcome.run_id, **columns, param_errors=params, seconds=seconds, seed=seed,
+                         reconstruction=True, metrics=every)
     return ArmResult(
         arm, outcome.run_id,
         m.get(M.rel_l2_mean("test", "synthetic"), math.nan), m.get(M.rel_l2_final("test", "synthetic"), math.nan),
         m.get(M.rel_l2_mean("test", "physical"), math.nan), m.get(M.rel_l2_final("test", "physical"), math.nan),
         {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in learnable_params(cfg)}, seconds,
-        seed, dict(result.per_step),
+        seed, dict(result.per_step), metrics=dict(m),
     )
 
 
@@ -99,10 +132,13 @@ def markdown_table(title: str, rows: List[ArmResult], persistence: float,
     default: every parameter any row has, in order seen), read by name."""
     if params is None:
         params = list(dict.fromkeys(n for r in rows for n in r.param_errors))
-    head = ["arm", "synthetic mean", "synthetic final", "physical mean", "physical final",
-            *(f"{n} rel. error" for n in params), "wall time [s]"]
+    recon = any(r.reconstruction for r in rows)
+    labels = column_labels(recon)
+    head = ["arm", *labels.values(), *(f"{n} rel. error" for n in params), "wall time [s]"]
+    what = ("reconstruction relative L2: minimum over the last epochs of evaluation.min_window, and final" if recon
+            else f"held-out rollout relative L2; persistence forecast: mean {persistence:.4f}")
     lines = [
-        f"**{title}** (held-out rollout relative L2; persistence forecast: mean {persistence:.4f})",
+        f"**{title}** ({what})",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -115,11 +151,27 @@ def markdown_table(title: str, rows: List[ArmResult], persistence: float,
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class Comparison:
+    """A finished comparison: its Markdown table, every arm's row per seed and the parent run."""
+
+    table: str
+    rows: List[ArmResult]
+    parent_run_id: str
+
+
 def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Sequence[str] = (),
             output: Optional[Path] = None, seeds: int = 1) -> str:
     """Run ``arms`` (default: every registered arm that accepts the problem) on ``experiment`` for
     ``seeds`` seeds; return (and write) the Markdown table (with ``seeds > 1``: the seed
     statistics, beside a CSV and the horizon figure)."""
+    return compare_runs(experiment, arms, overrides, output, seeds).table
+
+
+def compare_runs(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Sequence[str] = (),
+                 output: Optional[Path] = None, seeds: int = 1) -> Comparison:
+    """:func:`compare`, returning the rows too (every arm's metrics per seed) for a caller that
+    draws its own figure from them (``experiments/static_noise.py``)."""
     if seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {seeds}")
     explicit = arms is not None
@@ -150,6 +202,8 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
                     persistence.append(tracking.get_run(row.run_id, cfg.tracking).metrics.get(
                         M.rel_l2_mean("test", M.PERSISTENCE), math.nan))
         params = learnable_params(base)
+        if any(THETA in r.param_errors for r in rows):
+            params = [*params, THETA]
         for arm in arms:
             mine = [r for r in rows if r.arm == arm]
             parent.log_metrics(nan_safe({
@@ -170,13 +224,14 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
             table = seed_tables(experiment, rows, arms, params, t_interval(persistence))
             target.with_suffix(".csv").write_text(seed_csv(rows, arms, params))
             parent.log_text(target.with_suffix(".csv").read_text(), f"comparison_{experiment}.csv")
-            figure = horizon_figure(experiment, rows, arms)
-            figure.savefig(target.with_suffix(".png"), dpi=120)
-            parent.log_figure(figure, f"comparison_{experiment}_horizon.png")
+            if any(r.per_step for r in rows):  # a reconstruction problem has no rollout horizon
+                figure = horizon_figure(experiment, rows, arms)
+                figure.savefig(target.with_suffix(".png"), dpi=120)
+                parent.log_figure(figure, f"comparison_{experiment}_horizon.png")
         parent.log_text(table, f"comparison_{experiment}.md")
     target.write_text(table)
     log.info("comparison table written to %s", target)
-    return table
+    return Comparison(table, rows, parent.run_id)
 
 
 def runnable_arms(experiment: str, arms: Sequence[str], overrides: Sequence[str], explicit: bool) -> List[str]:

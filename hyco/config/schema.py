@@ -89,6 +89,7 @@ class SpatialMaskKind(str, Enum):
     # scattered, off-grid observations (values read from the truth by interpolation):
     lattice = "lattice"  # a lattice of sensors in the box, fixed or moving along a linear ODE
     tuples = "tuples"  # random (cell, frame) pairs over the whole trajectory
+    uniform = "uniform"  # num_sensors fixed points drawn uniformly in the box, reading every frame
 
 
 class NoiseScale(str, Enum):
@@ -177,6 +178,10 @@ class DataConfig:
     max_cached_sims: int = 8
     static_fields: List[str] = field(default_factory=list)
     ic: InitialConditionConfig = field(default_factory=InitialConditionConfig)
+    # Reconstruction problems (scattered observations): score the reconstructions on this many nodes
+    # per axis spanning the box (the static papers' 50 x 50 grid), the truth read there exactly where
+    # it is known in closed form, else interpolated from its grid; 0: on the truth's own grid
+    reference_nodes: int = 0
     # The model that generates the data, where it differs from the learner (``physics``): the keys
     # of a physics config that differ, merged over ``physics`` (a smaller time step, all terms of
     # an equation the learner has only some of, another parameter profile). Empty: the learner's
@@ -214,6 +219,8 @@ class ParamSpecConfig:
     true_theta: List[float] = field(default_factory=list)
     initial_theta: List[float] = field(default_factory=list)
     initial_jitter: float = 0.0  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
+    # start from values drawn uniformly in one [low, high] per scalar (a family's theta), from the seed
+    initial_uniform: List[List[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -247,7 +254,7 @@ class ObservationConfig:
     # domain per axis; both empty means the whole domain
     box_lower: List[float] = field(default_factory=list)
     box_upper: List[float] = field(default_factory=list)
-    num_sensors: int = 16  # sensors: random points in the box; lattice: sensors kept; tuples: pairs drawn
+    num_sensors: int = 16  # sensors/uniform: random points in the box; lattice: sensors kept; tuples: pairs drawn
     moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
     lattice: int = 10  # lattice: sensors per axis, spread from box_lower to box_upper (ends included)
     sensor_indices: List[int] = field(default_factory=list)  # lattice: the kept sensors (empty: num_sensors at random)
@@ -301,6 +308,10 @@ class TrainerConfig:
     physical_betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam's betas for the physics
     physical_scheduler: PhysicalScheduler = PhysicalScheduler.none
     # bookkeeping
+    # epochs between checkpoints of a reconstruction run of one player (synthetic_only, physical_only on
+    # scattered data) and of the PINN; the metrics of the epochs between go with the next checkpoint
+    # (the HYCO arms: trainer.hyco.checkpoint_every)
+    checkpoint_every: int = 1
     resume: bool = True
     inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
 

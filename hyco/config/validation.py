@@ -146,8 +146,10 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"data.{key}: must be >= 0, got {data[key]}")
     if data.num_train < 1:
         raise ConfigError("data.num_train: at least one training simulation is needed")
-    if data.num_frames < 2:
-        raise ConfigError(f"data.num_frames: must be >= 2, got {data.num_frames}")
+    # a static problem has one frame (its solution); a time-dependent one at least two (checked with
+    # the model, hyco.compose.check_problem)
+    if data.num_frames < 1:
+        raise ConfigError(f"data.num_frames: must be >= 1, got {data.num_frames}")
     if data.max_cached_sims < 1:
         raise ConfigError(f"data.max_cached_sims: must be >= 1, got {data.max_cached_sims}")
     obs = cfg.observation
@@ -180,7 +182,12 @@ def validate(cfg: DictConfig) -> None:
     if sweep.n_trials < 1 or sweep.workers < 1:
         raise ConfigError(f"sweep.n_trials/workers: must be >= 1, got {sweep.n_trials}/{sweep.workers}")
     tr = cfg.trainer
-    if tr.rollout_steps < 1 or tr.rollout_steps >= data.num_frames:
+    scattered = obs.spatial in (SpatialMaskKind.lattice, SpatialMaskKind.tuples, SpatialMaskKind.uniform)
+    if data.num_frames == 1 and not scattered:
+        raise ConfigError("data.num_frames=1 (a static problem's one frame, its solution) is observed at scattered "
+                          "points: observation.spatial=uniform|lattice|tuples")
+    # rollout windows are cut from grid observations only (scattered ones are fitted whole)
+    if tr.rollout_steps < 1 or (tr.rollout_steps >= data.num_frames and not scattered):
         raise ConfigError(
             f"trainer.rollout_steps: must be in [1, data.num_frames-1={data.num_frames - 1}], "
             f"got {tr.rollout_steps}"
@@ -188,7 +195,7 @@ def validate(cfg: DictConfig) -> None:
     for key in ("lr", "physical_lr"):
         if not tr[key] > 0:
             raise ConfigError(f"trainer.{key}: must be > 0, got {tr[key]}")
-    for key in ("epochs", "batch_size", "physical_sims_per_fit"):
+    for key in ("epochs", "batch_size", "physical_sims_per_fit", "checkpoint_every"):
         if tr[key] < 1:
             raise ConfigError(f"trainer.{key}: must be >= 1, got {tr[key]}")
     if tr.physical_iterations_per_epoch < 1:

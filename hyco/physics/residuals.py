@@ -5,7 +5,8 @@ A model that states its PDE in continuous form implements
 
 * ``values`` maps each dynamic field to its values ``[N, C]`` at ``N`` space-time points,
 * ``d`` is a :class:`Derivatives` of those values with respect to the points' coordinates
-  ``[N, dim + 1]`` (``x[, y], t``; built with ``requires_grad``), computed lazily by autograd,
+  ``[N, dim + 1]`` (``x[, y], t``; built with ``requires_grad``; ``[N, dim]`` without time for a
+  static problem), computed lazily by autograd,
 * ``params`` maps each parameter to its value at the points: ``[N]`` for a field parameter
   (interpolated from its grid with :func:`interpolate_grid`, so autograd also sees its spatial
   gradient), a 0-d tensor for a scalar.
@@ -39,14 +40,17 @@ class Derivatives:
         ``[N, dim + 1]`` points (spatial axes first, time last), ``requires_grad=True``.
     values
         ``{field: [N, C]}``, differentiable functions of ``coords``.
+    timed
+        Whether the last coordinate is time (False: a static problem, ``[N, dim]``).
     """
 
-    def __init__(self, coords: torch.Tensor, values: Dict[str, torch.Tensor]) -> None:
+    def __init__(self, coords: torch.Tensor, values: Dict[str, torch.Tensor], timed: bool = True) -> None:
         if not coords.requires_grad:
             raise ValueError("Derivatives: coords must require grad (they are what the fields are differentiated by)")
         self.coords = coords
         self.values = values
-        self.dim = coords.shape[1] - 1
+        self.timed = bool(timed)
+        self.dim = coords.shape[1] - (1 if self.timed else 0)
         self._first: Dict[Tuple[str, int], torch.Tensor] = {}
 
     def first(self, name: str, c: int = 0) -> torch.Tensor:
@@ -58,6 +62,8 @@ class Derivatives:
 
     def t(self, name: str, c: int = 0) -> torch.Tensor:
         """``∂_t u_c`` ``[N]``."""
+        if not self.timed:
+            raise ValueError("Derivatives.t: the points have no time coordinate (a static problem)")
         return self.first(name, c)[:, -1]
 
     def grad(self, name: str, c: int = 0) -> torch.Tensor:
