@@ -208,9 +208,11 @@ class ReconstructionTrainer(AbstractTrainer):
             threshold = float(self.knobs.warmstart_threshold) if self.knobs is not None else 0.0
             if warm and threshold > 0 and metrics[M.recon_data_mse("synthetic")] < threshold \
                     and epoch + 1 >= int(self.knobs.warmstart_epochs):
+                # the first end is news; a re-entrant warm start ending again is detail
+                (log.debug if self.warm_done else log.info)(
+                    "warm start ended at epoch %d (network data MSE %.3g < %g)", epoch + 1,
+                    metrics[M.recon_data_mse("synthetic")], threshold)
                 self.warm_done = True
-                log.info("warm start ended at epoch %d (network data MSE %.3g < %g)", epoch + 1,
-                         metrics[M.recon_data_mse("synthetic")], threshold)
         if self.physical is not None and not warm:
             metrics.update(self._physical_epoch(epoch, points, frames))
             scores = self.physical.reconstruction_error(self.grid)
