@@ -16,6 +16,7 @@ import argparse
 import copy
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -127,4 +128,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from hyco.core.exits import run_guarded, wants_verbose
+
+    sys.exit(run_guarded(main, verbose=wants_verbose(sys.argv[1:])))  # one line per failure (docs/reliability.md)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -61,4 +62,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from hyco.core.exits import run_guarded, wants_verbose
+
+    sys.exit(run_guarded(main, verbose=wants_verbose(sys.argv[1:])))  # one line per failure (docs/reliability.md)

@@ -32,6 +32,7 @@ import functools
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -269,4 +270,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from hyco.core.exits import run_guarded, wants_verbose
+
+    sys.exit(run_guarded(main, verbose=wants_verbose(sys.argv[1:])))  # one line per failure (docs/reliability.md)

@@ -5,6 +5,8 @@
     python experiments/reproduce.py --benchmarks gray_scott,gray_scott_fair
     python experiments/reproduce.py --benchmarks heat_full trainer.epochs=300   # Hydra overrides for every run
     python experiments/reproduce.py --benchmarks heat_full --arms physical_only --seeds 5
+    python experiments/reproduce.py --benchmarks heat_half --only-seeds 1   # one process per seed, then
+    python experiments/reproduce.py --benchmarks heat_half                  # the table, reusing their runs
 
 Each benchmark (experiments/published/*.yaml) names a preset, its protocol (as published, fair,
 our protocol), the claim and the authors' source file; each row an arm, a metric and the
@@ -31,6 +33,9 @@ def main() -> int:
     parser.add_argument("--benchmarks", default="", help="comma-separated benchmark names (default: all)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per run group (default 3)")
     parser.add_argument("--arms", default="", help="comma-separated arms: keep only their rows")
+    parser.add_argument("--only-seeds", default="", help="comma-separated seeds of the --seeds to run here "
+                                                          "(processes sharing a reproduction; a last call "
+                                                          "without it reuses their runs)")
     parser.add_argument("--registry", nargs="*", default=None,
                         help=f"registry files (default: {REGISTRY}/*.yaml)")
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/reproductions/<names>.md)")
@@ -55,7 +60,8 @@ def main() -> int:
             return 0
         table = reproduce(names, args.seeds, registry, list(args.overrides),
                           Path(args.output) if args.output else None, reuse=not args.no_reuse,
-                          arms=[a.strip() for a in args.arms.split(",") if a.strip()] or None)
+                          arms=[a.strip() for a in args.arms.split(",") if a.strip()] or None,
+                          only_seeds=[int(s) for s in args.only_seeds.split(",") if s.strip()] or None)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
@@ -64,4 +70,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hyco.core.exits import run_guarded, wants_verbose
+
+    sys.exit(run_guarded(main, verbose=wants_verbose(sys.argv[1:])))  # one line per failure (docs/reliability.md)

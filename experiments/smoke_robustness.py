@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 
-from hyco.core.paths import conf_dir
+from hyco.compose import compose_config
 from hyco.errors import PhysicsSolveError
 from hyco.physics import build_physics
 
@@ -32,8 +32,7 @@ log = logging.getLogger("smoke_robustness")
 
 def run(experiment: str, count: int, batch: int, seed: int, overrides: Sequence[str]) -> Dict[str, Dict[str, float]]:
     """Failure counts and worst residuals for the truth and the initial guess."""
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"experiment={experiment}", *overrides])
+    cfg = compose_config([f"experiment={experiment}", *overrides])  # every value checked, one line if not
     model = build_physics(cfg.physics, cfg.data.ic, device="cpu")
     steps = int(cfg.data.num_frames) - 1
     results: Dict[str, Dict[str, float]] = {}
@@ -79,4 +78,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from hyco.core.exits import run_guarded, wants_verbose
+
+    raise SystemExit(run_guarded(main, verbose=wants_verbose(sys.argv[1:])))  # one line per failure

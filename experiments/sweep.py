@@ -12,6 +12,10 @@ Rerunning the same command resumes the study. Overrides outside ``sweep.`` apply
 The console shows one progress display for the study and a line per trial; ``-v``/``--verbose``
 (or ``log_level=DEBUG``) brings back the per-epoch lines, which every run also keeps in its
 ``logs/train.log`` artifact.
+
+A failure is one line and an exit status per class (docs/reliability.md): 2 configuration, 3 no
+such study (summary_only, sweep.role=worker), 5 unreachable or read-only store, 130/143 stopped by
+SIGINT/SIGTERM (the running trials are queued to run again: rerun the same command).
 """
 
 import os
@@ -21,7 +25,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files: no display need
 
 from hyco.compose import compose_config
 from hyco.core.console import setup_logging
-from hyco.errors import ConfigError
+from hyco.core.exits import run_guarded, wants_verbose
 from hyco.sweep.checks import check_sweep_config
 
 VERBOSE_FLAGS = ("-v", "--verbose")
@@ -38,30 +42,23 @@ def _arm_knob(override: str) -> bool:
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    return run_guarded(lambda: _main(args), verbose=wants_verbose(args))
+
+
+def _main(args) -> int:
     overrides = [a for a in args if a not in VERBOSE_FLAGS]
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     sweep_only = [o for o in overrides if o.lstrip("+~").startswith("sweep.")]
     trial_overrides = [o for o in overrides if o not in sweep_only]
-    try:
-        # the sweep's own settings, on the default arm; each arm's trial config is checked below
-        cfg = compose_config([*sweep_only, *(o for o in trial_overrides if not _arm_knob(o))])
-        setup_logging("DEBUG" if len(overrides) < len(args) else (cfg.log_level or None))
-        check_sweep_config(cfg, trial_overrides)
-    except ConfigError as err:
-        print(f"configuration error: {err}", file=sys.stderr)
-        return 2
+    # the sweep's own settings, on the default arm; each arm's trial config is checked below
+    cfg = compose_config([*sweep_only, *(o for o in trial_overrides if not _arm_knob(o))])
+    setup_logging("DEBUG" if len(overrides) < len(args) else (cfg.log_level or None))
+    check_sweep_config(cfg, trial_overrides)
     from hyco.sweep.runner import (
         run_sweep,  # imports torch/PhiFlow: only after the checks
     )
 
-    try:
-        run_sweep(cfg, trial_overrides)
-    except ConfigError as err:  # e.g. a study that holds another problem: refused before any trial
-        print(f"configuration error: {err}", file=sys.stderr)
-        return 2
-    except TimeoutError as err:  # sweep.role=worker found no study (or parent run) to join in time
-        print(f"sweep: {err}", file=sys.stderr)
-        return 3
+    run_sweep(cfg, trial_overrides)
     return 0
 
 

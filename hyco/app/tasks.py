@@ -19,8 +19,7 @@ def _generate(cfg: DictConfig) -> None:
 
     result = generate_dataset(cfg)
     status = "cache hit" if result.hit else f"generated in {result.seconds:.1f} s"
-    log.info("data (%s): %s", status, result.path)
-    print(f"cache directory: {result.path}")
+    print(f"data: {result.path} ({status})")
 
 
 def _train(cfg: DictConfig) -> None:
@@ -35,13 +34,16 @@ def _train(cfg: DictConfig) -> None:
 
 
 def _evaluate(cfg: DictConfig) -> None:
+    from hyco import tracking
     from hyco.evaluation import evaluate_run
 
     result = evaluate_run(cfg)
+    run = tracking.get_run(result.run_id, cfg.tracking)
+    named = f"{run.run_name} ({result.run_id}, arm {run.tags.get('hyco.variant', '?')})"
     if not result.per_step:  # a reconstruction problem: scored on the trajectory it reconstructed
-        _print_reconstruction(result)
+        _print_reconstruction(result, named)
         return
-    print(f"evaluation of run {result.run_id} on held-out simulations:")
+    print(f"evaluation of run {named} on held-out simulations:")
     players = sorted(result.per_step, key=lambda p: p == "persistence")
     print(f"  {'player':<12} {'rel L2 mean':>12} {'rel L2 final':>13}")
     split = result.split
@@ -58,9 +60,9 @@ def _evaluate(cfg: DictConfig) -> None:
                 print(f"  {key}: {result.metrics[key]:.4g}")
 
 
-def _print_reconstruction(result) -> None:
+def _print_reconstruction(result, named: str) -> None:
     metrics = result.metrics
-    print(f"reconstruction by run {result.run_id} of its observed trajectory (frames 1..T-1 against the truth):")
+    print(f"reconstruction by run {named} of its observed trajectory (frames 1..T-1 against the truth):")
     print(f"  {'player':<12} {'rel L2 final':>13} {'rel L2 min':>11} {'MSE final':>11}")
     for player in M.PLAYERS:
         if M.eval_recon(player, "final") in metrics:
@@ -76,8 +78,15 @@ TASKS: Dict[str, Callable[[DictConfig], None]] = {"generate": _generate, "train"
 
 
 def run_tasks(cfg: DictConfig) -> None:
-    """Run ``cfg.task`` in order on a config composed by :func:`hyco.compose.compose_config`."""
+    """Run ``cfg.task`` in order on a config composed by :func:`hyco.compose.compose_config`.
+
+    The tracking store is probed first (a few seconds at most) when a task records to it, so an
+    unreachable server or a read-only database is one line before any data is generated."""
     setup_logging(cfg.log_level or None)  # lines above the progress bars
     configure_threads(cfg)
+    if cfg.tracking.enabled and {"train", "evaluate"} & set(cfg.task):
+        from hyco.tracking import probe_tracking
+
+        probe_tracking(cfg.tracking)
     for task in cfg.task:
         TASKS[task](cfg)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -38,9 +37,9 @@ from hyco.arms.reconstruction import (
     check_switches,
 )
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
 from hyco.training.context import RunContext
@@ -63,12 +62,12 @@ METRICS = {HYCO_ALPHA: "blend weight in effect (mixed only), per round",
            HYCO_PHASE: "0 = warm start, 1 = exchange, per round"}
 
 
-class GhostICKind(str, Enum):
+class GhostICKind(Choice):
     prior = "prior"  # fresh draws from the model's own initial-condition prior
     perturb = "perturb"  # observed initial states perturbed by ghost_perturbation x their RMS
 
 
-class AlphaSchedule(str, Enum):
+class AlphaSchedule(Choice):
     constant = "constant"
     linear = "linear"
 
@@ -94,8 +93,8 @@ class HycoConfig:
     # the lambdas above are absolute weights of mean squared misfits; every epoch the network takes one
     # pass over the data, then the physics one step; the interaction is measured on ghost points
     ghost_points: int = ranged(0, -1)  # spatial points per epoch, reused at every frame; -1: every grid node
-    ghost_box_lower: List[float] = field(default_factory=list)  # fractions of the domain; empty: all of it
-    ghost_box_upper: List[float] = field(default_factory=list)
+    ghost_box_lower: List[float] = ranged([], 0.0, 1.0)  # fractions of the domain; empty: all of it
+    ghost_box_upper: List[float] = ranged([], 0.0, 1.0)
     ghost_batch: int = ranged(0, 0)  # ghost points per network step (0: all of the epoch's, every step)
     warmstart_threshold: float = ranged(0.0, 0.0)  # warm start until the network's data MSE is below (0: off)
     # the static papers' code: the warm start resumes for any epoch after which the network's data MSE
@@ -249,7 +248,7 @@ class HYCOTrainer(HybridTrainer):
         self.resume()
         every = max(1, int(self.knobs.checkpoint_every))
         metrics: Dict[str, float] = {}
-        bar = phase_bar(range(self.round, self.rounds), f"HYCO {self.variant} rounds", initial=self.round,
+        bar = phase_bar(range(self.round, self.rounds), f"{self.variant} rounds", initial=self.round,
                         total=self.rounds)
         for r in bar:
             start = time.perf_counter()
@@ -262,8 +261,7 @@ class HYCOTrainer(HybridTrainer):
             metrics.update({HYCO_PHASE: PHASES[phase], M.TIME_ROUND: time.perf_counter() - start,
                             M.SYNTHETIC_LR: self.synthetic.lr})
             self.round = r + 1
-            bar.set_postfix({k: f"{metrics[k]:.3g}" for k in (M.SYNTHETIC_TOTAL_LOSS, M.PHYSICAL_TOTAL_LOSS)
-                            if k in metrics})
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("round %d/%d (%s) %s", self.round, self.rounds, phase,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if self.round % every == 0 or self.round == self.rounds:

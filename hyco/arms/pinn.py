@@ -50,7 +50,6 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -62,9 +61,9 @@ from hyco.arms.pinn_data import PINNData, ScatteredPINNData
 from hyco.arms.pinn_network import CoordinateNetwork
 from hyco.arms.players import physical_player
 from hyco.arms.spec import ArmSpec, register_arm
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.core.devices import select_device
 from hyco.data.training_data import TrainingData
 from hyco.physics.base import PhysicalModel
@@ -78,12 +77,12 @@ from hyco.training.tensor import build_optimizer, optimizer_step
 log = logging.getLogger(__name__)
 
 
-class Adaptive(str, Enum):
+class Adaptive(Choice):
     none = "none"
     lra = "lra"  # learning-rate annealing (Wang, Teng & Perdikaris 2021)
 
 
-class PinnInit(str, Enum):
+class PinnInit(Choice):
     default = "default"  # torch's nn.Linear initialisation
     lecun_normal = "lecun_normal"  # N(0, 1 / fan_in), zero biases: flax's default (the static papers' code)
 
@@ -390,8 +389,11 @@ class PINNTrainer(AbstractTrainer):
         epochs = int(self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
         every = max(1, int(self.cfg.trainer.checkpoint_every))
-        for _ in phase_bar(range(self.epoch, epochs), "pinn epochs", initial=self.epoch, total=epochs):
+        bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=epochs)
+        for _ in bar:
             metrics = self.train_epoch()
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if self.epoch % every == 0 or self.epoch == epochs:
                 self.context.report(self.epoch, metrics, self.save)

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from hyco.arms.spec import Player, PlayerContext, TrainedPlayer
-from hyco.core.checkpoints import first_existing
-from hyco.core.files import load_json
+from hyco.core.checkpoints import first_existing, load_json_checkpoint
 from hyco.synthetic.checkpoint import load_network_and_spec
 from hyco.synthetic.registry import NETWORKS
 from hyco.synthetic.rollout import rollout
@@ -66,7 +65,7 @@ def static_query(model, params):
 
 def load_params(model, path) -> Dict[str, np.ndarray]:
     """The learned parameters of a ``physical_params.json`` file, as float32 arrays."""
-    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json(path, what="parameter file")["params"].items()}
+    return {n: np.asarray(v, dtype=np.float32) for n, v in load_json_checkpoint(path)["params"].items()}
 
 
 def field_query(network: torch.nn.Module):
@@ -105,7 +104,7 @@ def physical_player(name: str = PARAMS_FILE) -> Player:
             return None
         learned = load_params(ctx.model, path)
         params = ctx.model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
-        theta = {n: np.asarray(v, dtype=np.float64) for n, v in load_json(path).get("theta", {}).items()}
+        theta = {n: np.asarray(v, dtype=np.float64) for n, v in load_json_checkpoint(path).get("theta", {}).items()}
         if not ctx.model.time_dependent:  # a static solution: nothing to roll out, read at points
             return TrainedPlayer(None, learned, theta or None, query=static_query(ctx.model, params))
         return TrainedPlayer(physics_forecast(ctx.model, params), learned, theta or None)

@@ -100,7 +100,8 @@ def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConf
 def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int = 0) -> ArmResult:
     configure_threads(cfg)
     start = time.perf_counter()
-    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm, "hyco.seed": str(seed)})
+    outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm, "hyco.seed": str(seed)},
+                        run_name=f"{arm}-seed{seed}")
     seconds = time.perf_counter() - start
     cfg.evaluation.run_id = outcome.run_id
     result = evaluate_run(cfg)
@@ -182,7 +183,10 @@ def compare_runs(experiment: str, arms: Optional[Sequence[str]] = None, override
     check_shared_overrides(overrides, arms)
     arms = runnable_arms(experiment, arms, overrides, explicit=explicit)
     base = compose_arm(experiment, arms[0], overrides)
+    if int(base.data.num_test) < 1:
+        raise ConfigError("data.num_test: a comparison scores every arm on the test simulations; set it >= 1")
     seed_sets = {s: seed_overrides(base, s) for s in range(seeds)}
+    tracking.probe_tracking(base.tracking)  # an unreachable or read-only store: one line, before any run
     tracking.ensure_backend(base.tracking)
     rows: List[ArmResult] = []
     persistence: List[float] = []

@@ -220,9 +220,11 @@ def figure(benchmarks: Sequence[Benchmark], results: Dict[str, List[Outcome]]):
 
 def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: Sequence[Path] = (),
               overrides: Sequence[str] = (), output: Optional[Path] = None, reuse: bool = True,
-              arms: Optional[Sequence[str]] = None) -> str:
+              arms: Optional[Sequence[str]] = None, only_seeds: Optional[Sequence[int]] = None) -> str:
     """Run the chosen benchmarks (module docstring); return (and write) the Markdown table.
-    ``arms`` keeps only the rows of those arms (a cheap baseline with more seeds than the hybrid)."""
+    ``arms`` keeps only the rows of those arms (a cheap baseline with more seeds than the hybrid);
+    ``only_seeds`` runs only those of the ``seeds`` seeds (several processes share the seeds of one
+    reproduction; a last call without it reuses their runs and writes the whole table)."""
     if seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {seeds}")
     if not registry:
@@ -237,7 +239,11 @@ def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: S
     for bench in chosen:
         for arm, row_overrides in bench.groups():
             for seed in range(seeds):
+                if only_seeds and seed not in only_seeds:
+                    continue
                 plans.append((bench, arm, row_overrides, seed, run_config(bench, arm, row_overrides, overrides, seed)))
+    if not plans:
+        raise ConfigError(f"--only-seeds: none of {list(only_seeds or [])} is among the {seeds} seeds")
     first = plans[0][4]
     tracking.ensure_backend(first.tracking)
     target = output or mlruns_dir() / "reproductions" / f"{'_'.join(b.name for b in chosen)[:80]}_seeds{seeds}.md"
@@ -252,7 +258,7 @@ def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: S
                      f" ({' '.join(row_overrides)})" if row_overrides else "", seed)
             records.append(run_one(bench, arm, row_overrides, cfg, seed, parent.run_id, reuse))
         results = {b.name: outcomes(b, records) for b in chosen}
-        table = markdown(chosen, results, records, seeds)
+        table = markdown(chosen, results, records, len({r.seed for r in records}))
         text = csv_text(records, chosen)
         parent.log_metrics({f"compare/{b.name}/{_slug(o.row.label)}": o.summary.mean for b in chosen
                             for o in results[b.name] if o.summary is not None and o.summary.n}, step=0)

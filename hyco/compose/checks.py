@@ -3,7 +3,8 @@
 :func:`check_problem` builds the physical model (cheap: nothing is traced or simulated) and
 checks what only the model, the network and the arm know: the true and initial parameters are
 valid for the scheme, the arm accepts the problem, the observed and input fields exist, no
-learnable parameter is given to the network, and the network fits the grid. Every entry point
+learnable parameter is given to the network, the observation masks can be drawn, the device
+exists, and the network fits the grid. Every entry point
 calls it (through :func:`hyco.compose.compose_config`) before any compute or file write.
 """
 
@@ -15,9 +16,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from hyco.arms import ARMS, arm_of, available_arms, reconstruction_arms, static_arms
 from hyco.config.schema import truth_physics
+from hyco.core.devices import select_device
 from hyco.data.generate import check_static, check_truth, observed_fields, truth_steps_per_frame
-from hyco.data.observation import POINT_KINDS
-from hyco.errors import ConfigError, PhysicsParameterError, ProblemRefused
+from hyco.data.observation import POINT_KINDS, ObservationOperator
+from hyco.errors import ConfigError, ObservationError, PhysicsParameterError, ProblemRefused
 from hyco.physics.ic import PRIORS
 from hyco.physics.registry import build_physics
 from hyco.synthetic.registry import NETWORKS
@@ -67,6 +69,11 @@ def check_problem(cfg: Any) -> None:
         check_truth(cfg, truth, model)
         truth_steps_per_frame(cfg)
     observed_fields(cfg, model)  # the observed fields exist (the rule generation applies)
+    try:  # the masks generation will draw (sensor count against the cells of their region, ...)
+        ObservationOperator(cfg.observation, tuple(model.converter.sample_shape), int(cfg.data.num_frames))
+    except ObservationError as err:
+        raise ConfigError(str(err)) from None
+    select_device(str(cfg.device))  # cuda asked for where there is none: refused now, not after generation
     for name in cfg.data.static_fields:
         if name in model.static_fields:
             continue

@@ -122,10 +122,18 @@ def _hydra_compose(overrides: List[str]) -> DictConfig:
 
 
 def _as_config_error(err: Exception) -> ConfigError:
+    """Hydra's or OmegaConf's error as one line that starts with the key it is about."""
+    for link in (err, err.__cause__, err.__context__):
+        key = getattr(link, "full_key", None)
+        if isinstance(link, OmegaConfBaseException) and key:
+            msg = str(getattr(link, "msg", "") or link).splitlines()[0].strip()
+            if "not in '" in msg or "Key '" in msg and "not in" in msg:  # a typo'd key
+                msg = f"not a config key here ({msg}); check the spelling (hyco/config/schema.py and the arms' nodes)"
+            return ConfigError(f"{key}: {msg}")
     cause = err.__cause__
     detail = f": {cause}" if cause is not None and str(cause) not in str(err) else ""
-    text = f"{err}{detail}".strip()
-    return ConfigError(text.replace("\n", " "))
+    text = " ".join(f"{err}{detail}".split())
+    return ConfigError(text.split(" Config search path:")[0])  # Hydra appends every folder it searched
 
 
 def _settle_nodes(cfg: DictConfig) -> None:

@@ -56,33 +56,46 @@ class Range:
 
 def ranged(default: Any, low: Optional[float] = None, high: Optional[float] = None, *, open_low: bool = False,
            open_high: bool = False) -> Any:
-    """A dataclass field whose value must be finite and inside the range (checked by validate())."""
-    return field(default=default, metadata={"range": Range(low, high, open_low, open_high)})
+    """A dataclass field whose value must be finite and inside the range (checked by validate());
+    for a list (``default`` a list) every element must be. ``ranged(x)`` alone: finite."""
+    metadata = {"range": Range(low, high, open_low, open_high)}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 POSITIVE = dict(low=0.0, open_low=True)
+SEED_MAX = 2**31 - 1  # numpy and torch take seeds below 2**32; offsets are added to data seeds
 
 
 # --------------------------------------------------------------------------------------------
-# enums: OmegaConf validates them by name, so a wrong choice fails while composing
+# enums: OmegaConf validates them by name, so a wrong choice fails while composing, naming the key
 # --------------------------------------------------------------------------------------------
-class GridKind(str, Enum):
+class Choice(str, Enum):
+    """An enumerated config value that prints as its value (``f"{x}"``, ``str(x)``), so code and
+    messages may treat it as the plain string it stands for."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class GridKind(Choice):
     centered = "centered"
     staggered = "staggered"
 
 
-class ParamKind(str, Enum):
+class ParamKind(Choice):
     scalar = "scalar"
     field = "field"
     family = "family"  # a field generated from a few scalars (hyco.physics.families)
 
 
-class GridLayout(str, Enum):
+class GridLayout(Choice):
     cells = "cells"  # values at cell centres; walls on the outer faces
     nodes = "nodes"  # values at nodes from the box's lower to its upper corner; wall nodes held at 0
 
 
-class SpatialMaskKind(str, Enum):
+class SpatialMaskKind(Choice):
     full = "full"
     box = "box"
     sensors = "sensors"
@@ -92,44 +105,75 @@ class SpatialMaskKind(str, Enum):
     uniform = "uniform"  # num_sensors fixed points drawn uniformly in the box, reading every frame
 
 
-class NoiseScale(str, Enum):
+class NoiseScale(Choice):
     rms = "rms"  # std = noise * RMS of the clean field
     max = "max"  # std = noise * max |observed values| (the static papers' convention)
 
 
-class TemporalMaskKind(str, Enum):
+class TemporalMaskKind(Choice):
     all = "all"
     every_k = "every_k"
     first = "first"
     last = "last"
 
 
-class Optimizer(str, Enum):
+class Optimizer(Choice):
     adam = "adam"
     adamw = "adamw"
 
 
-class Scheduler(str, Enum):
+class Scheduler(Choice):
     none = "none"
     cosine = "cosine"
     step = "step"
     onecycle = "onecycle"  # OneCycle over the planned epochs, peaking at the learning rate
 
 
-class PhysicalScheduler(str, Enum):
+class PhysicalScheduler(Choice):
     none = "none"
     onecycle = "onecycle"  # OneCycle over the planned Adam steps, peaking at physical_lr
 
 
-class ParamSpace(str, Enum):
+class ParamSpace(Choice):
     bounded = "bounded"  # lower + (upper - lower) sigmoid(z): inside the bounds, near log p for small p
     log = "log"  # p = exp(z) (the papers' log D)
     linear = "linear"  # p = z
 
 
-class PhysicalOptimizer(str, Enum):
+class PhysicalOptimizer(Choice):
     lbfgsb = "lbfgsb"  # L-BFGS-B through phiml's math.minimize
     adam = "adam"
+
+
+class Profile(Choice):
+    """Spatial profile of a true field parameter (:mod:`hyco.physics.profiles`)."""
+
+    constant = "constant"
+    sine = "sine"
+    sine_x = "sine_x"
+    bump = "bump"
+    gaussians = "gaussians"
+
+
+class ProfileScale(Choice):
+    relative = "relative"  # v (1 + a p(x))
+    additive = "additive"  # v + a p(x)
+
+
+class Objective(Choice):
+    synthetic_error = "synthetic_error"
+    param_error = "param_error"
+    both = "both"
+
+
+class PrunerKind(Choice):
+    median = "median"
+    none = "none"
+
+
+class SweepRole(Choice):
+    auto = "auto"  # create the study and its parent run if missing, else join them
+    worker = "worker"  # only join, waiting up to sweep.attach_timeout seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,47 +185,47 @@ class InitialConditionConfig:
     reads the knobs it needs. Also the prior of HYCO's ghost initial conditions."""
 
     name: str = "fourier"  # fourier | dirichlet_sines | spots | blobs | bumps | disc (registered priors)
-    max_wavenumber: int = 4
-    amplitude: float = 1.0
-    decay: float = 1.0  # spectral decay exponent: mode k has weight k^-decay
-    offset: float = 0.0  # constant added to every field (fourier, dirichlet_sines)
-    num_spots: int = 4  # spots: number of random squares
-    spot_size: float = 0.1  # spots: edge of a square as a fraction of the domain
-    noise: float = 0.01  # spots: uniform noise amplitude
+    max_wavenumber: int = ranged(4, 1)
+    amplitude: float = ranged(1.0)
+    decay: float = ranged(1.0)  # spectral decay exponent: mode k has weight k^-decay
+    offset: float = ranged(0.0)  # constant added to every field (fourier, dirichlet_sines)
+    num_spots: int = ranged(4, 0)  # spots: number of random squares
+    spot_size: float = ranged(0.1, 0.0, 1.0, open_low=True)  # spots: edge of a square as a fraction of the domain
+    noise: float = ranged(0.01, 0.0)  # spots: uniform noise amplitude
     # blobs: the box the blob centres are drawn in, as fractions of the domain per axis (the last
     # axis is up); the default lower half leaves the smoke room to rise
-    centre_lower: List[float] = field(default_factory=lambda: [0.2, 0.15])
-    centre_upper: List[float] = field(default_factory=lambda: [0.8, 0.45])
+    centre_lower: List[float] = ranged([0.2, 0.15], 0.0, 1.0)
+    centre_upper: List[float] = ranged([0.8, 0.45], 0.0, 1.0)
     # deterministic states (the same for every seed): bumps = sum_j amplitudes[j] exp(-|x - c_j|^2 /
     # width^2); disc = inside[f] within radius of centre, outside[f] elsewhere (absolute coordinates)
-    centres: List[List[float]] = field(default_factory=list)
-    amplitudes: List[float] = field(default_factory=list)
-    width: float = 1.0
-    centre: List[float] = field(default_factory=list)  # empty: the domain's centre
-    radius: float = 0.1
-    inside: List[float] = field(default_factory=list)
-    outside: List[float] = field(default_factory=list)
+    centres: List[List[float]] = ranged([])
+    amplitudes: List[float] = ranged([])
+    width: float = ranged(1.0, **POSITIVE)
+    centre: List[float] = ranged([])  # empty: the domain's centre
+    radius: float = ranged(0.1, **POSITIVE)
+    inside: List[float] = ranged([])
+    outside: List[float] = ranged([])
 
 
 @dataclass
 class DataConfig:
     """How many simulations to make, of what length, and where the cache lives."""
 
-    num_train: int = 8
-    num_val: int = 2
-    num_test: int = 2
-    num_frames: int = 20
-    seed: int = 0  # IC seeds: train = seed+i, val/test offset so the three sets are disjoint
-    generation_batch: int = 4
+    num_train: int = ranged(8, 1, 99_999)
+    num_val: int = ranged(2, 0, 99_999)
+    num_test: int = ranged(2, 0, 99_999)
+    num_frames: int = ranged(20, 1)  # 1: a static problem's one solution (scattered observations only)
+    seed: int = ranged(0, 0, SEED_MAX)  # IC seeds: train = seed+i, val/test offset so the three sets are disjoint
+    generation_batch: int = ranged(4, 1)
     cache_dir: str = "data/cache"  # relative to the project root unless absolute
     regenerate: bool = False
-    max_cached_sims: int = 8
+    max_cached_sims: int = ranged(8, 1)
     static_fields: List[str] = field(default_factory=list)
     ic: InitialConditionConfig = field(default_factory=InitialConditionConfig)
     # Reconstruction problems (scattered observations): score the reconstructions on this many nodes
     # per axis spanning the box (the static papers' 50 x 50 grid), the truth read there exactly where
     # it is known in closed form, else interpolated from its grid; 0: on the truth's own grid
-    reference_nodes: int = 0
+    reference_nodes: int = ranged(0, 0)
     # The model that generates the data, where it differs from the learner (``physics``): the keys
     # of a physics config that differ, merged over ``physics`` (a smaller time step, all terms of
     # an equation the learner has only some of, another parameter profile). Empty: the learner's
@@ -202,25 +246,25 @@ class ParamSpecConfig:
     ``true_value``/``initial_guess`` (which the other kinds need)."""
 
     kind: ParamKind = ParamKind.scalar
-    true_value: Optional[float] = None
-    # Spatial profile of the true field (kind=field): constant | sine | bump
-    true_profile: str = "constant"
-    profile_amplitude: float = 0.5  # amplitude of the profile around true_value
-    profile_scale: str = "relative"  # relative: v (1 + a p(x)) | additive: v + a p(x)
+    true_value: Optional[float] = ranged(None)
+    # Spatial profile of the true field (kind=field)
+    true_profile: Profile = Profile.constant
+    profile_amplitude: float = ranged(0.5)  # amplitude of the profile around true_value
+    profile_scale: ProfileScale = ProfileScale.relative  # relative: v (1 + a p(x)) | additive: v + a p(x)
     profile_args: Dict[str, Any] = field(default_factory=dict)  # e.g. gaussians: centres, amplitudes, width
-    initial_guess: Optional[float] = None
-    lower: float = 0.0
-    upper: float = 1.0
+    initial_guess: Optional[float] = ranged(None)
+    lower: float = ranged(0.0)
+    upper: float = ranged(1.0)
     learnable: bool = True
-    smoothness: float = 0.0  # beta of the penalty beta*||grad p||^2 on a field parameter (0: off)
+    smoothness: float = ranged(0.0, 0.0)  # beta of the penalty beta*||grad p||^2 on a field parameter (0: off)
     space: ParamSpace = ParamSpace.bounded  # where a scalar or field parameter is optimised
     family: str = ""
     family_args: Dict[str, Any] = field(default_factory=dict)
-    true_theta: List[float] = field(default_factory=list)
-    initial_theta: List[float] = field(default_factory=list)
-    initial_jitter: float = 0.0  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
+    true_theta: List[float] = ranged([])
+    initial_theta: List[float] = ranged([])
+    initial_jitter: float = ranged(0.0, 0.0)  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
     # start from values drawn uniformly in one [low, high] per scalar (a family's theta), from the seed
-    initial_uniform: List[List[float]] = field(default_factory=list)
+    initial_uniform: List[List[float]] = ranged([])
 
 
 @dataclass
@@ -228,15 +272,15 @@ class PhysicsConfig:
     """The physical model: which PDE, its discretisation and its parameters."""
 
     name: str = MISSING
-    dim: int = 2
-    resolution: List[int] = field(default_factory=lambda: [32, 32])
-    domain_size: float = 1.0
-    jit_frames: int = 1  # frames per compiled trace of a rollout (speed only; small grids: more)
-    domain_origin: float = 0.0  # lower corner of the box on every axis
+    dim: int = ranged(2, 1, 2)
+    resolution: List[int] = ranged([32, 32], 4)
+    domain_size: float = ranged(1.0, **POSITIVE)
+    jit_frames: int = ranged(1, 1)  # frames per compiled trace of a rollout (speed only; small grids: more)
+    domain_origin: float = ranged(0.0)  # lower corner of the box on every axis
     # empty: the model's own; else periodic | dirichlet | neumann, or one per axis "periodic,dirichlet"
     boundary: str = ""
-    dt: float = 0.01
-    substeps: int = 1
+    dt: float = ranged(0.01, **POSITIVE)
+    substeps: int = ranged(1, 1)
     grid: GridKind = GridKind.centered
     params: Dict[str, ParamSpecConfig] = field(default_factory=dict)
     layout: GridLayout = GridLayout.cells  # nodes: resolution counts nodes, the walls' included
@@ -252,21 +296,21 @@ class ObservationConfig:
     spatial: SpatialMaskKind = SpatialMaskKind.full
     # box (spatial=box), or the region holding the sensors (spatial=sensors): fractions of the
     # domain per axis; both empty means the whole domain
-    box_lower: List[float] = field(default_factory=list)
-    box_upper: List[float] = field(default_factory=list)
-    num_sensors: int = 16  # sensors/uniform: random points in the box; lattice: sensors kept; tuples: pairs drawn
+    box_lower: List[float] = ranged([], 0.0, 1.0)
+    box_upper: List[float] = ranged([], 0.0, 1.0)
+    num_sensors: int = ranged(16, 1)  # sensors, uniform: random points in the box; lattice: sensors kept; tuples: pairs
     moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
-    lattice: int = 10  # lattice: sensors per axis, spread from box_lower to box_upper (ends included)
-    sensor_indices: List[int] = field(default_factory=list)  # lattice: the kept sensors (empty: num_sensors at random)
+    lattice: int = ranged(10, 1)  # lattice: sensors per axis, spread from box_lower to box_upper (ends included)
+    sensor_indices: List[int] = ranged([], 0)  # lattice: the kept sensors (empty: num_sensors at random)
     # lattice: dX/dt = motion_matrix (X - motion_centre), absolute coordinates; empty matrix: fixed sensors
-    motion_matrix: List[List[float]] = field(default_factory=list)
-    motion_centre: List[float] = field(default_factory=list)
+    motion_matrix: List[List[float]] = ranged([])
+    motion_centre: List[float] = ranged([])
     temporal: TemporalMaskKind = TemporalMaskKind.all
-    every_k: int = 1
-    fraction: float = 1.0  # for temporal=first/last: share of frames observed
-    noise: float = 0.0  # relative: std = noise * the scale below
+    every_k: int = ranged(1, 1)
+    fraction: float = ranged(1.0, 0.0, 1.0, open_low=True)  # for temporal=first/last: share of frames observed
+    noise: float = ranged(0.0, 0.0)  # relative: std = noise * the scale below
     noise_scale: NoiseScale = NoiseScale.rms
-    seed: int = 1234
+    seed: int = ranged(1234, 0, SEED_MAX)
 
 
 @dataclass
@@ -287,33 +331,33 @@ class TrainerConfig:
     # a registered arm (hyco/arms/); checked by validate(), not by a type, so that a new arm is
     # one module and one preset, with no list to edit here
     variant: str = "synthetic_only"
-    epochs: int = 10
-    batch_size: int = 4
-    rollout_steps: int = 2
+    epochs: int = ranged(10, 1)
+    batch_size: int = ranged(4, 1)
+    rollout_steps: int = ranged(2, 1)
     # synthetic player
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    lr: float = ranged(1e-3, **POSITIVE)
+    weight_decay: float = ranged(0.0, 0.0)
     optimizer: Optimizer = Optimizer.adam
     scheduler: Scheduler = Scheduler.none
-    step_size: int = 10
-    gamma: float = 0.5
-    num_workers: int = 0
-    grad_clip: float = 0.0  # 0 disables clipping
-    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # the network's Adam betas
+    step_size: int = ranged(10, 1)  # scheduler=step: epochs between two decays
+    gamma: float = ranged(0.5, **POSITIVE)  # scheduler=step: the decay factor
+    num_workers: int = ranged(0, 0)
+    grad_clip: float = ranged(0.0, 0.0)  # 0 disables clipping
+    betas: List[float] = ranged([0.9, 0.999], 0.0, 1.0, open_high=True)  # the network's Adam betas
     # physical player
     physical_optimizer: PhysicalOptimizer = PhysicalOptimizer.lbfgsb
-    physical_iterations_per_epoch: int = 10
-    physical_lr: float = 0.05
-    physical_sims_per_fit: int = 4  # simulations per physical fit (batch of ICs)
-    physical_betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam's betas for the physics
+    physical_iterations_per_epoch: int = ranged(10, 1)
+    physical_lr: float = ranged(0.05, **POSITIVE)
+    physical_sims_per_fit: int = ranged(4, 1)  # simulations per physical fit (batch of ICs)
+    physical_betas: List[float] = ranged([0.9, 0.999], 0.0, 1.0, open_high=True)  # Adam's betas for the physics
     physical_scheduler: PhysicalScheduler = PhysicalScheduler.none
     # bookkeeping
     # epochs between checkpoints of a reconstruction run of one player (synthetic_only, physical_only on
     # scattered data) and of the PINN; the metrics of the epochs between go with the next checkpoint
     # (the HYCO arms: trainer.hyco.checkpoint_every)
-    checkpoint_every: int = 1
+    checkpoint_every: int = ranged(1, 1)
     resume: bool = True
-    inject_nan_at_step: int = -1  # test hook: poison the loss at this optimisation step
+    inject_nan_at_step: int = ranged(-1, -1)  # test hook: poison the loss at this optimisation step
 
 
 @dataclass
@@ -332,22 +376,22 @@ class TrackingConfig:
     # With a remote artifact store (tracking server): upload checkpoints at most this often
     # (seconds) while training, and always at the end; another host resumes from the last upload.
     # The epochs' metrics are sent with each upload (one batch), not one HTTP call per epoch.
-    checkpoint_upload_s: float = 30.0
+    checkpoint_upload_s: float = ranged(30.0, 0.0)
 
 
 @dataclass
 class EvaluationConfig:
     """Held-out evaluation: rollout horizon, which run, which figures."""
 
-    horizon: int = 0  # 0: all frames of the test simulations
+    horizon: int = ranged(0, 0)  # 0: all frames of the test simulations; at most data.num_frames - 1
     # reconstruction problems (scattered observations): the network's reconstruction error during
     # training every this many epochs (the physical model's every epoch), and the window of last
     # epochs whose minimum is reported beside the final value
-    reconstruction_every: int = 50
-    min_window: int = 100
-    run_id: str = ""  # empty: the latest run of the experiment
+    reconstruction_every: int = ranged(50, 1)
+    min_window: int = ranged(100, 1)
+    run_id: str = ""  # empty: the latest finished run of the configured arm (trainer.variant) in the experiment
     figures: bool = True
-    num_snapshots: int = 3
+    num_snapshots: int = ranged(3, 1)
 
 
 @dataclass
@@ -361,39 +405,41 @@ class SweepConfig:
 
     study_name: str = "hyco"
     storage: str = ""  # empty: sqlite:///<root>/mlruns/optuna.db (any SQLAlchemy URL works)
-    n_trials: int = 12  # total budget across restarts: trials that end COMPLETE, PRUNED or FAIL
-    workers: int = 1  # processes on this machine against the one study
+    n_trials: int = ranged(12, 1)  # total budget across restarts: trials that end COMPLETE, PRUNED or FAIL
+    workers: int = ranged(1, 1)  # processes on this machine against the one study
     arms: List[str] = field(default_factory=list)  # empty: every registered variant
-    objective: str = "synthetic_error"  # synthetic_error | param_error | both
-    pruner: str = "median"  # median | none
-    pruner_startup_trials: int = 2
-    pruner_warmup_steps: int = 2
-    divergence_factor: float = 100.0  # validation loss above factor x its first value = diverged
-    sampler_seed: int = 0
-    heartbeat_interval: int = 10
-    grace_period: int = 30
-    max_retry: int = 1
+    objective: Objective = Objective.synthetic_error
+    pruner: PrunerKind = PrunerKind.median
+    pruner_startup_trials: int = ranged(2, 0)
+    pruner_warmup_steps: int = ranged(2, 0)
+    # validation loss above factor x its first value = diverged (must exceed 1: a loss that merely
+    # does not fall is not divergence)
+    divergence_factor: float = ranged(100.0, 1.0, open_low=True)
+    sampler_seed: int = ranged(0, 0, SEED_MAX)
+    heartbeat_interval: int = ranged(10, 1)
+    grace_period: int = ranged(30, 1)
+    max_retry: int = ranged(1, 0)
     trial_overrides: List[str] = field(default_factory=list)
     search_space: Dict[str, Any] = field(default_factory=dict)
     summary_only: bool = False
     # after the study: retrain each arm's best configuration on this many fresh seeds (the seed
     # scheme of compare.py) and report mean ± interval beside the optimistic best value
-    reeval_seeds: int = 0
+    reeval_seeds: int = ranged(0, 0)
     # auto: create the study and its parent run if missing, else join them (every host may run the
     # same command); worker: only join, waiting up to attach_timeout seconds for them to exist
-    role: str = "auto"
-    attach_timeout: int = 600
+    role: SweepRole = SweepRole.auto
+    attach_timeout: int = ranged(600, 0)
 
 
 @dataclass
 class HycoConfig:
     """Root of the configuration tree."""
 
-    task: List[str] = field(default_factory=lambda: ["generate"])
+    task: List[str] = field(default_factory=lambda: ["generate", "train", "evaluate"])
     experiment_name: str = "default"
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    torch_threads: int = 0  # 0: cores per worker (os.cpu_count() // workers)
+    seed: int = ranged(0, 0, SEED_MAX)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (checked by validate(), CUDA's presence too)
+    torch_threads: int = ranged(0, 0)  # 0: cores per worker (os.cpu_count() // workers)
     # console verbosity (DEBUG shows every epoch; a run's log file always has it); empty: the
     # HYCO_LOG_LEVEL environment variable, else INFO. experiments/sweep.py -v is DEBUG.
     log_level: str = ""

@@ -8,13 +8,14 @@ write; each error names the offending key and what to do.
 from __future__ import annotations
 
 import dataclasses
-from typing import List
+import re
+from typing import Any, List
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from hyco.config.schema import KNOWN_TASKS, SpatialMaskKind, TemporalMaskKind
+from hyco.config.schema import KNOWN_TASKS, SpatialMaskKind
 from hyco.core.console import parse_level
-from hyco.errors import ConfigError
+from hyco.errors import ConfigError, ProblemRefused
 
 
 def _missing_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
@@ -54,7 +55,7 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> List[str]:
 
 def _check_ranges(cfg: DictConfig, prefix: str = "") -> None:
     """Every key declared with a :class:`~hyco.config.schema.Range` (in any node, the arms' and
-    networks' included) is finite and inside it."""
+    networks' included) is finite and inside it; a list's every element is."""
     node_type = OmegaConf.get_type(cfg)
     ranges = ({f.name: f.metadata["range"] for f in dataclasses.fields(node_type) if "range" in f.metadata}
               if node_type is not None and dataclasses.is_dataclass(node_type) else {})
@@ -68,8 +69,34 @@ def _check_ranges(cfg: DictConfig, prefix: str = "") -> None:
                 _check_ranges(child, path + ".")
         elif key in ranges:
             value = cfg[key]
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value) not in ranges[key]:
-                raise ConfigError(f"{path}: must be {ranges[key].describe()}, got {value}")
+            values = list(_flatten(value)) if isinstance(value, ListConfig) else [value]
+            for item in values:
+                if _is_number(item) and float(item) not in ranges[key]:
+                    shown = list(value) if isinstance(value, ListConfig) else value
+                    what = "every entry must be" if isinstance(value, ListConfig) else "must be"
+                    raise ConfigError(f"{path}: {what} {ranges[key].describe()}, got {shown}")
+
+
+def _flatten(values: Any):
+    """The numbers of a list, nested lists (a matrix, a list of points) included."""
+    for item in values:
+        if isinstance(item, (ListConfig, list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _check_device(cfg: DictConfig) -> None:
+    device = str(cfg.get("device") or "auto")
+    if not DEVICE.match(device):
+        raise ConfigError(f"device: '{device}' is not a device; choose auto, cpu, cuda, cuda:N or mps")
 
 
 def _check_log_level(cfg: DictConfig) -> None:
@@ -105,21 +132,30 @@ def validate(cfg: DictConfig) -> None:
         if task not in KNOWN_TASKS:
             raise ConfigError(f"task: unknown task '{task}'; choose from {list(KNOWN_TASKS)}")
     _check_log_level(cfg)
+    _check_device(cfg)
     _check_ranges(cfg)
+    if cfg.data.truth:  # the truth model's own values: data.truth.dt=nan is refused like physics.dt=nan
+        from hyco.config.schema import truth_physics
+
+        try:
+            _check_ranges(truth_physics(cfg), "data.truth.")
+        except ConfigError:
+            raise
+        except Exception as err:  # a key the physics schema does not have, a wrong type
+            raise ConfigError(f"data.truth: not a physics config ({' '.join(str(err).split())})") from None
+    _check_physics(cfg)
+    _check_observation(cfg)
+    _check_trainer(cfg)
+    _check_evaluation(cfg)
+
+
+def _check_physics(cfg: DictConfig) -> None:
     phys = cfg.physics
-    if phys.dim not in (1, 2):
-        raise ConfigError(f"physics.dim: must be 1 or 2, got {phys.dim}")
     if len(phys.resolution) != phys.dim:
         raise ConfigError(
             f"physics.resolution: needs {phys.dim} entries for dim={phys.dim}, "
             f"got {list(phys.resolution)}"
         )
-    if any(n < 4 for n in phys.resolution):
-        raise ConfigError(f"physics.resolution: every entry must be >= 4, got {list(phys.resolution)}")
-    if phys.dt <= 0:
-        raise ConfigError(f"physics.dt: must be positive, got {phys.dt}")
-    if phys.substeps < 1:
-        raise ConfigError(f"physics.substeps: must be >= 1, got {phys.substeps}")
     for name, spec in phys.params.items():
         kind = str(getattr(spec.kind, "value", spec.kind))
         if kind == "family":
@@ -130,6 +166,9 @@ def validate(cfg: DictConfig) -> None:
             if spec[key] is None:
                 raise ConfigError(f"missing required config value(s): physics.params.{name}.{key} — set it in the "
                                   f"preset or on the command line (physics.params.{name}.{key}=...)")
+        if spec.learnable and not spec.lower < spec.upper:
+            raise ConfigError(f"physics.params.{name}.lower/upper: a learnable parameter needs lower < upper, got "
+                              f"[{spec.lower}, {spec.upper}]")
         if not spec.lower <= spec.true_value <= spec.upper:
             raise ConfigError(
                 f"physics.params.{name}.true_value: {spec.true_value} outside "
@@ -140,64 +179,58 @@ def validate(cfg: DictConfig) -> None:
                 f"physics.params.{name}.initial_guess: {spec.initial_guess} outside "
                 f"[{spec.lower}, {spec.upper}]"
             )
-    data = cfg.data
-    for key in ("num_train", "num_val", "num_test"):
-        if data[key] < 0:
-            raise ConfigError(f"data.{key}: must be >= 0, got {data[key]}")
-    if data.num_train < 1:
-        raise ConfigError("data.num_train: at least one training simulation is needed")
-    # a static problem has one frame (its solution); a time-dependent one at least two (checked with
-    # the model, hyco.compose.check_problem)
-    if data.num_frames < 1:
-        raise ConfigError(f"data.num_frames: must be >= 1, got {data.num_frames}")
-    if data.max_cached_sims < 1:
-        raise ConfigError(f"data.max_cached_sims: must be >= 1, got {data.max_cached_sims}")
+
+
+def _check_observation(cfg: DictConfig) -> None:
     obs = cfg.observation
-    if not 0.0 <= obs.noise:
-        raise ConfigError(f"observation.noise: must be >= 0, got {obs.noise}")
     if obs.spatial == SpatialMaskKind.box and not (list(obs.box_lower) and list(obs.box_upper)):
         raise ConfigError("observation.box_lower/box_upper: spatial=box needs both, "
                           "as fractions of the domain per axis")
     if list(obs.box_lower) or list(obs.box_upper):
         for key in ("box_lower", "box_upper"):
-            if len(obs[key]) != phys.dim:
-                raise ConfigError(f"observation.{key}: needs {phys.dim} fractions, got {list(obs[key])}")
+            if len(obs[key]) != cfg.physics.dim:
+                raise ConfigError(f"observation.{key}: needs {cfg.physics.dim} fractions, got {list(obs[key])}")
         for lo, hi in zip(obs.box_lower, obs.box_upper):
             if not 0.0 <= lo < hi <= 1.0:
                 raise ConfigError(
                     "observation.box_lower/box_upper: need 0 <= lower < upper <= 1 per axis, got "
                     f"{list(obs.box_lower)} / {list(obs.box_upper)}"
                 )
-    if obs.temporal == TemporalMaskKind.every_k and obs.every_k < 1:
-        raise ConfigError(f"observation.every_k: must be >= 1, got {obs.every_k}")
-    if obs.temporal in (TemporalMaskKind.first, TemporalMaskKind.last) and not 0.0 < obs.fraction <= 1.0:
-        raise ConfigError(f"observation.fraction: must be in (0, 1], got {obs.fraction}")
-    sweep = cfg.sweep
-    if sweep.objective not in ("synthetic_error", "param_error", "both"):
-        raise ConfigError(f"sweep.objective: '{sweep.objective}'; choose synthetic_error, param_error or both")
-    if sweep.pruner not in ("median", "none"):
-        raise ConfigError(f"sweep.pruner: '{sweep.pruner}'; choose median or none")
-    if sweep.reeval_seeds < 0:
-        raise ConfigError(f"sweep.reeval_seeds: must be >= 0, got {sweep.reeval_seeds}")
-    if sweep.n_trials < 1 or sweep.workers < 1:
-        raise ConfigError(f"sweep.n_trials/workers: must be >= 1, got {sweep.n_trials}/{sweep.workers}")
-    tr = cfg.trainer
-    scattered = obs.spatial in (SpatialMaskKind.lattice, SpatialMaskKind.tuples, SpatialMaskKind.uniform)
+
+
+def _scattered(cfg: DictConfig) -> bool:
+    """Observed at off-grid points: a reconstruction problem (fitted whole, nothing held out)."""
+    return cfg.observation.spatial in (SpatialMaskKind.lattice, SpatialMaskKind.tuples, SpatialMaskKind.uniform)
+
+
+def _check_trainer(cfg: DictConfig) -> None:
+    tr, data = cfg.trainer, cfg.data
+    scattered = _scattered(cfg)
     if data.num_frames == 1 and not scattered:
         raise ConfigError("data.num_frames=1 (a static problem's one frame, its solution) is observed at scattered "
                           "points: observation.spatial=uniform|lattice|tuples")
     # rollout windows are cut from grid observations only (scattered ones are fitted whole)
-    if tr.rollout_steps < 1 or (tr.rollout_steps >= data.num_frames and not scattered):
+    if tr.rollout_steps >= data.num_frames and not scattered:
         raise ConfigError(
             f"trainer.rollout_steps: must be in [1, data.num_frames-1={data.num_frames - 1}], "
             f"got {tr.rollout_steps}"
         )
-    for key in ("lr", "physical_lr"):
-        if not tr[key] > 0:
-            raise ConfigError(f"trainer.{key}: must be > 0, got {tr[key]}")
-    for key in ("epochs", "batch_size", "physical_sims_per_fit", "checkpoint_every"):
-        if tr[key] < 1:
-            raise ConfigError(f"trainer.{key}: must be >= 1, got {tr[key]}")
-    if tr.physical_iterations_per_epoch < 1:
-        raise ConfigError("trainer.physical_iterations_per_epoch: must be >= 1, "
-                          f"got {tr.physical_iterations_per_epoch}")
+    hyco = tr.get("hyco")  # the HYCO arms' node (absent for every other arm)
+    if hyco is not None and hyco.warmstart_epochs >= tr.epochs:
+        # the arm cannot run this problem as configured: a comparison of every arm leaves it out
+        raise ProblemRefused(
+            f"trainer.hyco.warmstart_epochs: {hyco.warmstart_epochs} warm-start rounds take all trainer.epochs="
+            f"{tr.epochs} rounds, so no exchange round would run and the physical model would stay untrained; "
+            "lower it below trainer.epochs, or use trainer=synthetic_only"
+        )
+
+
+def _check_evaluation(cfg: DictConfig) -> None:
+    horizon, frames = int(cfg.evaluation.horizon), int(cfg.data.num_frames)
+    if horizon > frames - 1:
+        raise ConfigError(f"evaluation.horizon: {horizon} steps, but the simulations have data.num_frames={frames} "
+                          f"frames (at most {frames - 1} steps); lower it, or 0 for all of them")
+    # a reconstruction problem is scored on its reconstruction of the observed solution, not on held-out ones
+    if "evaluate" in cfg.task and int(cfg.data.num_test) == 0 and not cfg.evaluation.run_id and not _scattered(cfg):
+        raise ConfigError("data.num_test: 0 test simulations, but task includes evaluate: there is nothing held out "
+                          "to evaluate on; set data.num_test >= 1, or drop evaluate from task")

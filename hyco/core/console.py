@@ -7,8 +7,11 @@
   file (:func:`capture_run_log`), which is logged with the run.
 * Libraries that talk too much (Optuna's per-trial INFO line, Alembic's migration steps) are held
   at WARNING unless the console level is DEBUG: the sweep's own progress display says the same.
-* :func:`phase_bar` is the one progress bar per phase of a single run. A sweep turns these off
-  (:func:`set_run_bars`), because its study display is the one thing that should move on screen.
+* :func:`phase_bar` is the one progress bar per phase of a single run, named by its arm and
+  showing :func:`bar_metrics` (loss, validation misfit, parameter errors). A sweep turns these
+  off (:func:`set_run_bars`), because its study display is the one thing that should move on screen.
+* PhiML's logger has a console handler of its own (a second copy of each line, with a stray
+  ``n``): :func:`setup_logging` removes it and holds the logger at WARNING unless ``-v``.
 
 The level and the bar switch travel to spawned sweep workers through environment variables
 (``HYCO_LOG_LEVEL``, ``HYCO_RUN_BARS``), which child processes inherit.
@@ -21,9 +24,11 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Union
 
 from tqdm.auto import tqdm
+
+from hyco import metrics as M
 
 LEVEL_ENV, BARS_ENV = "HYCO_LOG_LEVEL", "HYCO_RUN_BARS"
 DEFAULT_LEVEL = "INFO"
@@ -41,6 +46,10 @@ class TqdmLoggingHandler(logging.Handler):
         self.stream = stream  # None: sys.stderr at the time of writing (pytest swaps it)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and self.level > logging.DEBUG:
+            # a library's traceback (Optuna logs one per failed trial) is detail: the console shows
+            # the message, -v the traceback; the run's log file keeps it either way
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
         try:
             tqdm.write(self.format(record), file=self.stream or sys.stderr)
         except Exception:  # a broken terminal must not end a run
@@ -91,9 +100,23 @@ def setup_logging(level: Union[str, int, None] = None, propagate_env: bool = Tru
     # (a value the user exported wins)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(quiet))
     _route_optuna()
+    quiet_phiml(quiet)
     if propagate_env:
         os.environ[LEVEL_ENV] = logging.getLevelName(value)
     return value
+
+
+PHIML_LOGGER = "Φ-ML"
+
+
+def quiet_phiml(level: int = logging.WARNING) -> None:
+    """PhiML's records through the root handler only, at ``level``: its own stdout handler
+    (installed when phiml is imported) printed each line a second time, with a stray ``n``."""
+    logger = logging.getLogger(PHIML_LOGGER)
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            logger.removeHandler(handler)
 
 
 def _route_optuna() -> None:
@@ -128,6 +151,25 @@ def study_display() -> Iterator[None]:
 
 def run_bars_enabled() -> bool:
     return os.environ.get(BARS_ENV, "1") != "0"
+
+
+def bar_metrics(metrics: Mapping[str, float]) -> Dict[str, str]:
+    """What a run's bar shows after each epoch: each player's loss (``S loss``, ``P loss``, or an
+    arm's own ``loss``), the validation misfit (``val``) and each parameter's error (``<name> err``)."""
+    out: Dict[str, str] = {}
+    labels = {"synthetic": "S loss", "physical": "P loss"}
+    for key in sorted(metrics, key=lambda k: (k.split("/", 1)[0] not in labels, k)):
+        if key in M.VALIDATION_LOSSES or not key.endswith(("/total_loss", "/train_loss")):
+            continue
+        label = labels.get(key.split("/", 1)[0], "loss")
+        out.setdefault(label, f"{metrics[key]:.3g}")
+    validation = next((k for k in M.VALIDATION_LOSSES if k in metrics), None)
+    if validation is not None:
+        out["val"] = f"{metrics[validation]:.3g}"
+    for name in M.param_names(metrics):
+        if M.param_rel_error(name) in metrics:
+            out[f"{name} err"] = f"{metrics[M.param_rel_error(name)]:.3g}"
+    return out
 
 
 def phase_bar(iterable: Iterable, desc: str, initial: int = 0, total: Optional[int] = None) -> tqdm:

@@ -59,19 +59,20 @@ def atomic_write_bytes(path: os.PathLike[str] | str, data: bytes) -> Path:
     return target
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as strings (strict JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
 def save_json(path: os.PathLike[str] | str, payload: Any) -> Path:
     """Write JSON atomically (sorted keys; ``inf``/``nan`` become the strings ``"inf"``/``"nan"``)."""
-    data = json.dumps(_json_safe(payload), indent=2, sort_keys=True).encode()
+    data = json.dumps(json_safe(payload), indent=2, sort_keys=True).encode()
     return atomic_write_bytes(path, data)
 
 

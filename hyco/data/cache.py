@@ -21,13 +21,14 @@ regenerate hint.
 Every file is written under a temporary name in the same directory and renamed into place when
 complete, so a reader never sees half a file, and only files named in ``metadata.json`` are ever
 read: a leftover temporary file from a killed writer is ignored. Two processes that want the same
-key serialise on ``<cache_dir>/<key>.lock`` (see :func:`cache_lock`). Loading never uses pickle.
+key serialise on ``<cache_dir>/<key>.lock`` (see :func:`cache_lock`); an entry without
+``metadata.json`` found under that lock was left by a writer that is gone, and is rebuilt
+(:func:`hyco.data.generate.generate_dataset`). Loading never uses pickle.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -40,6 +41,7 @@ import numpy as np
 
 from hyco.config.keys import DATA_KEY, select
 from hyco.core.files import TEMP_PREFIX, VERIFIED, atomic_write_bytes, sha256_bytes
+from hyco.core.locks import file_lock
 from hyco.core.paths import resolve_path
 from hyco.core.plain import to_plain
 from hyco.errors import CacheError
@@ -119,31 +121,23 @@ def cache_lock(root: Path, key: str, shared: bool = False) -> Iterator[Path]:
     """Hold an ``flock`` on ``<root>/<key>.lock`` (blocking; logged when waiting).
 
     Exclusive for writing an entry; ``shared=True`` for reading one, so parallel readers (sweep
-    workers) never wait for each other, only for a writer.
-    The lock file stays in place afterwards: deleting it would let a third process lock a fresh
-    inode while a second one still waits on the old one.
+    workers) never wait for each other, only for a writer. Holding it exclusively proves that no
+    other process is writing the entry: a partial entry found then was left by a writer that is
+    gone. The lock file is removed when its last holder releases it (:mod:`hyco.core.locks`).
     """
-    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    lock_path = root / f"{key}.lock"
-    with open(lock_path, "a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.info("waiting for another process using cache %s (lock %s)", key, lock_path)
-            fcntl.flock(handle.fileno(), mode)
-        try:
-            yield lock_path
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    lock_path = Path(root) / f"{key}.lock"
+    with file_lock(lock_path, shared=shared,
+                   on_wait=lambda: logger.info("waiting for another process using cache %s (lock %s)", key,
+                                               lock_path)):
+        yield lock_path
 
 
-def remove_entry(path: Path) -> None:
+def remove_entry(path: Path, quiet: bool = False) -> None:
     """Delete a cache entry directory (caller holds the lock)."""
     path = Path(path)
     if path.exists():
-        logger.info("removing cache entry %s", path)
+        if not quiet:
+            logger.info("removing cache entry %s", path)
         shutil.rmtree(path)
 
 

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from hyco.config.schema import truth_physics
 from hyco.core.console import run_bars_enabled
+from hyco.core.locks import clean_stale_locks
 from hyco.core.plain import to_plain
 from hyco.data.cache import (
     METADATA_FILE,
@@ -271,11 +272,11 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     reference_nodes = int(cfg.data.reference_nodes)
     reference = reference_grid(learner, reference_nodes) if reference_nodes > 0 else None
     stored_fine = fine or reference is not None
-    logger.info(
-        "generating %d simulations (%s) x %d frames at %s%s into %s",
-        len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(learner.resolution),
-        f" (truth at {list(model.resolution)})" if fine else "", path,
-    )
+    # the path is printed once, by the caller; inside a sweep (no run bars) generation is detail
+    logger.log(logging.INFO if run_bars_enabled() else logging.DEBUG,
+               "generating %d simulations (%s) x %d frames at %s%s",
+               len(jobs), ", ".join(f"{s}={len(seeds[s])}" for s in SPLITS), num_frames, list(learner.resolution),
+               f" (truth at {list(model.resolution)})" if fine else "")
     with tqdm(total=len(jobs), desc=f"generate {key}", unit="sim",
               disable=None if progress and run_bars_enabled() else True) as bar:
         for start in range(0, len(jobs), batch):
@@ -364,6 +365,18 @@ def _check_hit(path: Path, key: str) -> None:
     reader.verify()  # full checksums once per process; unchanged files are not hashed again
 
 
+_CLEANED: set = set()
+_REGENERATED: set = set()  # entries this process rebuilt for data.regenerate=true
+
+
+def _clean_locks_once(root: Path) -> None:
+    """Lock files nobody holds (an older release kept them; a killed holder leaves one) go, once
+    per process and cache folder."""
+    if root not in _CLEANED and root.is_dir():
+        clean_stale_locks(root)
+        _CLEANED.add(root)
+
+
 def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     """Make sure the data of ``cfg`` exist in the cache; simulate them only on a miss.
 
@@ -382,8 +395,9 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     Raises
     ------
     CacheError
-        An entry exists but is incomplete, corrupt or of another format version; the message
-        says to rerun with ``data.regenerate=true`` or delete the directory.
+        An entry exists but is corrupt or of another format version; the message says to rerun
+        with ``data.regenerate=true`` or delete the directory. (An entry left incomplete by a
+        writer that stopped is rebuilt, with one warning line.)
     PhysicsParameterError
         The true parameters are invalid for the model (before anything is simulated or written).
     """
@@ -391,15 +405,26 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
     key = cache_key(cfg)
     root = cache_root(cfg)
     path = root / key
-    if not bool(cfg.data.regenerate) and (path / METADATA_FILE).is_file():
+    # data.regenerate rebuilds an entry once per process: the train and evaluate tasks (and a
+    # trial's scoring) that open it afterwards read what was just rebuilt
+    regenerate = bool(cfg.data.regenerate) and path not in _REGENERATED
+    if not regenerate and (path / METADATA_FILE).is_file():
         with cache_lock(root, key, shared=True):  # readers do not wait for each other
             if (path / METADATA_FILE).is_file():
                 _check_hit(path, key)
                 logger.debug("cache hit: %s", path)  # twice per trial in a sweep: detail
                 return GenerationResult(path=path, key=key, hit=True, seconds=time.perf_counter() - t0)
+    _clean_locks_once(root)
     with cache_lock(root, key):
-        if bool(cfg.data.regenerate):
+        if regenerate:
             remove_entry(path)
+            _REGENERATED.add(path)
+        elif path.exists() and not (path / METADATA_FILE).is_file():
+            # we hold the key's lock, so no writer is at work: this entry's writer stopped (kill -9,
+            # a lost node) before finishing. Nothing of it was ever read; build it again.
+            logger.warning("cache entry %s is incomplete (its writer stopped before finishing); rebuilding it",
+                           path)
+            remove_entry(path, quiet=True)
         elif path.exists():
             _check_hit(path, key)
             seconds = time.perf_counter() - t0
@@ -412,5 +437,5 @@ def generate_dataset(cfg: Any, progress: bool = True) -> GenerationResult:
             remove_entry(path)
             raise
     seconds = time.perf_counter() - t0
-    logger.info("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
+    logger.debug("cache written: %s (%d simulations in %.1f s)", path, count, seconds)
     return GenerationResult(path=path, key=key, hit=False, seconds=seconds)

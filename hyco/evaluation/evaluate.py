@@ -13,6 +13,7 @@ run (metrics, ``evaluation/metrics.json``, figures).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,15 @@ from hyco import metrics as M
 from hyco import tracking
 from hyco.arms import PlayerContext, arm_of
 from hyco.compose import load_run_config
+from hyco.core.checkpoints import RUN_TAG as CHECKSUM_TAG
+from hyco.core.checkpoints import verify_files
 from hyco.core.devices import select_device
 from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import static_inputs
-from hyco.errors import CheckpointError
+from hyco.errors import CheckpointError, ConfigError, NotFoundError
+from hyco.evaluation.guard import guard_recorded
 from hyco.physics.base import PhysicalModel
 from hyco.physics.families import family_metrics
 from hyco.physics.params import param_to_numpy, parameter_metrics
@@ -74,17 +78,30 @@ def run_config(run_id: str, cfg: DictConfig) -> DictConfig:
 
 
 def resolve_run_id(cfg: DictConfig) -> str:
-    """``evaluation.run_id`` or the latest FINISHED run of the experiment."""
+    """``evaluation.run_id``, else the latest FINISHED run of the configured arm
+    (``trainer.variant``) in the experiment, named in the log. It never takes another arm's run:
+    with none of this arm, the error names the experiment's latest run and its arm."""
     if cfg.evaluation.run_id:
         return str(cfg.evaluation.run_id)
     tracking.ensure_backend(cfg.tracking)
-    run = tracking.latest_run(experiment_name(cfg), "attributes.status = 'FINISHED'", cfg.tracking)
-    if run is None:
-        raise CheckpointError(
+    arm = str(cfg.trainer.variant)
+    runs = [r for r in tracking.search_runs(experiment_name(cfg), "attributes.status = 'FINISHED'",
+                                            tracking=cfg.tracking) if "hyco.variant" in r.tags]  # not parents
+    if not runs:
+        raise NotFoundError(
             f"no finished run in experiment '{experiment_name(cfg)}' to evaluate; train first "
             "(task=[train,evaluate]) or pass evaluation.run_id=<id>"
         )
-    return run.run_id
+    mine = [r for r in runs if r.tags["hyco.variant"] == arm]
+    if not mine:
+        latest = runs[0]
+        raise NotFoundError(
+            f"no finished run of arm {arm} (trainer.variant) in experiment '{experiment_name(cfg)}'; its latest "
+            f"finished run is {latest.run_name} ({latest.run_id}) of arm {latest.tags['hyco.variant']}. Not "
+            f"guessing across arms: pass evaluation.run_id={latest.run_id} or trainer={latest.tags['hyco.variant']}")
+    log.info("evaluating run %s (%s), the latest finished run of arm %s in experiment '%s'",
+             mine[0].run_name, mine[0].run_id, arm, experiment_name(cfg))
+    return mine[0].run_id
 
 
 def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str = "test",
@@ -96,8 +113,8 @@ def load_test_set(cfg: DictConfig, reader: CacheReader, horizon: int, split: str
     """
     count = reader.num_sims(split)
     if count == 0:
-        raise ValueError(f"data.num_{split}: 0 simulations in split '{split}'; "
-                         "there is nothing held out to evaluate on")
+        raise ConfigError(f"data.num_{split}: the run's data has 0 simulations in split '{split}'; "
+                          "there is nothing held out to evaluate on")
     if channels is None:
         channels = build_physics(cfg.physics, cfg.data.ic).channels
     sims = [reader.load(split, i) for i in range(count)]
@@ -120,33 +137,57 @@ def evaluate_run(cfg: DictConfig, split: str = "test") -> EvaluationResult:
 
 
 def evaluate_splits(cfg: DictConfig, splits: Sequence[str]) -> Dict[str, EvaluationResult]:
-    """:func:`evaluate_run` for several splits, sharing the run's config, data and physics model."""
+    """:func:`evaluate_run` for several splits, sharing the run's config, data and physics model.
+
+    Nothing is logged until every split is scored; a run that already holds finite evaluation
+    metrics never gets non-finite ones over them (:func:`guard_recorded`)."""
     if not cfg.tracking.enabled:
         raise ValueError("tracking.enabled=false: evaluation reads the run's checkpoints from MLflow")
     run_id = resolve_run_id(cfg)
+    try:
+        record = tracking.get_run(run_id, cfg.tracking)
+    except NotFoundError as err:
+        raise NotFoundError(f"evaluation.run_id: {err}") from None
     rcfg = run_config(run_id, cfg)
     reader = CacheReader(generate_dataset(rcfg).path)
     if reader.metadata.get("scattered"):  # a reconstruction problem: scored on what it reconstructed
         from hyco.evaluation.reconstruction import evaluate_reconstruction
 
         model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
-        ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
-        metrics = evaluate_reconstruction(cfg, rcfg, run_id, reader, model, ckpt_dir)
+        ckpt_dir = _verified_checkpoints(cfg, run_id, record)
+        metrics = evaluate_reconstruction(cfg, rcfg, run_id, reader, model, ckpt_dir, previous=record.metrics)
         return {split: EvaluationResult(run_id, {}, metrics, split=split) for split in splits}
     horizon = int(cfg.evaluation.horizon) or reader.num_frames - 1
     horizon = min(horizon, reader.num_frames - 1)
     model = build_physics(rcfg.physics, rcfg.data.ic, device=select_device(str(cfg.device)))
-    ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
+    ckpt_dir = _verified_checkpoints(cfg, run_id, record)
+    scored = {split: _evaluate_split(rcfg, run_id, reader, model, ckpt_dir, horizon, split) for split in splits}
+    guard_recorded(run_id, record.metrics, {k: v for result, *_ in scored.values() for k, v in result.metrics.items()})
     held: Dict[str, float] = {}  # metrics of the splits without figures, logged with the test split's
-    results = {split: _evaluate_split(cfg, rcfg, run_id, reader, model, ckpt_dir, horizon, split, held)
-               for split in splits}
-    if held:
+    for split, (result, predictions, truth, learned) in scored.items():
+        if split != "test":
+            held.update(result.metrics)
+    if "test" in scored:
+        result, predictions, truth, learned = scored["test"]
+        _log_results(rcfg, result, predictions, truth, model, learned, held)
+    elif held:
         tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id).log_metrics(held, step=0)
-    return results
+    return {split: entry[0] for split, entry in scored.items()}
 
 
-def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
-                    ckpt_dir: Path, horizon: int, split: str, held: Dict[str, float]) -> EvaluationResult:
+def _verified_checkpoints(cfg: DictConfig, run_id: str, record: tracking.RunRecord) -> Path:
+    """The run's checkpoint folder (downloaded if remote), each file checked against the SHA-256
+    its run recorded when it finished (each file also carries its own digest, checked on load)."""
+    ckpt_dir = tracking.download_artifact(run_id, "checkpoints", cfg.tracking)
+    recorded = record.tags.get(CHECKSUM_TAG)
+    if recorded:
+        verify_files(ckpt_dir, json.loads(recorded))
+    return ckpt_dir
+
+
+def _evaluate_split(rcfg: DictConfig, run_id: str, reader: CacheReader, model: PhysicalModel,
+                    ckpt_dir: Path, horizon: int, split: str) -> tuple:
+    """``(result, predictions, truth [N, H+1, ...], learned parameters)`` of one split; logs nothing."""
     test = load_test_set(rcfg, reader, horizon, split, model.channels)
     truth = test["truth"][:, 1:]
     predictions: Dict[str, np.ndarray] = {M.PERSISTENCE: np.repeat(test["truth"][:, :1], horizon, axis=1)}
@@ -187,13 +228,7 @@ def _evaluate_split(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: Cach
             field_errors = relative_l2_per_step(predictions[player][:, :, channels], truth[:, :, channels])
             metrics[M.rel_l2_mean(split, player, name)] = float(field_errors.mean())
             metrics[M.rel_l2_final(split, player, name)] = float(field_errors[-1])
-    result = EvaluationResult(run_id, per_step, metrics, split=split)
-    if split == "test":
-        _log_results(rcfg, result, predictions, test["truth"], model, learned, dict(held))
-        held.clear()
-    else:
-        held.update(metrics)
-    return result
+    return EvaluationResult(run_id, per_step, metrics, split=split), predictions, test["truth"], learned
 
 
 def _log_results(cfg: DictConfig, result: EvaluationResult, predictions: Dict[str, np.ndarray],

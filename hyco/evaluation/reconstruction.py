@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -39,6 +39,7 @@ from hyco.core.files import save_json
 from hyco.data.cache import CacheReader
 from hyco.data.scattered import ScatteredData, reconstruction_scores
 from hyco.errors import CheckpointError
+from hyco.evaluation.guard import guard_recorded
 from hyco.physics.base import PhysicalModel
 from hyco.physics.families import family_metrics
 from hyco.physics.params import param_to_numpy, parameter_metrics
@@ -102,8 +103,11 @@ def _query_frames(query, data: ScatteredData, shape, first, spacing) -> np.ndarr
 
 
 def evaluate_reconstruction(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader,
-                            model: PhysicalModel, ckpt_dir: Path) -> Dict[str, float]:
-    """Score a reconstruction run (module docstring) and log the metrics and a figure to it."""
+                            model: PhysicalModel, ckpt_dir: Path,
+                            previous: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
+    """Score a reconstruction run (module docstring) and log the metrics and a figure to it;
+    ``previous``: the run's recorded metrics, never overwritten with non-finite ones
+    (:func:`hyco.evaluation.guard.guard_recorded`)."""
     data = ScatteredData.open(rcfg, reader)
     metrics, pictures = score_players(rcfg, model, data, ckpt_dir)
     window, epochs = int(cfg.evaluation.min_window), int(rcfg.trainer.epochs)
@@ -116,6 +120,7 @@ def evaluate_reconstruction(cfg: DictConfig, rcfg: DictConfig, run_id: str, read
         misfit = tracking.get_metric_history(run_id, M.recon_data_mse(player), cfg.tracking)
         if misfit:
             metrics[M.eval_recon(player, "final", "data_mse")] = misfit[-1][1]
+    guard_recorded(run_id, previous or {}, metrics)
     logger = tracking.MlflowRunLogger(tracking.get_client(cfg.tracking), run_id)
     logger.log_metrics(metrics, step=0)
     out = tracking.local_artifact_path(run_id, "evaluation", cfg.tracking)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from scipy import stats as _scipy_stats
@@ -32,13 +32,15 @@ class Summary:
     high: float
     n: int
 
-    def format(self, digits: int = 4) -> str:
-        """``mean ± std [low, high]`` (or ``—`` without values)."""
+    def format(self, digits: int = 4, floor: Optional[float] = None) -> str:
+        """``mean ± std [low, high]`` (or ``—`` without values); ``floor`` bounds the interval
+        below (an error is never negative: the symmetric t interval of two seeds often is)."""
         if self.n == 0:
             return "—"
         text = f"{self.mean:.{digits}f}"
         if self.n > 1:
-            text += f" ± {self.std:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+            low = self.low if floor is None else max(self.low, floor)
+            text += f" ± {self.std:.{digits}f} [{low:.{digits}f}, {self.high:.{digits}f}]"
         return text
 
 

@@ -12,8 +12,10 @@ from phi.torch import TORCH
 from phiml import math
 from phiml.math import Shape, batch, channel, dual, spatial
 
+from hyco.core.console import quiet_phiml
 from hyco.fields.specs import FieldSpec
 
+quiet_phiml()  # before PhiML's first INFO line: its own handler printed each line twice
 math.use(TORCH)
 
 FieldOrState = Union[Field, Mapping[str, Field]]

@@ -20,18 +20,22 @@ from omegaconf import DictConfig, OmegaConf
 from hyco import tracking
 from hyco.arms import arm_of, build_trainer
 from hyco.config.keys import RUN_FINGERPRINT, select
+from hyco.core.checkpoints import RUN_TAG as CHECKSUM_TAG
+from hyco.core.checkpoints import file_checksums
 from hyco.core.console import capture_run_log
 from hyco.core.devices import select_device
 from hyco.core.plain import to_plain
 from hyco.data.cache import CacheReader
 from hyco.data.generate import generate_dataset
 from hyco.data.training_data import TrainingData
+from hyco.errors import Interrupted
 from hyco.physics.registry import build_physics
 from hyco.runs.outputs import LOG_ARTIFACT_DIR, dataset_ref, log_network
 from hyco.training.context import RunContext
 from hyco.training.rng import seed_everything
 
 log = logging.getLogger(__name__)
+
 
 def run_fingerprint(cfg: DictConfig) -> str:
     """SHA-256 (16 hex) of the keys that determine a training run's result (those whose declared
@@ -110,12 +114,13 @@ def _upload_log(logger: tracking.RunLogger, log_path: Path) -> None:
 def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
               extra_tags: Optional[Dict[str, str]] = None,
               observers: Sequence[Callable[[int, Dict[str, float]], None]] = (),
-              on_start: Optional[Callable[[str], None]] = None) -> TrainOutcome:
+              on_start: Optional[Callable[[str], None]] = None, run_name: Optional[str] = None) -> TrainOutcome:
     """Train ``cfg.trainer.variant`` in a tracked MLflow run (resuming a crashed one).
 
     ``parent_run_id`` makes the run a child (comparisons, sweeps); ``extra_tags`` are added to it;
     ``observers`` receive every epoch's metrics (pruning); ``on_start(run_id)`` is called once
-    the run exists.
+    the run exists; ``run_name`` (default ``tracking.run_name``, else the arm) names the run
+    (sweeps: ``<arm>-t<trial>``, fresh seeds: ``<arm>-seed<k>``).
     """
     seed_everything(int(cfg.seed))
     data, cache_key = open_training_data(cfg)
@@ -123,9 +128,8 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
     resume_id = find_resumable_run(cfg, fingerprint)
     if resume_id:
         log.info("resuming run %s (same config, last attempt did not finish)", resume_id)
-    variant = variant_name(cfg)
     tags = {
-        "hyco.variant": variant,
+        "hyco.variant": variant_name(cfg),
         "hyco.physics": cfg.physics.name,
         "hyco.data_key": cache_key,
         "hyco.fingerprint": fingerprint,
@@ -133,9 +137,26 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
         **(extra_tags or {}),
     }
     params = run_params(cfg)
-    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=cfg.tracking.run_name or variant,
+    started: list = []  # the run id once the run exists (for the message of an interruption)
+    try:
+        return _tracked_training(cfg, data, cache_key, tags, params, resume_id, parent_run_id, observers,
+                                 on_start, started, run_name or cfg.tracking.run_name or variant_name(cfg))
+    except Interrupted as stop:  # the run ended KILLED (tracked_run); say which, and how to go on
+        if stop.message or not started:
+            raise
+        how = ("rerun the same command to resume it from its last checkpoint" if cfg.trainer.resume
+               else "its last checkpoint is kept")
+        raise stop.with_message(f"run {started[0]} ended KILLED; {how}") from None
+
+
+def _tracked_training(cfg: DictConfig, data: TrainingData, cache_key: str, tags: Dict[str, str],
+                      params: Dict[str, str], resume_id: Optional[str], parent_run_id: Optional[str],
+                      observers: Sequence[Callable[[int, Dict[str, float]], None]],
+                      on_start: Optional[Callable[[str], None]], started: list, run_name: str) -> TrainOutcome:
+    with tracking.tracked_run(cfg.tracking, experiment_name(cfg), run_name=run_name,
                               tags=tags, params=params, resume_run_id=resume_id,
                               parent_run_id=parent_run_id) as logger:
+        started.append(logger.run_id)
         ckpt_dir = (tracking.writable_artifact_dir(logger.run_id, cfg.tracking, resume=bool(resume_id))
                     if cfg.tracking.enabled else _scratch_dir(logger.run_id))
         if not resume_id:
@@ -160,6 +181,8 @@ def train_run(cfg: DictConfig, parent_run_id: Optional[str] = None,
                 log.debug("run %s finished: %s", logger.run_id,
                           {k: v for k, v in results.items() if isinstance(v, float)})
                 uri = log_network(cfg, logger, data, context.checkpoint_dir)
+                # what evaluation checks the files against: a checkpoint damaged later is refused
+                logger.set_tags({CHECKSUM_TAG: json.dumps(file_checksums(context.checkpoint_dir), sort_keys=True)})
         finally:  # a failed or pruned run keeps its log too
             _upload_log(logger, log_path)
         return TrainOutcome(logger.run_id, results, bool(resume_id), uri)

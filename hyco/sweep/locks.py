@@ -3,7 +3,8 @@
 PostgreSQL: a session advisory lock (``pg_advisory_lock``) on a dedicated connection; MySQL:
 ``GET_LOCK``. If the holder dies (``kill -9``, a lost host), its connection closes and the server
 releases the lock, so a crash never leaves the study locked. SQLite lives on one machine: a file
-lock beside the database does the same job there.
+lock beside the database does the same job there (:mod:`hyco.core.locks`: an ``flock`` the kernel
+releases with its holder, on a file removed when the last holder lets go).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Iterator
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from hyco.core.locks import file_lock
+
 
 def lock_key(name: str) -> int:
     """A signed 64-bit key for ``name`` (PostgreSQL advisory locks are keyed by bigint)."""
@@ -27,11 +30,9 @@ def database_lock(engine: Engine, name: str) -> Iterator[None]:
     """Hold the lock ``name`` in ``engine``'s database (blocking until it is free)."""
     dialect = engine.dialect.name
     if dialect == "sqlite":
-        from filelock import FileLock
-
         database = Path(engine.url.database or "hyco.db")
-        with FileLock(str(database.with_name(f"{database.name}.{lock_key(name) & 0xFFFFFF:06x}.lock")), timeout=-1):
-            yield
+        with file_lock(database.with_name(f"{database.name}.{lock_key(name) & 0xFFFFFF:06x}.lock")):
+            yield  # the lock file goes with its last holder (hyco.core.locks)
         return
     if dialect == "postgresql":
         acquire, release, key = "SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)", lock_key(name)

@@ -28,13 +28,17 @@ from omegaconf import DictConfig
 
 from hyco import metrics as M
 from hyco.compose import compose_config, overrides_for_arm
-from hyco.errors import DivergedError, NonFiniteLossError, RunStopped
+from hyco.errors import DivergedError, Interrupted, NonFiniteLossError, RunStopped
 from hyco.evaluation.scores import score_run
 from hyco.runs.train import train_run
 from hyco.sweep.labels import mark_arm
 from hyco.sweep.space import OBJECTIVE_NAMES, arms_for, sample_overrides
+from hyco.sweep.study import requeue_interrupted
 
 log = logging.getLogger(__name__)
+
+RUN_NAME_ATTR = "mlflow_run_name"
+REPORTED_ATTR = "intermediate_values"  # what the trial reported per epoch (shown in the arm's study)
 
 # the per-epoch validation metric each kind of arm reports, in order of preference
 VALIDATION_KEYS = M.VALIDATION_LOSSES
@@ -54,6 +58,8 @@ class PruningObserver:
         if key is None:
             return
         value = float(metrics[key])
+        if self.first is None:  # what the intermediate values are, for the arm's study
+            self.trial.set_user_attr(REPORTED_ATTR, f"{key} (validation, per epoch)")
         if not math.isfinite(value):
             raise NonFiniteLossError(f"validation loss '{key}' = {value} at epoch {step}")
         self.first = value if self.first is None else self.first
@@ -67,6 +73,16 @@ class PruningObserver:
             raise RunStopped(f"pruned by the sweep's pruner at epoch {step} ({key}={value:.4g})")
 
 
+def trial_run_name(arm: str, number: int) -> str:
+    """The MLflow run name of a trial: ``<arm>-t<trial number>``."""
+    return f"{arm}-t{number}"
+
+
+def _started(trial: optuna.Trial, run_id: str, name: str) -> None:
+    trial.set_user_attr("mlflow_run_id", run_id)
+    trial.set_user_attr(RUN_NAME_ATTR, name)
+
+
 def trial_config(arm: str, base_overrides: Sequence[str], overrides: Sequence[str], check: bool = True) -> DictConfig:
     """Compose (and check) a trial's config: the base overrides that act on ``arm`` (a sweep's
     command line applies to every arm; each reads its own knobs), then ``trainer=<arm>`` and the
@@ -76,7 +92,25 @@ def trial_config(arm: str, base_overrides: Sequence[str], overrides: Sequence[st
 
 def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
               parent_run_id: str, study_name: str) -> float | List[float]:
-    """The objective: train the sampled arm, then score it on the validation simulations."""
+    """The objective: train the sampled arm, then score it on the validation simulations.
+
+    A trial stopped by SIGINT/SIGTERM (its MLflow run ends KILLED) is queued to run again with the
+    same parameters before the stop goes on (:func:`hyco.sweep.study.requeue_interrupted`): the
+    same command, run again, runs it, and the budget does not count it."""
+    try:
+        return _run_trial(trial, sweep, base_overrides, parent_run_id, study_name)
+    except KeyboardInterrupt as stop:
+        how = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+        try:
+            requeue_interrupted(trial.study, trial.storage.get_trial(trial._trial_id),
+                                f"stopped by {how}; queued to run again with the same parameters")
+        except Exception as err:  # the stop goes on; the next start fails the trial as a dead worker's
+            log.warning("trial %d: could not queue it again (%s); the next start retries it", trial.number, err)
+        raise
+
+
+def _run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[str],
+               parent_run_id: str, study_name: str) -> float | List[float]:
     arms = arms_for(sweep.objective, list(sweep.arms))
     arm, sampled = sample_overrides(trial, sweep.search_space, arms)
     mark_arm(trial, arm)
@@ -86,10 +120,11 @@ def run_trial(trial: optuna.Trial, sweep: DictConfig, base_overrides: Sequence[s
     names = OBJECTIVE_NAMES[sweep.objective]
     observer = PruningObserver(trial, float(sweep.divergence_factor), len(names) > 1)
     tags = {"hyco.study": study_name, "hyco.trial": str(trial.number), "hyco.arm": arm}
+    name = trial_run_name(arm, trial.number)
     start = time.perf_counter()
     try:
         outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags=tags, observers=[observer],
-                            on_start=lambda run_id: trial.set_user_attr("mlflow_run_id", run_id))
+                            on_start=lambda run_id: _started(trial, run_id, name), run_name=name)
     except RunStopped as stop:
         trial.set_user_attr("pruned_reason", str(stop))
         raise optuna.TrialPruned(str(stop)) from stop

@@ -3,11 +3,16 @@
 A thread of the launching process reads the study from its storage every ``interval`` seconds
 (so trials of spawned workers and of other hosts count too) and shows
 
-* a bar: trials ended / budget, elapsed and ETA (on a terminal only: in a log file a redrawn bar
-  is noise);
+* a bar: jobs done / jobs of the whole sweep (its trials, then the fresh-seed re-evaluations of
+  each arm's best configuration), elapsed and ETA (on a terminal only: in a log file a redrawn
+  bar is noise);
 * a status line under it: the best first objective of each arm so far;
 * one line per trial as it ends: its arm, state, objective (or why it failed or was pruned), the
-  arm's best so far, the count, elapsed and ETA. These lines are all a log file gets.
+  arm's best so far, the count, elapsed and ETA; then one line per re-evaluation as it ends. These
+  lines are all a log file gets.
+
+The ETA is this command's own pace (seconds per job so far) times the jobs left; a re-evaluation
+trains as long as a trial, so both count as one job each.
 """
 
 from __future__ import annotations
@@ -50,13 +55,23 @@ class ProgressState:
     ended: int = 0
     seen: set = field(default_factory=set)
     best: Dict[str, float] = field(default_factory=dict)
+    reevals: int = 0  # fresh-seed re-evaluations planned after the trials
+    reevals_done: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.budget + self.reevals
+
+    @property
+    def done(self) -> int:
+        return min(self.ended, self.budget) + self.reevals_done
 
     def eta(self) -> Optional[float]:
-        """Seconds left at this command's own pace; None before its first trial ends."""
-        done = self.ended - self.initial
+        """Seconds left at this command's own pace; None before its first job ends."""
+        done = self.done - self.initial
         if done <= 0:
             return None
-        return (time.monotonic() - self.started) / done * max(0, self.budget - self.ended)
+        return (time.monotonic() - self.started) / done * max(0, self.total - self.done)
 
     def when(self) -> str:
         eta = self.eta()
@@ -99,12 +114,19 @@ def update(state: ProgressState, trials: Sequence[FrozenTrial]) -> List[str]:
         if value is not None and value < state.best.get(arm, math.inf):
             state.best[arm] = value
         if value is not None:
-            what = f"{state.objective_names[0]} {_value(value)} (arm best {_value(state.best[arm])})"
+            what = f"{_value(value)} (arm best {_value(state.best[arm])})"
         else:
             reason = next((trial.user_attrs[k] for k in REASONS if k in trial.user_attrs), "")
             what = f"{trial.state.name}{': ' + str(reason) if reason else ''}"
-        lines.append(f"trial {trial.number:>3} {arm:<15} {what} — {count}/{state.budget}, {state.when()}")
+        lines.append(f"trial {trial.number:>3} {arm:<15} {what} — {count}/{state.total}, {state.when()}")
     return lines
+
+
+def reeval_line(state: ProgressState, arm: str, number: int, seed: int, seeds: int, value: Optional[float]) -> str:
+    """The line of one fresh-seed re-evaluation of ``arm``'s best trial ``number``."""
+    best = state.best.get(arm)
+    return (f"seed {seed}/{seeds}  {arm:<15} {_value(value)} (trial {number}: {_value(best)}) — "
+            f"{state.done}/{state.total}, {state.when()}")
 
 
 class StudyProgress:
@@ -123,9 +145,9 @@ class StudyProgress:
     """
 
     def __init__(self, storage: str, study_name: str, budget: int, objective_names: Sequence[str],
-                 interval: float = 2.0) -> None:
+                 interval: float = 2.0, reevals: int = 0) -> None:
         self.storage, self.study_name, self.interval = storage, study_name, interval
-        self.state = ProgressState(int(budget), list(objective_names))
+        self.state = ProgressState(int(budget), list(objective_names), reevals=int(reevals))
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._study: Optional[optuna.Study] = None
@@ -146,22 +168,39 @@ class StudyProgress:
         lines = update(self.state, self._trials())
         for line in lines:
             tqdm.write(line)
+        self._redraw()
+        return lines
+
+    def _redraw(self) -> None:
         if self.bar is not None:
-            self.bar.n = self.state.ended
+            self.bar.total = self.state.total
+            self.bar.n = self.state.done
             self.bar.set_postfix_str(f"ETA {_clock(self.state.eta())}" if self.state.eta() is not None else "",
                                      refresh=False)
             self.bar.refresh()
             self.status.set_description_str(self.state.best_line())
-        return lines
+
+    def plan_reevals(self, count: int) -> None:
+        """The re-evaluations the sweep will run (known once the trials have ended)."""
+        self.state.reevals = int(count)
+        self._redraw()
+
+    def reeval_done(self, arm: str, number: int, seed: int, seeds: int, scores: Dict[str, float]) -> None:
+        """Count one finished re-evaluation and write its line (``reevaluate``'s ``on_result``)."""
+        self.state.reevals_done += 1
+        value = scores.get(self.state.objective_names[0])
+        tqdm.write(reeval_line(self.state, arm, number, seed, seeds,
+                               float(value) if value is not None else None))
+        self._redraw()
 
     def __enter__(self) -> "StudyProgress":
         # trials that ended before this command: counted in the bar, not reported again
         update(self.state, self._trials())  # (their lines are not shown; their best values are)
-        self.state.initial = self.state.ended
-        self.bar = tqdm(total=self.state.budget, initial=self.state.ended, desc=f"study {self.study_name}",
-                        unit="trial", dynamic_ncols=True, disable=None, position=0,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| elapsed {elapsed}{postfix}")
-        self.status = tqdm(total=0, bar_format="{desc}", position=1, disable=None, dynamic_ncols=True)
+        self.state.initial = self.state.done
+        self.bar = tqdm(total=self.state.total, initial=self.state.done, desc=f"study {self.study_name}",
+                        unit="job", dynamic_ncols=True, disable=None, position=0,
+                        bar_format="{desc}: {n_fmt}/{total_fmt} jobs |{bar}| elapsed {elapsed}{postfix}")
+        self.status = tqdm(total=0, bar_format="{desc}", position=1, disable=None, dynamic_ncols=True, leave=False)
         self.status.set_description_str(self.state.best_line())
         self._thread = threading.Thread(target=self._loop, name="hyco-study-progress", daemon=True)
         self._thread.start()

@@ -37,6 +37,8 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from hyco import tracking
+from hyco.core.stores import redact
+from hyco.errors import NotFoundError
 from hyco.sweep.fingerprint import (
     FINGERPRINT_ATTR,
     ITEMS_ATTR,
@@ -50,6 +52,7 @@ from hyco.sweep.study import (
     make_pruner,
     make_sampler,
     make_storage,
+    mark_owner,
     retried_numbers,
     retry_callback,
 )
@@ -101,7 +104,11 @@ class BudgetedStudy(optuna.Study):
                 fail_dead_trials(self, self._retry)  # this host's dead workers, then stale heartbeats
                 trials = self._rdb.get_all_trials(self._study_id, deepcopy=False)  # uncached: other hosts
                 if budget_used(trials) < self._n_trials:
-                    return super().ask(fixed_distributions)
+                    trial = super().ask(fixed_distributions)
+                    # owned from its first instant: if this process dies (or is stopped) before the
+                    # objective starts, the next start fails the trial and queues its retry
+                    mark_owner(trial)
+                    return trial
                 if not any(t.state == TrialState.RUNNING for t in trials):
                     raise BudgetReached(f"study {self.study_name}: {self._n_trials} trials used")
             # Full, but trials run elsewhere: wait in case one dies and is re-queued for a retry.
@@ -122,8 +129,8 @@ def attach_parent(storage: RDBStorage, study: optuna.Study, create: Optional[Cal
         if parent is not None:
             return str(parent)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"study {study.study_name} has no parent run after {timeout:.0f} s; "
-                               "start one host with sweep.role=auto")
+            raise NotFoundError(f"study {study.study_name} has no parent run after {timeout:.0f} s; "
+                                "start one host with sweep.role=auto")
         time.sleep(poll_seconds)
 
 
@@ -132,8 +139,9 @@ def wait_for_study(storage: RDBStorage, study_name: str, timeout: float, poll_se
     deadline = time.monotonic() + timeout
     while study_name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"study {study_name} does not exist after {timeout:.0f} s in {storage.url!s}; "
-                               "sweep.role=worker joins a study that a sweep.role=auto host creates")
+            raise NotFoundError(f"study {study_name} does not exist after {timeout:.0f} s in "
+                                f"{redact(str(storage.url))}; sweep.role=worker joins a study "
+                                "that a sweep.role=auto host creates")
         time.sleep(poll_seconds)
 
 

@@ -13,6 +13,7 @@ act on it come from the variant registry (:mod:`hyco.arms.spec`).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import optuna
@@ -54,7 +55,13 @@ def check_space(search_space: Mapping[str, Any], arms: Sequence[str]) -> None:
             kind = spec.get("type")
             where = f"sweep.search_space.{group}.{path}"
             if kind in ("float", "int"):
-                if "low" not in spec or "high" not in spec or spec["low"] > spec["high"]:
+                if "low" not in spec or "high" not in spec:
+                    raise ConfigError(f"{where}: needs low <= high, both given; got {spec}")
+                if not all(isinstance(spec[b], (int, float)) and not isinstance(spec[b], bool)
+                           and math.isfinite(spec[b]) for b in ("low", "high")):
+                    raise ConfigError(f"{where}: low and high must be finite numbers, "
+                                      f"got {spec['low']} / {spec['high']}")
+                if spec["low"] > spec["high"]:
                     raise ConfigError(f"{where}: needs low <= high, got {spec}")
                 if spec.get("log") and spec["low"] <= 0:
                     raise ConfigError(f"{where}: log scale needs low > 0, got {spec['low']}")

@@ -18,7 +18,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import logging
 import os
 import warnings
@@ -31,6 +33,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from hyco.core.exits import deferred_signals
 from hyco.core.paths import mlruns_dir
 from hyco.sweep.locks import url_lock
 from hyco.sweep.space import ArmBalancedSampler
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 OWNER_PID, OWNER_HOST, OWNER_START = "hyco_pid", "hyco_host", "hyco_pid_start"
 ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+INTERRUPTED_ATTR = "interrupted"  # user attribute of a trial stopped by SIGINT/SIGTERM (and queued again)
 
 
 def storage_url(sweep: DictConfig) -> str:
@@ -47,6 +51,60 @@ def storage_url(sweep: DictConfig) -> str:
         return str(sweep.storage)
     mlruns_dir().mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{mlruns_dir() / 'optuna.db'}"
+
+
+def study_names(url: str) -> List[str]:
+    """The studies in the storage at ``url``, read without creating anything (no file, no table)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from hyco.core.stores import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        return []
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table("studies"):
+            return []
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT study_name FROM studies ORDER BY study_id"))]
+    finally:
+        engine.dispose()
+
+
+def requeue_interrupted(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
+    """Queue a trial stopped by SIGINT/SIGTERM to run again with the same parameters.
+
+    The retry carries the stopped trial in its ``retry_history`` (as Optuna's heartbeat retry does),
+    so :func:`remaining_budget` does not count the stopped trial: an interruption costs no budget
+    and loses no trial, however often it happens (``sweep.max_retry`` limits retries of trials
+    whose worker *died*, not of trials stopped on purpose)."""
+    study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
+    system_attrs = {"failed_trial": trial.number, **trial.system_attrs}
+    system_attrs["retry_history"] = [*trial.system_attrs.get("retry_history", []), trial.number]
+    retry = optuna.create_trial(state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+                                user_attrs={k: v for k, v in trial.user_attrs.items() if k != INTERRUPTED_ATTR},
+                                system_attrs=system_attrs)
+    study.add_trial(retry)
+
+
+def stop_own_trials(study: optuna.Study, reason: str) -> List[int]:
+    """Trials still RUNNING that this process (or a worker of it that is gone) owns, after an
+    interruption: failed and queued again (:func:`requeue_interrupted`); their numbers."""
+    stopped = []
+    storage = study._storage
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.system_attrs
+        if attrs.get(OWNER_HOST) != host_name() or OWNER_PID not in attrs:
+            continue
+        tags = {"hyco.pid": attrs[OWNER_PID], "hyco.host": attrs[OWNER_HOST],
+                "hyco.pid_start": attrs.get(OWNER_START, "")}
+        if str(attrs[OWNER_PID]) != str(os.getpid()) and owner_is_alive(tags):
+            continue
+        if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            requeue_interrupted(study, storage.get_trial(trial._trial_id), reason)
+            stopped.append(trial.number)
+    return stopped
 
 
 def retry_callback(sweep: DictConfig) -> RetryHeartbeatStaleTrialCallback:
@@ -65,9 +123,30 @@ def make_storage(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial],
     # database collide (a UniqueViolation on PostgreSQL's catalog), so creation is serialised.
     with url_lock(url, "hyco-optuna-schema"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are "experimental", and needed
-        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=int(sweep.heartbeat_interval),
-                          grace_period=int(sweep.grace_period),
-                          heartbeat_stale_trial_callback=_StaleTrialCallback(retry_callback(sweep), stale_hook))
+        return DeferringRDBStorage(url, engine_kwargs=engine_kwargs,
+                                   heartbeat_interval=int(sweep.heartbeat_interval),
+                                   grace_period=int(sweep.grace_period),
+                                   heartbeat_stale_trial_callback=_StaleTrialCallback(retry_callback(sweep),
+                                                                                      stale_hook))
+
+
+def _deferring(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with deferred_signals():
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+class DeferringRDBStorage(RDBStorage):
+    """Optuna's RDB storage whose calls a Ctrl-C or SIGTERM never cuts in half: a stop that arrives
+    during one is raised when it returns (:func:`hyco.core.exits.deferred_signals`)."""
+
+
+for _name, _method in inspect.getmembers(RDBStorage, inspect.isfunction):
+    if not _name.startswith("_"):
+        setattr(DeferringRDBStorage, _name, _deferring(_method))
 
 
 class _StaleTrialCallback:

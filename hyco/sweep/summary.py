@@ -1,4 +1,6 @@
-"""The end of a sweep: the best trial per arm, figures, and how to browse the study."""
+"""The end of a sweep: the best trial per arm (the full table of the parent run's
+``sweep/summary.md``; the terminal's version is :mod:`hyco.sweep.verdicts`), figures, and how to
+browse the study."""
 
 from __future__ import annotations
 
@@ -6,8 +8,11 @@ import csv
 import io
 import logging
 import math
+import shutil
+import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import matplotlib.pyplot as plt
@@ -17,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hyco import metrics as M
 from hyco.evaluation.stats import t_interval
 from hyco.sweep.labels import dashboard_url, runs_table_url
+from hyco.sweep.verdicts import console_summary, questions, verdict
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +54,37 @@ class SweepSummary:
         if not self.reeval:
             return []
         record = self.reeval.get(arm, {})
-        return [t_interval(record.get(n, [])).format() for n in [*self.objective_names, "test_forecast_error"]]
+        return [t_interval(record.get(n, [])).format(floor=0.0)
+                for n in [*self.objective_names, "test_forecast_error"]]
+
+    def console(self, objective: str) -> str:
+        """The terminal's summary: 100 columns, a row per arm, one verdict per question."""
+        return console_summary(self, objective)
+
+    def verdicts(self) -> List[str]:
+        """One line per question the sweep answers (:mod:`hyco.sweep.verdicts`)."""
+        found = (verdict(self, q) for q in questions([r["arm"] for r in self.rows], self.objective_names))
+        return [v for v in found if v]
 
     def markdown(self) -> str:
         head = ["arm", "trial", *self.objective_names, *self._reeval_columns(), "test forecast error",
-                "test param error", "params", "mlflow run"]
+                "test param error", "params", "mlflow run", *(["registered network"] if self.reeval else [])]
         lines = [f"**Study `{self.study_name}`** — " + ", ".join(f"{k}: {v}" for k, v in self.counts.items()), "",
                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
+            run = f"{r.get('mlflow_run_name') or ''} ({r['mlflow_run_id']})" if r["mlflow_run_id"] else ""
             cells = [r["arm"], str(r["trial"]), *[_fmt(r[n]) for n in self.objective_names],
                      *self._reeval_cells(r["arm"]), _fmt(r["test_forecast_error"]), _fmt(r["test_param_error"]),
-                     r["params"], r["mlflow_run_id"]]
+                     r["params"], run, *([self.reeval.get(r["arm"], {}).get("model") or "—"] if self.reeval else [])]
             lines.append("| " + " | ".join(cells) + " |")
         if self.reeval:
             lines.append("\nThe best value of an arm is a minimum over noisy trials (optimistic); the fresh-seed "
-                         "columns retrain that configuration on new data and seeds: mean ± std [95 % t interval].")
+                         "columns retrain that configuration on new data and seeds: mean ± std [95 % t interval, "
+                         "floored at 0].")
+        verdicts = self.verdicts()
+        if verdicts:
+            lines.append("\n**Verdicts** (lower is better):\n")
+            lines += [f"* {v}" for v in verdicts]
         if self.pareto:
             lines.append(f"\nPareto front (trials): {self.pareto}")
         return "\n".join(lines) + "\n"
@@ -71,7 +93,7 @@ class SweepSummary:
         buf = io.StringIO()
         rows = [{**r, **self._reeval_fields(r["arm"])} for r in self.rows]
         if rows:
-            writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
             writer.writeheader()
             writer.writerows(rows)
         return buf.getvalue()
@@ -86,6 +108,7 @@ class SweepSummary:
             out.update({f"reeval_{n}_mean": summary.mean, f"reeval_{n}_std": summary.std,
                         f"reeval_{n}_ci95_low": summary.low, f"reeval_{n}_ci95_high": summary.high,
                         f"reeval_{n}_n": summary.n})
+        out["registered_network"] = record.get("model", "")
         return out
 
 
@@ -115,6 +138,7 @@ def summarize(study: optuna.Study, objective_names: List[str]) -> SweepSummary:
         row["test_param_error"] = trial.user_attrs.get(M.TRIAL_TEST_PARAM_ERROR, math.nan)
         row["params"] = ", ".join(f"{k}={_short(v)}" for k, v in sorted(trial.params.items()) if k != "arm")
         row["mlflow_run_id"] = trial.user_attrs.get("mlflow_run_id", "")
+        row["mlflow_run_name"] = trial.user_attrs.get("mlflow_run_name", "")
         rows.append(row)
     pareto = [t.number for t in study.best_trials] if len(objective_names) > 1 and best else []
     return SweepSummary(study.study_name, objective_names, rows, counts, pareto)
@@ -204,18 +228,50 @@ def _log_if_positive(ax, values: List[float], axis: str) -> None:
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
 
 
+def arm_figures(study: optuna.Study, objective_names: List[str]) -> Dict[str, plt.Figure]:
+    """Per arm: its trials' first objective in trial order with the arm's best so far
+    (``arms/<arm>_history``), the figure a study of that arm alone would draw."""
+    out: Dict[str, plt.Figure] = {}
+    done = [t for t in study.get_trials(deepcopy=False) if _finite(t)]
+    for arm in sorted({t.params.get("arm", "?") for t in done}):
+        mine = sorted((t for t in done if t.params.get("arm") == arm), key=lambda t: t.number)
+        values = [t.values[0] for t in mine]
+        best = [min(values[: i + 1]) for i in range(len(values))]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot([t.number for t in mine], values, "o", label="trial")
+        ax.step([t.number for t in mine], best, where="post", color="k", label="best so far")
+        ax.set_xlabel("trial (number in the sweep)")
+        ax.set_ylabel(objective_names[0])
+        _log_if_positive(ax, values, "y")
+        ax.set_title(f"{arm}: {objective_names[0]} per trial")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out[f"arms/{arm}_history"] = fig
+    return out
+
+
+def venv_command(name: str) -> str:
+    """The command ``name`` of the environment this Python runs in, by path (a fresh shell has no
+    activated environment), else the bare name."""
+    path = Path(sys.executable).parent / name
+    return str(path) if path.is_file() else (shutil.which(name) or name)
+
+
 def browse_commands(tracking_uri: str, storage: str, experiment_id: Optional[str] = None,
-                    study_id: Optional[int] = None) -> str:
-    """The two commands that serve the study's browsers (a tracking server serves its own UI),
-    then the pages to open in them: the MLflow runs table in the "Model training" view (MLflow
-    3.17 opens experiments in its GenAI view) and the study in optuna-dashboard."""
+                    study_id: Optional[int] = None, view: str = "") -> str:
+    """The commands that serve the study's browsers, as they run from a fresh shell (``make ui``
+    starts both; a tracking server serves its own UI), then the pages to open in them: the runs of
+    this sweep grouped by arm (``view``: the saved runs-table view's query parameter) and the
+    studies (the sweep's and one per arm)."""
     server = tracking_uri.startswith(("http:", "https:"))
-    lines = [f"  MLflow UI of the tracking server: {tracking_uri}" if server
-             else f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000",
-             f"  optuna-dashboard {storage} --host 127.0.0.1 --port 8080"]
+    lines = ["  make ui   # both browsers, or each one:"]
+    lines.append(f"  MLflow UI of the tracking server: {tracking_uri}" if server else
+                 f"  {venv_command('mlflow')} ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000 "
+                 "--workers 1")
+    lines.append(f"  {venv_command('optuna-dashboard')} {storage} --host 127.0.0.1 --port 8080")
     if experiment_id is not None:
         table = runs_table_url(str(experiment_id), tracking_uri) if server else runs_table_url(str(experiment_id))
-        lines.append(f"  runs table (parent and child runs): {table}")
+        lines.append(f"  runs of this sweep, by arm: {table}{'&' + view if view else ''}")
     if study_id is not None:
-        lines.append(f"  study in optuna-dashboard:          {dashboard_url(study_id)}")
+        lines.append(f"  studies (the sweep's, one per arm): {dashboard_url()}")
     return "\n".join(lines) + "\n"

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from hyco.config.schema import TrackingConfig
 
-__all__ = ["Backend", "Tracking", "ensure_backend", "get_client", "get_or_create_experiment", "resolve_backend"]
+__all__ = ["Backend", "Tracking", "ensure_backend", "get_client", "get_or_create_experiment", "probe_tracking",
+           "resolve_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,25 @@ class Backend:
 def _mlflow():
     import mlflow  # the only import of mlflow in the project
 
+    _route_mlflow_logging()
     return mlflow
+
+
+_ROUTED = False
+
+
+def _route_mlflow_logging() -> None:
+    """MLflow writes through its own stderr handler (it logs a caught database error with its
+    traceback); once the console has the platform's handler, MLflow's records go through it, so
+    the console shows their message and ``-v`` (or a run's log file) their traceback."""
+    global _ROUTED
+    if _ROUTED or not logging.getLogger().handlers:
+        return
+    mlflow_logger = logging.getLogger("mlflow")
+    for handler in list(mlflow_logger.handlers):
+        mlflow_logger.removeHandler(handler)
+    mlflow_logger.propagate = True
+    _ROUTED = True
 
 
 def _sqlite_path(uri: str) -> Optional[Path]:
@@ -93,6 +112,28 @@ def _is_server(uri: str) -> bool:
 
 _ENSURED: set = set()
 _ENSURE_LOCK = threading.Lock()
+_PROBED: set = set()
+
+
+def probe_tracking(tracking: Tracking = None) -> Backend:
+    """Check, in a few seconds and before anything is created, that the tracking store can be
+    written: the database (or server) of ``tracking.tracking_uri`` and a local artifact folder.
+
+    Raises
+    ------
+    hyco.errors.StoreError
+        naming the URI or file (:func:`hyco.core.stores.probe_url`). Once per process and URI.
+    """
+    from hyco.core.stores import probe_folder, probe_url
+
+    backend = resolve_backend(tracking)
+    if backend.uri in _PROBED:
+        return backend
+    probe_url(backend.uri, "tracking store (tracking.tracking_uri)")
+    if backend.artifact_root.startswith("file:"):
+        probe_folder(Path(urlparse(backend.artifact_root).path), "artifact store (tracking.artifact_location)")
+    _PROBED.add(backend.uri)
+    return backend
 
 
 def ensure_backend(tracking: Tracking = None) -> Backend:
@@ -107,10 +148,10 @@ def ensure_backend(tracking: Tracking = None) -> Backend:
             return backend
         db_path = _sqlite_path(backend.uri)
         if db_path is not None:
-            from filelock import FileLock  # a torch dependency, cross-platform
+            from hyco.core.locks import file_lock
 
             db_path.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(db_path) + ".lock", timeout=600):
+            with file_lock(str(db_path) + ".lock", timeout=600):  # removed again when released
                 _initialize_database(backend)
         elif urlparse(backend.uri).scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
             _initialize_database(backend)  # MLflow serialises this with its own lock
@@ -122,6 +163,8 @@ def ensure_backend(tracking: Tracking = None) -> Backend:
 def _initialize_database(backend: Backend) -> None:
     from mlflow.store.db import utils as db_utils
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    _route_mlflow_logging()
 
     started = time.perf_counter()
     engine = SqlAlchemyStore._get_or_create_engine(backend.uri)
@@ -138,11 +181,17 @@ def _initialize_database(backend: Backend) -> None:
 
 
 def get_client(tracking: Tracking = None) -> "MlflowClient":
-    """An ``MlflowClient`` for the (ensured) backend; for callers that need raw MLflow access."""
+    """An ``MlflowClient`` for the (ensured) backend; for callers that need raw MLflow access.
+
+    Its calls run inside :func:`hyco.core.exits.deferred_signals`: a Ctrl-C or SIGTERM arriving
+    during one is raised when it returns, never in the middle of a database transaction."""
     backend = ensure_backend(tracking)
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=backend.uri)
+    from hyco.core.exits import defer_calls
+
+    _route_mlflow_logging()
+    return defer_calls(MlflowClient(tracking_uri=backend.uri))  # type: ignore[return-value]
 
 
 def _safe_name(name: str) -> str:

@@ -32,7 +32,8 @@ from hyco.tracking.run_logger import (
 )
 from hyco.tracking.store import MlflowRunLogger, flatten_config
 
-__all__ = ["artifacts_are_local", "create_shared_run", "end_shared_run", "run_logger", "run_status"]
+__all__ = ["artifacts_are_local", "create_shared_run", "end_shared_run", "reopen_shared_run", "run_logger",
+           "run_status"]
 
 
 def run_logger(run_id: str, tracking: Tracking = None) -> RunLogger:
@@ -64,3 +65,8 @@ def end_shared_run(run_id: str, status: str, tracking: Tracking = None, reason: 
     if reason:
         client.set_tag(run_id, "hyco.stopped", reason[:MAX_TAG_VALUE_LENGTH])
     client.set_terminated(run_id, status)
+
+
+def reopen_shared_run(run_id: str, tracking: Tracking = None) -> None:
+    """Mark an ended shared run RUNNING again (a sweep resumed after an interruption)."""
+    get_client(tracking).update_run(run_id, status="RUNNING")

@@ -31,7 +31,9 @@ from typing import (
     Union,
 )
 
-from hyco.errors import RunStopped
+from hyco.core.exits import deferred_signals
+from hyco.core.stores import redact
+from hyco.errors import NotFoundError, RunStopped
 from hyco.tracking.artifacts import (
     _ARTIFACT_URIS,
     _MIRRORS,
@@ -171,7 +173,8 @@ class MlflowRunLogger(RunLogger):
     def log_model(self, model: Any, input_example: Any) -> str:
         from hyco.tracking.inputs import log_torch_model, model_uri
 
-        log_torch_model(self._run_id, model, input_example)
+        with deferred_signals():  # MLflow's own calls: a stop waits until the model is complete
+            log_torch_model(self._run_id, model, input_example)
         return model_uri(self._run_id)
 
 
@@ -304,15 +307,17 @@ def tracked_run(
         if changed:
             log.warning("resuming run %s: params changed and kept at their first values: %s", resume_run_id, changed)
         flat = {k: v for k, v in flat.items() if k not in previous}
-        active = mlflow.start_run(run_id=resume_run_id, run_name=run_name, nested=nested, tags=start_tags)
-    else:
-        active = mlflow.start_run(
-            experiment_id=exp_id, run_name=run_name, nested=nested, parent_run_id=parent_run_id, tags=start_tags
-        )
-    _ARTIFACT_URIS[(str(client.tracking_uri), active.info.run_id)] = active.info.artifact_uri  # saves a get_run
-    logger = MlflowRunLogger(client, active.info.run_id)
+    logger: Optional[MlflowRunLogger] = None
     status = "FINISHED"
     try:
+        with deferred_signals():  # a stop waits until the run exists, and then ends it KILLED below
+            if resume_run_id:
+                active = mlflow.start_run(run_id=resume_run_id, run_name=run_name, nested=nested, tags=start_tags)
+            else:
+                active = mlflow.start_run(experiment_id=exp_id, run_name=run_name, nested=nested,
+                                          parent_run_id=parent_run_id, tags=start_tags)
+            logger = MlflowRunLogger(client, active.info.run_id)
+        _ARTIFACT_URIS[(str(client.tracking_uri), active.info.run_id)] = active.info.artifact_uri  # saves a get_run
         logger.log_params(flat)
         yield logger
     except (KeyboardInterrupt, GeneratorExit):
@@ -330,16 +335,30 @@ def tracked_run(
         raise
     except BaseException as exc:
         status = "FAILED"
-        try:
-            logger.set_tags({TAG_ERROR: f"{type(exc).__name__}: {exc}"})
-        except Exception:  # never mask the original error
-            log.exception("could not record the error of run %s", logger.run_id)
+        if logger is not None:
+            try:
+                logger.set_tags({TAG_ERROR: f"{type(exc).__name__}: {exc}"})
+            except Exception:  # never mask the original error
+                log.exception("could not record the error of run %s", logger.run_id)
         raise
     finally:
-        try:
-            _end_run(client, logger.run_id, status)
+        if logger is not None:
+            _end_tracked(client, logger.run_id, status)
+
+
+def _end_tracked(client: "MlflowClient", run_id: str, status: str) -> None:
+    """End a tracked run as ``status``; a stopped or failed run is checked and ended again if a
+    stop landed inside the store call, so that it never stays RUNNING."""
+    try:
+        with deferred_signals():
+            _end_run(client, run_id, status)
+        if status != "FINISHED" and client.get_run(run_id).info.status != status:
+            client.set_terminated(run_id, status)
+    except Exception:
+        try:  # once more with the plain client
+            client.set_terminated(run_id, status)
         except Exception:
-            log.exception("could not end run %s as %s", logger.run_id, status)
+            log.exception("could not end run %s as %s", run_id, status)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -409,8 +428,17 @@ def find_run_by_tag(experiment_name: str, key: str, value: str, tracking: Tracki
 
 
 def get_run(run_id: str, tracking: Tracking = None) -> RunRecord:
-    """One run by id."""
-    return _record(get_client(tracking).get_run(run_id))
+    """One run by id; :class:`~hyco.errors.NotFoundError` if the store has no such run."""
+    from mlflow.exceptions import MlflowException
+
+    client = get_client(tracking)
+    try:
+        return _record(client.get_run(run_id))
+    except MlflowException as err:
+        if "RESOURCE_DOES_NOT_EXIST" not in str(getattr(err, "error_code", "")):
+            raise
+        raise NotFoundError(f"run {run_id} does not exist in the tracking store {redact(str(client.tracking_uri))}; "
+                            "check the run id (mlflow ui lists them) and tracking.tracking_uri") from None
 
 
 def get_metric_history(run_id: str, key: str, tracking: Tracking = None) -> List[Tuple[int, float]]:

@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
 from hyco import metrics as M
-from hyco.core.console import phase_bar
-from hyco.core.files import load_json, save_json
+from hyco.core.checkpoints import load_json_checkpoint, save_json_checkpoint
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.physics.base import PhysicalModel
 from hyco.physics.params import param_to_numpy, parameter_metrics
 from hyco.training.batches import sample_windows
@@ -66,7 +66,7 @@ class PhysicalTrainer(FieldTrainer):
 
     def save(self, extra: Optional[Dict[str, Any]] = None) -> None:
         assert self.context is not None
-        save_json(self.context.path(self.PARAMS_FILE), self.state(extra))
+        save_json_checkpoint(self.context.path(self.PARAMS_FILE), self.state(extra))
 
     def load_state(self, state: Dict[str, Any]) -> None:
         self.set_params({n: np.asarray(v) for n, v in state["params"].items()})
@@ -83,7 +83,7 @@ class PhysicalTrainer(FieldTrainer):
         path = self.context and self.context.resume_from(self.PARAMS_FILE, self.cfg.trainer.resume)
         if not path:
             return False
-        state = load_json(path)
+        state = load_json_checkpoint(path)
         self.load_state(state)
         self.context.replay_pending(state)
         log.info("resumed physical training from %s at epoch %d", path, self.epoch)
@@ -133,10 +133,13 @@ class PhysicalTrainer(FieldTrainer):
         self.resume()
         metrics: Dict[str, float] = {}
         epochs = int(self.cfg.trainer.epochs)
-        for _ in phase_bar(range(self.epoch, epochs), "physical epochs", initial=self.epoch, total=epochs):
+        bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=epochs)
+        for _ in bar:
             metrics = self.train_epoch(self.train_data)
             if self.val_data is not None and len(self.val_data) > 0:  # type: ignore[arg-type]
                 metrics[M.PHYSICAL_DATA_LOSS] = self.validation_loss(self.val_data)
+            bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             self.context.report(self.epoch, metrics, self.save)
         return {**metrics, "epochs": self.epoch, "params": self.current_params()}

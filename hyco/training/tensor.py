@@ -14,7 +14,7 @@ from torch import nn
 
 from hyco import metrics as M
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint, tensors_finite
-from hyco.core.console import phase_bar
+from hyco.core.console import bar_metrics, phase_bar
 from hyco.core.devices import select_device
 from hyco.synthetic.checkpoint import network_header
 from hyco.synthetic.registry import NetworkSpec
@@ -171,7 +171,8 @@ class TensorTrainer(AbstractTrainer):
         """
         target = int(epochs if epochs is not None else self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
-        bar = phase_bar(range(self.epoch, target), f"{prefix} epochs", initial=self.epoch, total=target)
+        bar = phase_bar(range(self.epoch, target), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
+                        total=target)
         for _ in bar:
             start = time.perf_counter()
             lr = self.lr
@@ -181,9 +182,9 @@ class TensorTrainer(AbstractTrainer):
                 metrics[M.loss(prefix, "data")] = self.validation_loss(val_data)
             self.end_epoch()
             metrics[M.TIME_EPOCH] = time.perf_counter() - start
-            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("loss")})
             log.debug("epoch %d/%d %s", self.epoch, target,
                      " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             if on_epoch_end is not None:
-                on_epoch_end(self.epoch, metrics)
+                on_epoch_end(self.epoch, metrics)  # may add metrics (an arm's parameters)
+            bar.set_postfix(bar_metrics(metrics))
         return metrics

@@ -11,13 +11,15 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("nbconvert")
 
 from hyco.core.paths import conf_dir, project_root  # noqa: E402
 
 NOTEBOOK = project_root() / "notebooks" / "hyco_analysis.ipynb"
-# a 1D problem on 16 cells, 2 epochs, a one-level UNet with 4 filters: seconds per trial
+# a 1D problem on 16 cells, 4 epochs (more than the 3 warm-start rounds the search space may give cooperative),
+# a one-level UNet with 4 filters: seconds per trial
 TINY = ["experiment=burgers_1d_quick", "physics.resolution=[16]", "data.num_frames=6", "data.num_train=2",
-        "data.num_val=1", "data.num_test=1", "trainer.epochs=2", "synthetic.unet.levels=1", "synthetic.unet.filters=4",
+        "data.num_val=1", "data.num_test=1", "trainer.epochs=4", "synthetic.unet.levels=1", "synthetic.unet.filters=4",
         "torch_threads=1"]
 CASES = {
     # single objective with an arm that has no physical player (synthetic_only: no nu, no physical losses)
@@ -73,12 +75,17 @@ def cell_tagged(nb, tag):
     return cells[0]
 
 
-def test_committed_notebook_has_no_outputs():
+def test_committed_notebook_has_no_outputs_cell_ids_and_current_metric_names():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(not c.outputs and c.execution_count is None for c in code)
     assert "parameters" in code[0].metadata.get("tags", [])
+    raw = NOTEBOOK.read_text()  # ids on every cell, so opening it does not mark it modified
+    assert nb.nbformat_minor >= 5 and all(c.get("id") for c in nb.cells) and raw.count('"id": ') == len(nb.cells)
+    text = "\n".join(c.source for c in nb.cells)
+    for old in ("synthetic_train_loss", "physical_val_loss", "param_<name>", "eval_<model>", "metric `phase`"):
+        assert old not in text, old
 
 
 @pytest.mark.slow
@@ -91,10 +98,9 @@ def test_notebook_runs_on_a_tiny_sweep(tmp_path, mlflow_db_template, monkeypatch
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("HYCO_EXPERIMENT", raising=False)  # derived from the study's parent run
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError naming the failing cell
+    from hyco.app.report import execute_notebook
+
+    nb = execute_notebook(env, timeout=120)  # raises CellExecutionError naming the failing cell
 
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
@@ -111,3 +117,26 @@ def test_notebook_runs_on_a_tiny_sweep(tmp_path, mlflow_db_template, monkeypatch
     pareto = cell_tagged(nb, "pareto")
     has_front = any("image/png" in o.get("data", {}) for o in pareto.outputs)
     assert has_front == (objective == "both")
+
+
+@pytest.mark.slow
+def test_make_report_of_a_comparison_logs_the_html_to_its_parent_run(tmp_path, mlflow_db_template, monkeypatch):
+    """``make report --comparison <parent run id>``: the notebook on a two-arm comparison."""
+    from hyco import tracking
+    from hyco.app.report import run_report
+    from hyco.compare import compare
+
+    db = tmp_path / "mlflow.db"
+    shutil.copyfile(mlflow_db_template, db)
+    uri = f"sqlite:///{db}"
+    overrides = [f"tracking.tracking_uri={uri}", f"tracking.artifact_location={tmp_path / 'artifacts'}",
+                 f"data.cache_dir={tmp_path / 'cache'}", "evaluation.figures=false", "tracking.log_model=false",
+                 *TINY[1:]]
+    compare("burgers_1d_quick", ["synthetic_only", "physical_only"], overrides, tmp_path / "table.md")
+    parent = next(r for r in tracking.search_runs("burgers_1d_quick", tracking=uri) if "hyco.compare" in r.tags)
+    path, logged = run_report(tracking_uri=uri, comparison=parent.run_id, output=tmp_path / "report.html")
+    html = path.read_text()
+    assert logged == parent.run_id and "synthetic_only" in html and "physical_only" in html
+    assert "Traceback" not in html and "Error" not in html.split("<body", 1)[1][:200]
+    artifact = tracking.download_artifact(parent.run_id, "report/hyco_analysis.html", uri)
+    assert artifact.is_file() and artifact.read_text() == html

@@ -12,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hyco.core import console
-from hyco.sweep.progress import ProgressState, update
+from hyco.sweep.progress import ProgressState, reeval_line, update
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_progress_reports_each_ended_trial_once_with_the_arm_best():
     state = ProgressState(budget=4, objective_names=["forecast_error"])
     trials = [_trial(0, "cooperative", TrialState.COMPLETE, 0.4), _trial(1, "mixed", TrialState.RUNNING)]
     [line] = update(state, trials)
-    assert "trial   0 cooperative" in line and "forecast_error 0.4" in line and "1/4" in line
+    assert "trial   0 cooperative" in line and "0.4 (arm best 0.4)" in line and "1/4" in line
     trials[1] = _trial(1, "mixed", TrialState.FAIL, fail_reason="DivergedError: loss grew")
     trials.append(_trial(2, "cooperative", TrialState.COMPLETE, 0.3))
     lines = update(state, trials)
@@ -111,3 +111,17 @@ def test_progress_reports_each_ended_trial_once_with_the_arm_best():
     assert state.best == {"cooperative": 0.3}
     assert "cooperative 0.3" in state.best_line() and "mixed" not in state.best_line()
     assert not math.isnan(state.eta())
+    state.reevals = 2  # the re-evaluations after the trials count in the total and the ETA
+    assert state.total == 6 and state.done == 3
+    state.reevals_done = 1
+    line = reeval_line(state, "cooperative", 2, 1, 2, 0.35)
+    assert line.startswith("seed 1/2  cooperative") and "0.35 (trial 2: 0.3)" in line and "4/6" in line
+
+
+def test_bar_metrics_show_each_players_loss_the_validation_misfit_and_parameter_errors():
+    shown = console.bar_metrics({"synthetic/total_loss": 0.12345, "physical/total_loss": 2e-5,
+                                 "synthetic/data_loss": 0.5, "param/nu": 0.01, "param/nu_rel_error": 0.031,
+                                 "time/round_s": 1.0, "hyco/alpha": 0.3})
+    assert shown == {"S loss": "0.123", "P loss": "2e-05", "val": "0.5", "nu err": "0.031"}
+    assert console.bar_metrics({"pinn/total_loss": 1.5, "param/D_rel_error": 0.2, "param/D": 0.1}) == {
+        "loss": "1.5", "D err": "0.2"}

@@ -153,14 +153,20 @@ def test_missing_file_is_refused(data_cfg):
         generate_dataset(cfg, progress=False)
 
 
-def test_directory_without_metadata_is_incomplete(data_cfg):
+def test_directory_without_metadata_is_rebuilt_once_its_writer_is_gone(data_cfg, caplog):
     cfg = data_cfg()
     result = generate_dataset(cfg, progress=False)
+    good = CacheReader(result.path).load("train", 0)["truth_velocity"]
     (result.path / METADATA_FILE).unlink()  # as if the writer died before finishing
     with pytest.raises(CacheError, match=r"did not complete.*data\.regenerate=true"):
-        CacheReader(result.path)
-    with pytest.raises(CacheError, match="did not complete"):
-        generate_dataset(cfg, progress=False)
+        CacheReader(result.path)  # a reader never reads it ...
+    with caplog.at_level("WARNING", logger="hyco.data.generate"):
+        rebuilt = generate_dataset(cfg, progress=False)  # ... the next generation, holding the lock, rebuilds it
+    assert not rebuilt.hit and rebuilt.path == result.path
+    assert [r.getMessage() for r in caplog.records if "incomplete" in r.getMessage()] == [
+        f"cache entry {result.path} is incomplete (its writer stopped before finishing); rebuilding it"]
+    np.testing.assert_array_equal(CacheReader(rebuilt.path).load("train", 0)["truth_velocity"], good)
+    assert not list(result.path.parent.glob("*.lock"))  # the lock file went with its last holder
 
 
 def test_leftover_temporary_files_are_never_read(data_cfg):

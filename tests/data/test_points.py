@@ -72,14 +72,14 @@ def test_sensor_values_read_the_truth_and_noise_scales_as_asked():
 def test_scattered_observations_go_into_the_cache(tmp_path):
     cfg = compose_config([*HEAT, f"data.cache_dir={tmp_path}", "observation.spatial=lattice", "observation.lattice=4",
                           "observation.num_sensors=10", "observation.box_lower=[0.0,0.0]",
-                          "observation.box_upper=[1.0,1.0]"])
+                          "observation.box_upper=[1.0,1.0]"], check=False)  # the data alone: no arm runs
     reader = CacheReader(generate_dataset(cfg, progress=False).path)
     sim = reader.load("train", 0)
     assert sim["points_u"].shape == (5 * 10, 3) and sim["values_u"].shape == (50, 1)
     assert reader.metadata["scattered"] is True
     assert sim["mask_u"][0].all() and not sim["mask_u"][1:].any()  # on the grid only the known IC
     cfg = compose_config([*HEAT, f"data.cache_dir={tmp_path}", "observation.spatial=tuples",
-                          "observation.num_sensors=30"])
+                          "observation.num_sensors=30"], check=False)
     sim = CacheReader(generate_dataset(cfg, progress=False).path).load("train", 0)
     frames, points = sim["frames_u"], sim["points_u"]
     assert len(frames) == 30 and len({tuple(p) for p in points}) == 30

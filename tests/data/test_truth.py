@@ -33,7 +33,7 @@ def test_an_incomplete_learner_beside_the_complete_truth(tmp_path):
     overrides = ["experiment=gray_scott_quick", "physics.resolution=[8,8]", "physics.dt=2.0", "physics.substeps=5",
                  "data.num_train=1", "data.num_val=0", "data.num_test=0", "data.num_frames=3",
                  "trainer.rollout_steps=1", f"data.cache_dir={tmp_path}", "physics.terms=[diffusion]",
-                 "+data.truth={terms: [diffusion, reaction]}"]
+                 "+data.truth={terms: [diffusion, reaction]}", "task=[generate]"]  # nothing held out to evaluate
     cfg = compose_config(overrides)
     learner = build_physics(cfg.physics, cfg.data.ic)
     assert learner.terms == ("diffusion",)

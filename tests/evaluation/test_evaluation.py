@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hyco import metrics as M
 from hyco import tracking
 from hyco.core.paths import conf_dir
-from hyco.errors import CheckpointError
+from hyco.errors import NotFoundError
 from hyco.evaluation import evaluate_run, relative_l2_per_step
 from hyco.runs.train import train_run
 
@@ -71,7 +71,7 @@ def test_synthetic_run_evaluates_against_persistence(tmp_path, mlflow_tracking_c
 
 def test_evaluate_without_runs_is_a_clear_error(tmp_path, mlflow_tracking_cfg):
     cfg = _cfg(tmp_path, mlflow_tracking_cfg)
-    with pytest.raises(CheckpointError, match="train first"):
+    with pytest.raises(NotFoundError, match="train first"):  # exit status 3: nothing to evaluate
         evaluate_run(cfg)
 
 
@@ -87,4 +87,16 @@ def test_train_then_evaluate_in_one_command_evaluates_its_own_run(tmp_path, mlfl
     assert (tracking.latest_run(cfg.experiment_name, "attributes.status = 'FINISHED'", cfg.tracking).run_id
             == other.run_id)
     TASKS["evaluate"](cfg)
-    assert f"evaluation of run {trained} " in capsys.readouterr().out
+    assert f"evaluation of run physical_only ({trained}, arm physical_only) " in capsys.readouterr().out
+
+
+def test_evaluate_without_a_run_id_takes_the_configured_arms_latest_run_and_never_another_arms(
+        tmp_path, mlflow_tracking_cfg):
+    from hyco.evaluation.evaluate import resolve_run_id
+    from hyco.runs.train import train_run
+
+    trained = train_run(_cfg(tmp_path, mlflow_tracking_cfg, "trainer=physical_only", "trainer.epochs=1")).run_id
+    assert resolve_run_id(_cfg(tmp_path, mlflow_tracking_cfg, "trainer=physical_only")) == trained
+    with pytest.raises(NotFoundError, match=rf"no finished run of arm synthetic_only .* physical_only \({trained}\) "
+                                              rf"of arm physical_only.*evaluation.run_id={trained}"):
+        resolve_run_id(_cfg(tmp_path, mlflow_tracking_cfg, "trainer=synthetic_only"))

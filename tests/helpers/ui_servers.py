@@ -90,10 +90,11 @@ def chromium() -> Optional[str]:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def screenshot(url: str, path: Path) -> Path:
+def screenshot(url: str, path: Path, height: int = 900) -> Path:
     """A headless Chromium screenshot of ``url`` (a fresh profile, nothing reaches the network)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    flags = [f if not f.startswith("--window-size") else f"--window-size=1400,{height}" for f in CHROMIUM_FLAGS]
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={path}", url],
+        subprocess.run([chromium(), *flags, f"--user-data-dir={profile}", f"--screenshot={path}", url],
                        check=True, capture_output=True, timeout=180)
     return path

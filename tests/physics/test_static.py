@@ -106,4 +106,4 @@ def test_what_the_elliptic_model_refuses():
     with pytest.raises(TypeError, match="static"):
         model_of("elliptic_darcy").tensor_rollout(torch.zeros(1, 1, 7, 7), 1, {})
     with pytest.raises(ConfigError, match="solution=exact"):  # a truth only: it ignores its parameters
-        compose_config(["experiment=paper_helmholtz", "physics.options.solution=exact"])
+        compose_config(["experiment=paper_helmholtz", "+physics.options.solution=exact"])

@@ -96,7 +96,7 @@ def test_worker_role_waits_for_the_study_and_joins_it(remote_sweep):
     n, name = 3, "worker_role"
     alone = remote_sweep.start("host-w", remote_sweep.overrides(
         "sweep.study_name=nobody_creates_this", "sweep.n_trials=1", "sweep.workers=1", "sweep.role=worker",
-        "sweep.attach_timeout=3"))
+        "sweep.attach_timeout=3", "sweep.arms=[physical_only]"))  # every arm's space would not fit 2 epochs
     assert alone.wait(timeout=120) == 3
     log = remote_sweep.log("host-w")
     assert "nobody_creates_this does not exist after 3 s" in log and "Traceback" not in log, log

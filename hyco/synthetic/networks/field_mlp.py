@@ -14,22 +14,22 @@ heat authors' init; ``init: lecun_normal`` is flax's default, the static authors
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any, List
 
 import torch
 from torch import nn
 
+from hyco.config.schema import Choice, ranged
 from hyco.synthetic.registry import register_network
 
 
-class FieldInit(str, Enum):
+class FieldInit(Choice):
     xavier_uniform = "xavier_uniform"  # torch.nn.init.xavier_uniform_ (the heat papers' code)
     lecun_normal = "lecun_normal"  # N(0, 1 / fan_in): flax's default (the static papers' code)
 
 
-class FieldActivation(str, Enum):
+class FieldActivation(Choice):
     relu = "relu"
     tanh = "tanh"
     gelu = "gelu"
@@ -43,7 +43,7 @@ _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.Si
 class FieldMLPConfig:
     """The knobs of ``synthetic.field_mlp``."""
 
-    hidden: List[int] = field(default_factory=lambda: [256, 256, 256])  # widths of the hidden layers
+    hidden: List[int] = ranged([256, 256, 256], 1)  # widths of the hidden layers
     activation: FieldActivation = FieldActivation.relu
     share: bool = False  # one hidden-to-hidden layer reused after the first (needs equal widths)
     skip: bool = False  # a skip connection around the hidden layers (the static papers' ResNet block)

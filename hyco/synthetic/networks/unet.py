@@ -25,13 +25,12 @@ keep sizes divisible by ``2^L``. Only ``2^L`` larger than the smallest axis is r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Callable, Dict, List
 
 import torch
 from torch import nn
 
-from hyco.config.schema import ranged
+from hyco.config.schema import Choice, ranged
 from hyco.core.plain import value_of
 from hyco.synthetic.registry import register_network
 
@@ -60,14 +59,14 @@ _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _AVGPOOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d}
 
 
-class Activation(str, Enum):
+class Activation(Choice):
     gelu = "gelu"
     relu = "relu"
     silu = "silu"
     tanh = "tanh"
 
 
-class Padding(str, Enum):
+class Padding(Choice):
     auto = "auto"  # from the physics' boundaries: circular when periodic, zeros with walls
     circular = "circular"
     periodic = "periodic"
@@ -76,7 +75,7 @@ class Padding(str, Enum):
     replicate = "replicate"
 
 
-class Downsample(str, Enum):
+class Downsample(Choice):
     conv = "conv"  # learned stride-2 convolution (kernel 2)
     avgpool = "avgpool"  # 2x average pooling
 
