@@ -16,7 +16,7 @@ from hyco.core.paths import project_root
 
 ROOT = project_root()
 README = ROOT / "README.md"
-SCRIPTS = {"experiments/run.py", "experiments/sweep.py", "experiments/compare.py"}
+SCRIPTS = {"experiments/run.py", "experiments/sweep.py", "experiments/compare.py", "experiments/reproduce.py"}
 
 
 def commands() -> list:
@@ -59,7 +59,24 @@ def test_every_readme_command_runs(command):
         return
     assert words[0] == "python" and words[1] in SCRIPTS, command
     assert (ROOT / words[1]).is_file()
+    if words[1] == "experiments/reproduce.py":
+        check_reproduce(words[2:])
+        return
     compose_config(overrides_of(words[2:]))  # raises ConfigError naming a bad key
+
+
+def check_reproduce(words: list) -> None:
+    """A reproduction names benchmarks of the registry; its overrides compose with their presets."""
+    from hyco.compare.published import load_registry
+    from hyco.compare.reproduce import select
+
+    names = []
+    for flag, value in zip(words, words[1:]):
+        if flag == "--benchmarks":
+            names = value.split(",")
+    benchmarks = select(load_registry(sorted((ROOT / "experiments" / "published").glob("*.yaml"))), names or None)
+    for bench in benchmarks:
+        compose_config([f"experiment={bench.preset}", *overrides_of(words)])
 
 
 def test_the_readmes_links_point_at_files():

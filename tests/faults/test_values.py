@@ -155,3 +155,9 @@ def test_cross_field_rules_are_checked_before_compute(overrides, key):
     with pytest.raises(ConfigError) as err:
         compose_config([*BASE, *overrides])
     assert names(str(err.value), key), str(err.value)
+
+
+def test_a_reconstruction_problem_evaluates_without_test_simulations():
+    # scattered observations of one trajectory are scored on that trajectory: nothing needs holding out
+    cfg = compose_config(["experiment=paper_gray_scott", "task=[generate,train,evaluate]"])
+    assert int(cfg.data.num_test) == 0 and "evaluate" in cfg.task
