@@ -10,8 +10,8 @@ scheme, one MLflow parent run and Markdown table per level) with ``observation.n
 relative L2 on the 50 x 50 grid (each arm's players: the physical solve, the network, the PINN's
 network) and the parameter error ``||theta - theta*|| / ||theta*||`` against the noise level, mean
 over seeds with a band of +- one standard deviation. The figure, the CSV of every value and a
-Markdown summary go to ``--output`` (default ``docs/static_noise``) and to one MLflow run
-(experiment ``static_noise``) that names the comparisons' parent runs.
+Markdown summary go to ``--output`` (default ``docs/img/static_noise``, the figure the docs site
+shows) and to one MLflow run (experiment ``static_noise``) that names the comparisons' parent runs.
 """
 
 import os
@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--levels", default=LEVELS, help=f"comma-separated noise levels (default {LEVELS})")
     parser.add_argument("--arms", default=ARMS, help=f"comma-separated arms (default {ARMS})")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per arm and level (default 3)")
-    parser.add_argument("--output", default=None, help="files' stem (default docs/static_noise)")
+    parser.add_argument("--output", default=None, help="files' stem (default docs/img/static_noise)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_args()
 
@@ -45,7 +45,7 @@ def main() -> int:
     setup_logging()
     levels = [float(v) for v in args.levels.split(",") if v.strip()]
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    output = Path(args.output) if args.output else project_root() / "docs" / "static_noise"
+    output = Path(args.output) if args.output else project_root() / "docs" / "img" / "static_noise"
     try:
         summary = noise_sweep(args.experiment, levels, arms, args.seeds, list(args.overrides), output)
     except ConfigError as err:
