@@ -37,6 +37,7 @@ from hyco import tracking
 from hyco.arms import available_arms
 from hyco.compose import check_shared_overrides, compose_config, overrides_for_arm
 from hyco.core.paths import mlruns_dir
+from hyco.data.observation import POINT_KINDS
 from hyco.errors import ConfigError, ProblemRefused
 from hyco.evaluation import evaluate_run
 from hyco.evaluation.scores import (
@@ -183,7 +184,9 @@ def compare_runs(experiment: str, arms: Optional[Sequence[str]] = None, override
     check_shared_overrides(overrides, arms)
     arms = runnable_arms(experiment, arms, overrides, explicit=explicit)
     base = compose_arm(experiment, arms[0], overrides)
-    if int(base.data.num_test) < 1:
+    # a reconstruction problem (scattered points) is scored on its reconstruction: nothing is held out
+    scattered = str(getattr(base.observation.spatial, "value", base.observation.spatial)) in POINT_KINDS
+    if int(base.data.num_test) < 1 and not scattered:
         raise ConfigError("data.num_test: a comparison scores every arm on the test simulations; set it >= 1")
     seed_sets = {s: seed_overrides(base, s) for s in range(seeds)}
     tracking.probe_tracking(base.tracking)  # an unreachable or read-only store: one line, before any run
