@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from hyco import metrics as M
 from hyco import tracking
-from hyco.arms import get_arm
+from hyco.arms import baseline_arms, get_arm
 from hyco.compare.comparison import Comparison, compare_runs
 from hyco.core.paths import mlruns_dir
 from hyco.evaluation.stats import paired, t_interval
@@ -80,10 +80,19 @@ def figure(records: Sequence[Record], title: str):
     return fig
 
 
-def summary_table(records: Sequence[Record], baseline: str = "physical_only physical",
-                  hybrid: str = "cooperative physical") -> str:
-    """Markdown: mean ± std [95 % t interval] per level and series, and the paired wins of HYCO's
-    physical solution error against physics alone's, seed by seed."""
+def paired_series(records: Sequence[Record]) -> List[Tuple[str, str]]:
+    """``[(series, baseline series)]``: each arm's player against the baseline arm of that player (the
+    arm registry's ``baseline_for``), among the arms of ``records`` with a solution series of it."""
+    arms = list(dict.fromkeys(r[1] for r in records))
+    labels = {r[3] for r in records if r[4] == "solution"}
+    return [(f"{arm} {player}", f"{baseline} {player}")
+            for baseline, players in baseline_arms(arms).items() for player in players for arm in arms
+            if arm != baseline and {f"{arm} {player}", f"{baseline} {player}"} <= labels]
+
+
+def summary_table(records: Sequence[Record]) -> str:
+    """Markdown: mean ± std [95 % t interval] per level and series, and the paired wins of every
+    arm's solution error against its baseline's (:func:`paired_series`), seed by seed."""
     levels = sorted({r[0] for r in records})
     series = list(dict.fromkeys((r[4], r[3]) for r in records))
     lines = ["| noise | " + " | ".join(f"{label} ({kind})" for kind, label in series) + " |",
@@ -91,15 +100,17 @@ def summary_table(records: Sequence[Record], baseline: str = "physical_only phys
     for level in levels:
         cells = [t_interval([r[5] for r in records if r[0] == level and (r[4], r[3]) == s]).format(3) for s in series]
         lines.append(f"| {level:g} | " + " | ".join(cells) + " |")
-    lines += ["", f"Solution error, {hybrid} against {baseline} on the same seeds:", "",
-              "| noise | wins | mean difference |", "|---|---|---|"]
-    for level in levels:
-        def values(label: str) -> List[float]:
-            picked = sorted((r[2], r[5]) for r in records if r[0] == level and r[3] == label and r[4] == "solution")
-            return [v for _, v in picked]
-        p = paired(values(hybrid), values(baseline))
-        if p.n:
-            lines.append(f"| {level:g} | {p.wins} of {p.n} | {p.difference.mean:+.4f} ± {p.difference.std:.4f} |")
+    for hybrid, baseline in paired_series(records):
+        lines += ["", f"Solution error, {hybrid} against {baseline} on the same seeds:", "",
+                  "| noise | wins | mean difference |", "|---|---|---|"]
+        for level in levels:
+            def values(label: str) -> List[float]:
+                picked = sorted((r[2], r[5]) for r in records
+                                if r[0] == level and r[3] == label and r[4] == "solution")
+                return [v for _, v in picked]
+            p = paired(values(hybrid), values(baseline))
+            if p.n:
+                lines.append(f"| {level:g} | {p.wins} of {p.n} | {p.difference.mean:+.4f} ± {p.difference.std:.4f} |")
     return "\n".join(lines) + "\n"
 
 
