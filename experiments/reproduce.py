@@ -7,6 +7,7 @@
     python experiments/reproduce.py --benchmarks heat_full --arms physical_only --seeds 5
     python experiments/reproduce.py --benchmarks heat_half --only-seeds 1   # one process per seed, then
     python experiments/reproduce.py --benchmarks heat_half                  # the table, reusing their runs
+    python experiments/reproduce.py --benchmarks heat_half --table-only     # the finished runs' table, training nothing
 
 Each benchmark (experiments/published/*.yaml) names a preset, its protocol (as published, fair,
 our protocol), the claim and the authors' source file; each row an arm, a metric and the
@@ -41,6 +42,8 @@ def main() -> int:
     parser.add_argument("--output", default=None, help="Markdown file (default: mlruns/reproductions/<names>.md)")
     parser.add_argument("--list", action="store_true", help="print the registry and exit")
     parser.add_argument("--no-reuse", action="store_true", help="retrain runs that already finished")
+    parser.add_argument("--table-only", action="store_true",
+                        help="train nothing: the table of the runs that finished (the others: no result)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_args()
 
@@ -61,7 +64,8 @@ def main() -> int:
         table = reproduce(names, args.seeds, registry, list(args.overrides),
                           Path(args.output) if args.output else None, reuse=not args.no_reuse,
                           arms=[a.strip() for a in args.arms.split(",") if a.strip()] or None,
-                          only_seeds=[int(s) for s in args.only_seeds.split(",") if s.strip()] or None)
+                          only_seeds=[int(s) for s in args.only_seeds.split(",") if s.strip()] or None,
+                          train=not args.table_only)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2

@@ -27,6 +27,8 @@ name                                                     meaning                
 ``param/<name>/<component>``                             a family parameter's scalars (``A1``, ...)  epoch / round
 ``param/<name>/theta_rel_error``, ``.../p_error``        its ``|theta-theta*|/|theta*|``; the        epoch / round
                                                          papers' grouped error
+``param/theta_rel_error``                                ``|theta-theta*|/|theta*|`` of all family   epoch / round
+                                                         parameters' scalars together
 ``time/epoch_s``, ``time/round_s``                       wall time of an epoch / a HYCO round        epoch / round
 ``time/physical_s``, ``time/synthetic_s``,               wall time of the physical fit, the network  epoch / round
 ``time/predict_s``                                       epochs, the players' predictions
@@ -148,6 +150,10 @@ def param_rel_error(name: str) -> str:
 def param_component(name: str, component: str) -> str:
     """``param/<name>/<component>``: one scalar of a family parameter (``param/kappa/A1``)."""
     return f"{_PARAM}{name}/{component}"
+
+
+#: ``||theta - theta*|| / ||theta*||`` over the scalars of every learnable family parameter together
+PARAM_THETA_ERROR = f"{_PARAM}theta_rel_error"
 
 
 def param_theta_error(name: str) -> str:

@@ -22,6 +22,7 @@ from hyco.arms.spec import (
     node_owners,
     reconstruction_arms,
     register_arm,
+    static_arms,
     with_params,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "node_owners",
     "reconstruction_arms",
     "register_arm",
+    "static_arms",
     "with_params",
 ]
 

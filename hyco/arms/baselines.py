@@ -48,10 +48,12 @@ def build_physical_trainer(cfg: Any, model: PhysicalModel, data: TrainingData,
 
 register_arm(ArmSpec(
     name="synthetic_only", build=build_synthetic_trainer, trains=("synthetic",), players=(synthetic_player(),),
-    reads=SYNTHETIC_KEYS, checkpoints=(SyntheticTrainer.BEST, SyntheticTrainer.LAST, ReconstructionTrainer.CHECKPOINT),
-    baseline_for=("synthetic",), reconstructs=True, rank=0))
+    reads=(*SYNTHETIC_KEYS, "checkpoint_every"),
+    checkpoints=(SyntheticTrainer.BEST, SyntheticTrainer.LAST, ReconstructionTrainer.CHECKPOINT),
+    baseline_for=("synthetic",), reconstructs=True, static=True, rank=0))
 
 register_arm(ArmSpec(
     name="physical_only", build=build_physical_trainer, trains=("physical",), players=(physical_player(),),
-    reads=PHYSICAL_KEYS, checkpoints=(PhysicalTrainer.PARAMS_FILE, ReconstructionTrainer.CHECKPOINT),
-    baseline_for=("physical",), reconstructs=True, rank=1))
+    reads=(*PHYSICAL_KEYS, "checkpoint_every"),
+    checkpoints=(PhysicalTrainer.PARAMS_FILE, ReconstructionTrainer.CHECKPOINT),
+    baseline_for=("physical",), reconstructs=True, static=True, rank=1))

@@ -29,7 +29,13 @@ from torch.utils.data import TensorDataset
 from hyco import metrics as M
 from hyco.arms.baselines import build_physical_trainer, build_synthetic_trainer
 from hyco.arms.players import physical_player, synthetic_player
-from hyco.arms.reconstruction import SWITCHABLE, ReconstructionTrainer, build_reconstruction, check_switches
+from hyco.arms.reconstruction import (
+    HYCO_PHASE,
+    SWITCHABLE,
+    ReconstructionTrainer,
+    build_reconstruction,
+    check_switches,
+)
 from hyco.arms.spec import PHYSICAL_KEYS, SYNTHETIC_KEYS, ArmSpec, get_arm, register_arm
 from hyco.config.schema import Choice, ranged
 from hyco.core.checkpoints import load_checkpoint, save_checkpoint
@@ -52,7 +58,6 @@ from hyco.training.targets import (
 )
 
 HYCO_ALPHA = "hyco/alpha"
-HYCO_PHASE = "hyco/phase"
 METRICS = {HYCO_ALPHA: "blend weight in effect (mixed only), per round",
            HYCO_PHASE: "0 = warm start, 1 = exchange, per round"}
 
@@ -92,6 +97,9 @@ class HycoConfig:
     ghost_box_upper: List[float] = ranged([], 0.0, 1.0)
     ghost_batch: int = ranged(0, 0)  # ghost points per network step (0: all of the epoch's, every step)
     warmstart_threshold: float = ranged(0.0, 0.0)  # warm start until the network's data MSE is below (0: off)
+    # the static papers' code: the warm start resumes for any epoch after which the network's data MSE
+    # is above warmstart_threshold again (the threshold is checked every epoch, not once)
+    warmstart_reentry: bool = False
     synthetic_lbfgs_iterations: int = ranged(0, 0)  # L-BFGS on the network's data loss after the epochs
     # knobs switched from an epoch (counted from 0) on, e.g. {1500: {ghost_points: 800}}
     switches: Dict[int, Dict[str, Any]] = field(default_factory=dict)
@@ -290,7 +298,8 @@ HYCO_KEYS = (*SYNTHETIC_KEYS, *PHYSICAL_KEYS, *(f"hyco.{k}" for k in (
 _CHECKPOINTS = (HYCOTrainer.CHECKPOINT, SyntheticTrainer.LAST, PhysicalTrainer.PARAMS_FILE)
 # the papers' form on scattered data reads these too
 RECONSTRUCTION_KEYS = (*(f"hyco.{k}" for k in (*SWITCHABLE, "ghost_box_lower", "ghost_box_upper",
-                                              "warmstart_threshold", "synthetic_lbfgs_iterations", "switches")),)
+                                              "warmstart_threshold", "warmstart_reentry",
+                                              "synthetic_lbfgs_iterations", "switches")),)
 
 
 def check_reconstruction_knobs(cfg: DictConfig, model: PhysicalModel) -> None:
@@ -305,7 +314,8 @@ def _hyco_arm(name: str, rule, rank: int, reads=(), metrics=(HYCO_PHASE,), recon
         reads=(*HYCO_KEYS, *reads, *(RECONSTRUCTION_KEYS if reconstructs else ())),
         checkpoints=(*_CHECKPOINTS, *((ReconstructionTrainer.CHECKPOINT,) if reconstructs else ())),
         metrics={m: METRICS[m] for m in metrics}, targets=rule, rank=rank,
-        accepts=check_reconstruction_knobs if reconstructs else None, reconstructs=reconstructs))
+        accepts=check_reconstruction_knobs if reconstructs else None, reconstructs=reconstructs,
+        static=reconstructs))
 
 
 # The seed's HYCO: ground truth only for the initial conditions (no warm start in its preset).

@@ -27,11 +27,21 @@ networks", SIAM J. Sci. Comput. 43 (2021): at the first step of each epoch,
 ``w_i ← (1 - α) w_i + α ŵ_i`` for the data, IC and BC terms (``α = adaptive_alpha``);
 the configured weights multiply them.
 
+On a static problem (:mod:`hyco.physics.static`) the network is ``(x, y) -> u`` (no time, no
+initial frame: ``L_ic`` is 0), the residual is not scaled by a frame interval, and a family
+parameter enters the residual evaluated exactly at the collocation points from its scalars. The
+static papers' PINN is reachable with the knobs below: ``share``/``skip``/``init`` (their tanh
+"ResNet" network), ``data_batch: 0`` (every observed point in every step), ``boundary_points``
+and ``weight_bc`` (400 wall points weighted 10), and ``pretrain_threshold`` (their first phase:
+while the physics-only loss ``w_res L_res + w_bc L_bc`` is above it, no data term and the parameters
+frozen; from the first step at or below it on, the full loss).
+
 A PINN reconstructs the trajectories it was trained on; it cannot forecast from a new initial
 condition. Its forecast columns are therefore the physical model rolled out on the held-out
 simulations with the PINN's parameters (``physical_params.json``, as the physical trainer writes
 it); its own product, the reconstruction of the training trajectories where they were not
-observed, is logged every epoch as ``pinn/reconstruction_rel_l2``.
+observed, is logged every ``evaluation.reconstruction_every`` epochs and at the last as
+``pinn/reconstruction_rel_l2``.
 """
 
 from __future__ import annotations
@@ -72,6 +82,11 @@ class Adaptive(Choice):
     lra = "lra"  # learning-rate annealing (Wang, Teng & Perdikaris 2021)
 
 
+class PinnInit(Choice):
+    default = "default"  # torch's nn.Linear initialisation
+    lecun_normal = "lecun_normal"  # N(0, 1 / fan_in), zero biases: flax's default (the static papers' code)
+
+
 @dataclass
 class PinnConfig:
     """The PINN's own knobs, node ``trainer.pinn`` (the network's Adam lr is ``trainer.lr``, the
@@ -83,13 +98,22 @@ class PinnConfig:
     embedding_dim: int = ranged(8, 0)  # learned code per training simulation
     collocation_points: int = ranged(2048, 1)  # residual points per epoch, resampled every epoch
     iterations_per_epoch: int = ranged(50, 1)  # optimiser steps per epoch
-    data_batch: int = ranged(1024, 1)  # observed points per step
+    data_batch: int = ranged(1024, 0)  # observed points per step (drawn with replacement); 0: all of them
+    boundary_points: int = ranged(0, 0)  # wall points per step; 0: max(16, data_batch // 4)
     weight_data: float = ranged(1.0, 0.0)
     weight_residual: float = ranged(1.0, 0.0)
     weight_ic: float = ranged(1.0, 0.0)
     weight_bc: float = ranged(1.0, 0.0)
     adaptive: Adaptive = Adaptive.none
     adaptive_alpha: float = ranged(0.9, 0.0, 1.0)  # moving-average factor of the lra weights
+    share: bool = False  # one hidden-to-hidden layer reused for every hidden layer after the first
+    skip: bool = False  # a skip connection around the hidden layers (the static papers' ResNet block)
+    init: PinnInit = PinnInit.default
+    # the static papers' first phase: no data term and frozen parameters while the physics-only loss is above
+    # this (0: none)
+    pretrain_threshold: float = ranged(0.0, 0.0)
+    lr: float = ranged(0.0, 0.0)  # the network's Adam lr; 0: trainer.lr (the PINN's own where the others differ)
+    physical_lr: float = ranged(0.0, 0.0)  # the parameters' Adam lr; 0: trainer.physical_lr
 
 
 # ------------------------------------------------------------------ metric names of this arm
@@ -111,11 +135,15 @@ def pinn_weight(term: str) -> str:
 
 
 PINN_RECONSTRUCTION = "pinn/reconstruction_rel_l2"
+PINN_PHASE = "pinn/phase"
 METRICS = {
+    PINN_PHASE: "0 while the first phase lasts (trainer.pinn.pretrain_threshold: no data, parameters frozen), "
+                "then 1, per epoch",
     **{pinn_loss(t): f"the {t} term (unweighted mean), per epoch" for t in PINN_TERMS},
     pinn_loss("total"): "weighted total loss, per epoch",
     **{pinn_weight(t): f"weight of the {t} term in effect (adaptive: lra), per epoch" for t in PINN_TERMS},
-    PINN_RECONSTRUCTION: "PINN vs the clean training trajectories where they were not observed (relative L2)",
+    PINN_RECONSTRUCTION: "PINN vs the clean training trajectories where they were not observed (relative L2; a "
+                         "static problem: on the reference grid), every evaluation.reconstruction_every epochs",
 }
 
 
@@ -143,11 +171,17 @@ class PINNTrainer(AbstractTrainer):
         self.context = context
         self.device = select_device(cfg.device)
         self.data.to(self.device)
+        self.timed = bool(getattr(data, "timed", True))
         self.network = CoordinateNetwork(
             data.periodic, self.model.domain_lower, self.model.domain_size, data.duration, data.channels, data.num_sims,
-            pn.hidden, pn.layers, pn.fourier_features, pn.embedding_dim, int(cfg.seed),
+            pn.hidden, pn.layers, pn.fourier_features, pn.embedding_dim, int(cfg.seed), timed=self.timed,
+            share=bool(pn.share), skip=bool(pn.skip), init=str(getattr(pn.init, "value", pn.init)),
         ).to(self.device)
         self.optimizer = build_optimizer(tr, self.network.parameters())
+        if float(pn.lr) > 0:  # the PINN's own learning rate (the static papers' differs from the network's)
+            for group in self.optimizer.param_groups:
+                group["lr"] = float(pn.lr)
+        self.pretrained = float(pn.pretrain_threshold) <= 0  # the first phase is over (or there is none)
         self.base_weights = {"data": float(pn.weight_data), "residual": float(pn.weight_residual),
                              "ic": float(pn.weight_ic), "bc": float(pn.weight_bc)}
         self.adaptive = {"data": 1.0, "ic": 1.0, "bc": 1.0}  # lra factors (1 without adaptation)
@@ -165,15 +199,31 @@ class PINNTrainer(AbstractTrainer):
     def _fields(self, out: torch.Tensor) -> Dict[str, torch.Tensor]:
         return {name: out[:, sl] for name, sl in self.data.slices.items()}
 
+    def physical_adam(self) -> torch.optim.Optimizer:
+        """The parameters' Adam (the physical trainer's), at ``trainer.pinn.physical_lr`` when set."""
+        adam = self.physical._adam_optimizer()
+        if float(self.cfg.trainer.pinn.physical_lr) > 0:
+            for group in adam.param_groups:
+                group["lr"] = float(self.cfg.trainer.pinn.physical_lr)
+        return adam
+
     def residual_loss(self, coords: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
         coords = coords.clone().requires_grad_(True)
-        values = self._fields(self.network(coords, sims))
-        d = Derivatives(coords, values)
-        params = self.model.params_at(self.physical_values(), coords[:, : self.model.dim])
+        if self.timed:  # autograd's derivatives, as this arm has always taken them on trajectories
+            values = self._fields(self.network(coords, sims))
+            d = Derivatives(coords, values, timed=True)
+        else:  # a static problem: the network's own forward derivatives (Taylor mode), the faster way
+            out, first, second = self.network.jet(coords, sims)
+            values = self._fields(out)
+            d = Derivatives(coords, values, timed=False,
+                            jets={n: (first[:, sl], second[:, sl]) for n, sl in self.data.slices.items()})
+        params = self.model.params_at(self.physical_values(), coords[:, : self.model.dim],
+                                      thetas=self.physical.family_thetas())
         residuals = self.model.residual(values, d, params)
         # R * dt: the residual in units of the field per frame, the data misfit's units, so that
-        # one set of weights suits every PDE (Burgers' R reaches ~50 where u_x is steep)
-        dt = float(self.model.dt)
+        # one set of weights suits every PDE (Burgers' R reaches ~50 where u_x is steep); a static
+        # residual has no frame interval and enters as it is (the static papers' plain mean square)
+        dt = float(self.model.dt) if self.timed else 1.0
         return torch.stack([(r * dt).square().mean() for r in residuals.values()]).mean()
 
     def boundary_loss(self, rng: np.random.Generator, count: int) -> torch.Tensor:
@@ -198,14 +248,19 @@ class PINNTrainer(AbstractTrainer):
         return torch.stack(terms).mean() if terms else torch.zeros((), device=self.device)
 
     def terms(self, rng: np.random.Generator, colloc: tuple) -> Dict[str, torch.Tensor]:
-        """The four unweighted terms of one step."""
-        batch = int(self.cfg.trainer.pinn.data_batch)
+        """The four unweighted terms of one step (no initial frame on a static problem: ``ic`` 0)."""
+        pn = self.cfg.trainer.pinn
+        batch = int(pn.data_batch)
         coords, sims, target, mask = self.data.observed_batch(rng, batch)
         misfit = ((self.network(coords, sims) - target) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
-        coords0, sims0, target0 = self.data.initial_batch(rng, batch)
-        ic = ((self.network(coords0, sims0) - target0) ** 2).mean()
+        if self.timed:
+            coords0, sims0, target0 = self.data.initial_batch(rng, batch or 1024)
+            ic = ((self.network(coords0, sims0) - target0) ** 2).mean()
+        else:
+            ic = torch.zeros((), device=self.device)
+        walls = int(pn.boundary_points) or max(16, (batch or 1024) // 4)
         return {"data": misfit, "residual": self.residual_loss(*colloc), "ic": ic,
-                "bc": self.boundary_loss(rng, max(16, batch // 4))}
+                "bc": self.boundary_loss(rng, walls)}
 
     def weights(self) -> Dict[str, float]:
         return {k: w * self.adaptive.get(k, 1.0) for k, w in self.base_weights.items()}
@@ -241,7 +296,8 @@ class PINNTrainer(AbstractTrainer):
         iterations = max(1, int(pn.iterations_per_epoch))
         coords, sims = self.data.collocation(rng, max(int(pn.collocation_points), iterations))
         chunks = np.array_split(np.arange(coords.shape[0]), iterations)
-        adam = self.physical._adam_optimizer()
+        adam = self.physical_adam()
+        threshold = float(pn.pretrain_threshold)
         sums = {k: 0.0 for k in (*PINN_TERMS, "total")}
         for i, chunk in enumerate(chunks):
             index = torch.as_tensor(chunk, device=self.device)
@@ -254,8 +310,14 @@ class PINNTrainer(AbstractTrainer):
             if i == 0 and str(getattr(pn.adaptive, "value", pn.adaptive)) == "lra":
                 self._anneal(terms)
             w = self.weights()
-            total = sum(w[k] * terms[k] for k in terms)
-            optimizer_step(total, [self.optimizer, adam], self.network.parameters(), tr.grad_clip)
+            if self.pretrained:
+                total = sum(w[k] * terms[k] for k in terms)
+                optimizer_step(total, [self.optimizer, adam], self.network.parameters(), tr.grad_clip)
+            else:  # the first phase: the physics alone shapes the network, the parameters wait
+                total = sum(w[k] * terms[k] for k in terms if k != "data")
+                optimizer_step(total, [self.optimizer], self.network.parameters(), tr.grad_clip)
+                adam.zero_grad(set_to_none=True)
+                self.pretrained = float(total.detach()) <= threshold
             self.step += 1
             self.physical.step += 1
             for name, value in terms.items():
@@ -265,7 +327,10 @@ class PINNTrainer(AbstractTrainer):
         self.physical.epoch = self.epoch
         metrics = {pinn_loss(k): v / len(chunks) for k, v in sums.items()}
         metrics.update({pinn_weight(k): v for k, v in self.weights().items()})
-        metrics[PINN_RECONSTRUCTION] = self.reconstruction_error()
+        metrics[PINN_PHASE] = 1.0 if self.pretrained else 0.0
+        every = max(1, int(self.cfg.evaluation.reconstruction_every))
+        if self.epoch % every == 0 or self.epoch == int(tr.epochs):  # a pass over every point: not every epoch
+            metrics[PINN_RECONSTRUCTION] = self.reconstruction_error()
         metrics.update(self.physical.parameter_scores())
         if self.val_data is not None and len(self.val_data) > 0:
             # the physical model with the PINN's parameters on the validation windows
@@ -287,7 +352,7 @@ class PINNTrainer(AbstractTrainer):
     # ------------------------------------------------------------------ persistence
     def state(self) -> Dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch, "step": self.step, "adaptive": dict(self.adaptive),
+                "epoch": self.epoch, "step": self.step, "adaptive": dict(self.adaptive), "pretrained": self.pretrained,
                 "physical": self.physical.state(), "rng": capture_rng_state()}
 
     def save(self, extra: Optional[Dict[str, Any]] = None) -> None:
@@ -309,6 +374,7 @@ class PINNTrainer(AbstractTrainer):
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.adaptive = {k: float(v) for k, v in state["adaptive"].items()}
+        self.pretrained = bool(state.get("pretrained", True))
         self.physical.load_state(state["physical"])
         restore_rng_state(state["rng"])
         self.context.replay_pending(state)
@@ -322,13 +388,17 @@ class PINNTrainer(AbstractTrainer):
         self.resume()
         epochs = int(self.cfg.trainer.epochs)
         metrics: Dict[str, float] = {}
+        every = max(1, int(self.cfg.trainer.checkpoint_every))
         bar = phase_bar(range(self.epoch, epochs), f"{self.cfg.trainer.variant} epochs", initial=self.epoch,
                         total=epochs)
         for _ in bar:
             metrics = self.train_epoch()
             bar.set_postfix(bar_metrics(metrics))
             log.debug("epoch %d/%d %s", self.epoch, epochs, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-            self.context.report(self.epoch, metrics, self.save)
+            if self.epoch % every == 0 or self.epoch == epochs:
+                self.context.report(self.epoch, metrics, self.save)
+            else:  # sent with the next checkpoint
+                self.context.defer(metrics, self.epoch)
         return {**metrics, "epochs": self.epoch, "params": self.physical.current_params()}
 
 
@@ -362,6 +432,7 @@ register_arm(ArmSpec(
     name="pinn", build=build_pinn_trainer, trains=("physical",), forecast="physical", learns_params=True,
     players=(physical_player(),), node="pinn", node_config=PinnConfig,
     reads=("epochs", "lr", "weight_decay", "optimizer", "grad_clip", "physical_lr", "resume", "inject_nan_at_step",
+           "checkpoint_every",
            *(f"pinn.{f.name}" for f in dataclasses.fields(PinnConfig))),
     checkpoints=(PINNTrainer.CHECKPOINT, PhysicalTrainer.PARAMS_FILE), metrics=METRICS, accepts=check_pinn_model,
-    reconstructs=True, rank=20))
+    reconstructs=True, static=True, rank=20))

@@ -87,8 +87,10 @@ class PINNData:
 
     # ------------------------------------------------------------------ samplers
     def observed_batch(self, rng: np.random.Generator, count: int) -> Tuple[torch.Tensor, ...]:
-        """``count`` observed points (with replacement): coords, sims, observations, masks ``[n, C]``."""
-        flat = self.observed_index[rng.integers(0, self.observed_index.size, size=count)]
+        """``count`` observed points (with replacement; ``count = 0``: every one, once): coords, sims,
+        observations, masks ``[n, C]``."""
+        flat = (self.observed_index if count == 0
+                else self.observed_index[rng.integers(0, self.observed_index.size, size=count)])
         s, t, p = np.unravel_index(flat, self.obs.shape[:3])
         index = torch.from_numpy(flat).to(self.device)
         obs = self._t("obs").reshape(-1, self.channels)[index]
@@ -142,9 +144,13 @@ class PINNData:
 class ScatteredPINNData(PINNData):
     """The PINN's view of scattered observations (a reconstruction problem): the observed points
     and their values, the known initial frame on the learner's grid, and the clean truth on that
-    grid to score the reconstruction (every point of frames ``t >= 1``)."""
+    grid to score the reconstruction (every point of frames ``t >= 1``). On a static problem
+    (``timed`` False): points without time, every observed point fitted (no initial frame), and the
+    reconstruction scored on the reference grid as the other players are."""
 
     def __init__(self, data, model) -> None:
+        self.data = data
+        self.timed = bool(data.timed)
         names = list(model.channels)
         self.slices = {n: data.channels[n] for n in names}
         self.channels = sum(model.channels.values())
@@ -168,7 +174,7 @@ class ScatteredPINNData(PINNData):
                       if s.boundary[d] != "periodic"]
         coords, sims, values, masks = [], [], [], []
         for obs in data.observed.values():
-            keep = (obs.frames >= 1).numpy()  # the initial frame has its own term
+            keep = (obs.frames >= data.first).numpy()  # the initial frame has its own term
             value = np.zeros((int(keep.sum()), self.channels), dtype=np.float32)
             mask = np.zeros_like(value)
             value[:, obs.channels] = obs.values.numpy()[keep]
@@ -188,8 +194,41 @@ class ScatteredPINNData(PINNData):
         self._tensors = {}
 
     def observed_batch(self, rng: np.random.Generator, count: int) -> Tuple[torch.Tensor, ...]:
-        """``count`` observed points (with replacement): coords, sims, values, masks ``[n, C]``."""
-        pick = rng.integers(0, len(self.point_coords), size=count)
+        """``count`` observed points (with replacement; ``count = 0``: every one, once): coords,
+        sims, values, masks ``[n, C]``."""
+        pick = np.arange(len(self.point_coords)) if count == 0 else rng.integers(0, len(self.point_coords), size=count)
         return (torch.from_numpy(self.point_coords[pick]).to(self.device), self._sims(self.point_sims[pick]),
                 torch.from_numpy(self.point_values[pick]).to(self.device),
                 torch.from_numpy(self.point_masks[pick]).to(self.device))
+
+    # ------------------------------------------------------------------ without time (static problems)
+    def _space_time(self, x: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        if self.timed:
+            x = np.concatenate([x, self.duration * rng.random((len(x), 1))], axis=1)
+        return torch.from_numpy(x.astype(np.float32)).to(self.device)
+
+    def collocation(self, rng: np.random.Generator, count: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``count`` points uniform over the box (and ``[0, duration]`` unless static)."""
+        x = self.lower + self.size * rng.random((count, self.dim))
+        return self._space_time(x, rng), self._sims(rng.integers(0, self.num_sims, size=count))
+
+    def wall_points(self, rng: np.random.Generator, count: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``count`` points on the walls of :attr:`walls` (uniform over conditions and sides)."""
+        which = rng.integers(0, len(self.walls), size=count)
+        side = rng.integers(0, 2, size=count)
+        x = self.lower + self.size * rng.random((count, self.dim))
+        axes = np.array([self.walls[k][1] for k in which])
+        x[np.arange(count), axes] = self.lower + self.size * side
+        coords = self._space_time(x, rng)
+        return coords, self._sims(rng.integers(0, self.num_sims, size=count)), torch.from_numpy(which).to(self.device)
+
+    def reconstruction_chunks(self) -> Iterator[Tuple[torch.Tensor, ...]]:
+        """Time-dependent: as :class:`PINNData` on the learner's grid. Static: every point of the
+        reference grid the other players are scored on (weights 1)."""
+        if self.timed:
+            yield from super().reconstruction_chunks()
+            return
+        for coords, values in self.data.reference_points(_CHUNK):
+            values = values.to(self.device)
+            yield (coords.to(self.device), torch.zeros(len(coords), dtype=torch.long, device=self.device), values,
+                   torch.ones_like(values))

@@ -3,7 +3,8 @@
 * :func:`synthetic_player`: the trained network (best checkpoint by validation loss, else the
   last), rebuilt from the spec its checkpoint carries, rolled out autoregressively.
 * :func:`physical_player`: the physical model with the learned parameters of
-  ``physical_params.json``, rolled out by the same rollout function.
+  ``physical_params.json``, rolled out by the same rollout function; a static model's solution
+  with those parameters, read at any point by interpolation (a query, like a neural field's).
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ def physics_forecast(model, params) -> "callable":
     return forecast
 
 
+def static_query(model, params):
+    """``query(points [N, dim]) -> [N, C]``: a static model's solution for ``params``, solved once
+    and read at the points by interpolation (the static papers' ``RegularGridInterpolator``)."""
+    with torch.no_grad():
+        solution = model.solve(params)
+
+    def query(points: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model.read(solution, points.to(solution.device)).cpu()
+
+    return query
+
+
 def load_params(model, path) -> Dict[str, np.ndarray]:
     """The learned parameters of a ``physical_params.json`` file, as float32 arrays."""
     return {n: np.asarray(v, dtype=np.float32) for n, v in load_json_checkpoint(path)["params"].items()}
@@ -91,6 +105,8 @@ def physical_player(name: str = PARAMS_FILE) -> Player:
         learned = load_params(ctx.model, path)
         params = ctx.model.params_from_values({n: torch.from_numpy(v) for n, v in learned.items()})
         theta = {n: np.asarray(v, dtype=np.float64) for n, v in load_json_checkpoint(path).get("theta", {}).items()}
+        if not ctx.model.time_dependent:  # a static solution: nothing to roll out, read at points
+            return TrainedPlayer(None, learned, theta or None, query=static_query(ctx.model, params))
         return TrainedPlayer(physics_forecast(ctx.model, params), learned, theta or None)
 
     return Player("physical", load)

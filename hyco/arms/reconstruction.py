@@ -8,7 +8,9 @@ both are scored on the trajectory they reconstruct. :class:`ReconstructionTraine
 arms that train on such data: each player alone (``synthetic_only``, ``physical_only``) and the
 papers' HYCO (``cooperative``). One epoch of HYCO, after an optional warm start of the network
 alone (``trainer.hyco.warmstart_epochs`` epochs, or until its data misfit falls below
-``warmstart_threshold``):
+``warmstart_threshold``; with ``warmstart_reentry`` the threshold is checked before every epoch,
+as the static papers' code does, so an epoch after which the network's misfit is above it again is
+a warm-start epoch too):
 
 1. ghost points are drawn (:class:`~hyco.training.ghosts.GhostPoints`, seeded by the epoch);
 2. the network takes one pass over the observed points on
@@ -27,7 +29,8 @@ Each epoch logs the losses, the physical reconstruction error and the parameters
 parameter with each of its scalars); the network's reconstruction error, which costs a pass over
 the truth's grid, every ``evaluation.reconstruction_every`` epochs and at the last. Metrics of
 the epochs between checkpoints (``trainer.hyco.checkpoint_every``) are sent in one batch with
-the checkpoint, so a 3000-epoch run does not pay one tracker call per epoch.
+the checkpoint, so a 3000-epoch run does not pay one tracker call per epoch (one player alone:
+``trainer.checkpoint_every``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ from hyco.training.trajectory import TrajectoryPhysics
 
 log = logging.getLogger(__name__)
 
+#: 0 in a warm-start epoch (the network alone), 1 in an exchange epoch; the HYCO arms declare it
+HYCO_PHASE = "hyco/phase"
 #: the knobs of ``trainer.hyco`` that ``switches`` may change from an epoch on
 SWITCHABLE = ("ghost_points", "ghost_batch", "lambda_s_data", "lambda_s_int", "lambda_p_data", "lambda_p_int")
 MODES = ("synthetic", "physical", "hybrid")
@@ -108,6 +113,7 @@ class ReconstructionTrainer(AbstractTrainer):
         self.switches = check_switches(self.knobs.switches) if self.knobs is not None else {}
         self.epoch = 0
         self.warm_done = False  # the threshold warm start has ended
+        self.last_mse = float("inf")  # the network's data misfit in the last epoch (the re-entrant warm start)
         self.post_done = False  # the L-BFGS post-training has run
         self.best: Dict[str, float] = {}
         self.grid: Optional[torch.Tensor] = None  # the physical trajectory after the last update
@@ -117,7 +123,8 @@ class ReconstructionTrainer(AbstractTrainer):
             extent_lower, size = getattr(model, "node_box", (model.domain_origin, model.domain_size))
             positions = np.stack(model.cell_centres(), axis=-1)  # [*s, dim]
             self.ghosts = GhostPoints([extent_lower] * model.dim, size, positions, data.times, int(cfg.seed),
-                                      list(self.knobs.ghost_box_lower), list(self.knobs.ghost_box_upper))
+                                      list(self.knobs.ghost_box_lower), list(self.knobs.ghost_box_upper),
+                                      timed=data.timed)
 
     # ------------------------------------------------------------------ knobs
     def knob(self, name: str, epoch: int) -> Any:
@@ -134,7 +141,10 @@ class ReconstructionTrainer(AbstractTrainer):
             return False
         if epoch < int(self.knobs.warmstart_epochs):
             return True
-        return float(self.knobs.warmstart_threshold) > 0 and not self.warm_done
+        threshold = float(self.knobs.warmstart_threshold)
+        if threshold > 0 and bool(self.knobs.warmstart_reentry):
+            return self.last_mse > threshold
+        return threshold > 0 and not self.warm_done
 
     # ------------------------------------------------------------------ one epoch
     def physical_grid(self) -> torch.Tensor:
@@ -194,12 +204,15 @@ class ReconstructionTrainer(AbstractTrainer):
         metrics: Dict[str, float] = {}
         if self.synthetic is not None:
             metrics.update(self._synthetic_epoch(epoch, warm, points, frames))
+            self.last_mse = metrics[M.recon_data_mse("synthetic")]
             threshold = float(self.knobs.warmstart_threshold) if self.knobs is not None else 0.0
             if warm and threshold > 0 and metrics[M.recon_data_mse("synthetic")] < threshold \
                     and epoch + 1 >= int(self.knobs.warmstart_epochs):
+                # the first end is news; a re-entrant warm start ending again is detail
+                (log.debug if self.warm_done else log.info)(
+                    "warm start ended at epoch %d (network data MSE %.3g < %g)", epoch + 1,
+                    metrics[M.recon_data_mse("synthetic")], threshold)
                 self.warm_done = True
-                log.info("warm start ended at epoch %d (network data MSE %.3g < %g)", epoch + 1,
-                         metrics[M.recon_data_mse("synthetic")], threshold)
         if self.physical is not None and not warm:
             metrics.update(self._physical_epoch(epoch, points, frames))
             scores = self.physical.reconstruction_error(self.grid)
@@ -208,13 +221,15 @@ class ReconstructionTrainer(AbstractTrainer):
         if self.synthetic is not None and ((epoch + 1) % every == 0 or epoch + 1 == self.epochs):
             metrics.update(self.synthetic_error())
         metrics[M.RECON_GHOSTS] = float(len(points))
+        if self.mode == "hybrid":
+            metrics[HYCO_PHASE] = 0.0 if warm else 1.0
         return metrics
 
     # ------------------------------------------------------------------ persistence
     def save(self, extra: Optional[Dict[str, Any]] = None) -> None:
         assert self.context is not None
         state: Dict[str, Any] = {"epoch": self.epoch, "warm_done": self.warm_done, "post_done": self.post_done,
-                                 "rng": capture_rng_state(), **(extra or {})}
+                                 "last_mse": self.last_mse, "rng": capture_rng_state(), **(extra or {})}
         if self.physical is not None:
             state["physical"] = self.physical.state()
             self.physical.save()  # physical_params.json, the evaluation's physical player
@@ -234,6 +249,7 @@ class ReconstructionTrainer(AbstractTrainer):
             self.synthetic.load_state_dict(state["synthetic"])
         self.epoch = int(state["epoch"])
         self.warm_done, self.post_done = bool(state["warm_done"]), bool(state["post_done"])
+        self.last_mse = float(state.get("last_mse", float("inf")))
         restore_rng_state(state["rng"])
         self.context.replay_pending(state)
         log.info("resumed reconstruction training from %s at epoch %d", path, self.epoch)
@@ -245,7 +261,8 @@ class ReconstructionTrainer(AbstractTrainer):
         if self.context is None:
             raise ValueError("ReconstructionTrainer.train needs a RunContext")
         self.resume()
-        every = max(1, int(self.knobs.checkpoint_every)) if self.knobs is not None else 1
+        every = self.knobs.checkpoint_every if self.knobs is not None else self.cfg.trainer.checkpoint_every
+        every = max(1, int(every))
         metrics: Dict[str, float] = {}
         bar = phase_bar(range(self.epoch, self.epochs), f"reconstruction epochs ({self.mode})", initial=self.epoch,
                         total=self.epochs)

@@ -142,8 +142,11 @@ class ArmSpec:
         on a model without a continuous residual); checked before any compute.
     reconstructs
         It also trains on scattered observations of its training trajectories (a reconstruction
-        problem: ``observation.spatial=lattice|tuples``, :mod:`hyco.arms.reconstruction`); other
-        arms refuse such data before any compute.
+        problem: ``observation.spatial=lattice|tuples|uniform``, :mod:`hyco.arms.reconstruction`);
+        other arms refuse such data before any compute.
+    static
+        It also runs static problems (a model with no time axis, :mod:`hyco.physics.static`: one
+        solution observed at scattered points); other arms refuse them before any compute.
     baseline_for
         The players this arm is the reference baseline of in paired comparisons (the network
         alone for ``synthetic``, the physics alone for ``physical`` and the parameters).
@@ -166,6 +169,7 @@ class ArmSpec:
     targets: Any = None
     accepts: Optional[Callable[[Any, Any], None]] = None
     reconstructs: bool = False
+    static: bool = False
     baseline_for: Tuple[str, ...] = ()
     rank: int = 100
 
@@ -243,6 +247,11 @@ def node_owners(node: str) -> List[str]:
 def reconstruction_arms() -> List[str]:
     """The arms that train on scattered observations (reconstruction problems)."""
     return [a for a in available_arms() if get_arm(a).reconstructs]
+
+
+def static_arms() -> List[str]:
+    """The arms that run static problems (no time axis)."""
+    return [a for a in available_arms() if get_arm(a).static]
 
 
 def with_params(arms: Iterable[str]) -> List[str]:

@@ -3,10 +3,12 @@ N seeds (:mod:`hyco.compare.comparison`), and the reports over seeds (:mod:`hyco
 
 from hyco.compare.comparison import (
     ArmResult,
+    Comparison,
     all_arms,
     compare,
+    compare_runs,
     compose_arm,
     runnable_arms,
 )
 
-__all__ = ["ArmResult", "all_arms", "compare", "compose_arm", "runnable_arms"]
+__all__ = ["ArmResult", "Comparison", "all_arms", "compare", "compare_runs", "compose_arm", "runnable_arms"]

@@ -13,6 +13,12 @@ and the training seed together, the same way for every arm (:func:`seed_override
 reported as mean ± std with a 95 % Student-t interval (:mod:`hyco.evaluation.stats`), with paired results
 against the baselines, as Markdown and CSV, and with a figure of each arm's forecast error along
 the rollout horizon with its band.
+
+A reconstruction problem (scattered observations, a static problem included) has no held-out
+forecast: its columns are each player's reconstruction error (``eval/recon/<player>/rel_l2_min``,
+the minimum over the last ``evaluation.min_window`` epochs, and ``..._final``) and the learned
+parameters' errors, with ``theta`` (all family scalars together, ``||theta - theta*|| /
+||theta*||``) beside them; every evaluated metric of a run is kept in :attr:`ArmResult.metrics`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from hyco import tracking
 from hyco.arms import available_arms, get_arm
 from hyco.compose import check_shared_overrides, compose_config, overrides_for_arm
 from hyco.core.paths import mlruns_dir
+from hyco.data.observation import POINT_KINDS
 from hyco.errors import ConfigError, ProblemRefused
 from hyco.evaluation import evaluate_run
 from hyco.evaluation.scores import (
@@ -67,6 +74,25 @@ class ArmResult:
     synthetic_log_mse: float = math.nan  # ln of the test MSE over the horizon (APHYNITY's metric)
     physical_log_mse: float = math.nan
     own: Dict[str, float] = field(default_factory=dict)  # the arm's own metrics (ArmSpec.metrics), last value
+    reconstruction: bool = False  # the columns are reconstruction errors (min over a window, final)
+    metrics: Dict[str, float] = field(default_factory=dict)  # every metric of the run, evaluation's last
+
+
+#: the run's metric behind each column of a reconstruction problem's row
+RECONSTRUCTION_COLUMNS = {"synthetic_mean": M.eval_recon("synthetic", "min"),
+                          "synthetic_final": M.eval_recon("synthetic", "final"),
+                          "physical_mean": M.eval_recon("physical", "min"),
+                          "physical_final": M.eval_recon("physical", "final")}
+#: the column of all family scalars' error together (reconstruction problems with family parameters)
+THETA = "theta"
+
+
+def column_labels(reconstruction: bool) -> Dict[str, str]:
+    """The header of each column: forecast errors, or a reconstruction's minimum and final error."""
+    if reconstruction:
+        return {"synthetic_mean": "synthetic min", "synthetic_final": "synthetic final",
+                "physical_mean": "physical min", "physical_final": "physical final"}
+    return {c: c.replace("_", " ") for c in ("synthetic_mean", "synthetic_final", "physical_mean", "physical_final")}
 
 
 def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConfig:
@@ -84,15 +110,24 @@ def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int =
     cfg.evaluation.run_id = outcome.run_id
     result = evaluate_run(cfg)
     m = result.metrics
+    if any(k.startswith(f"eval/{M.RECON}/") for k in m):  # a reconstruction problem: no held-out forecast
+        every = {**tracking.get_run(outcome.run_id, cfg.tracking).metrics, **m}
+        params = {n: m.get(M.eval_recon_param(M.param_rel_error(n)), math.nan) for n in learnable_params(cfg)}
+        if M.eval_recon_param(M.PARAM_THETA_ERROR) in m:
+            params[THETA] = m[M.eval_recon_param(M.PARAM_THETA_ERROR)]
+        columns = {c: m.get(k, math.nan) for c, k in RECONSTRUCTION_COLUMNS.items()}
+        return ArmResult(arm, outcome.run_id, **columns, param_errors=params, seconds=seconds, seed=seed,
+                         reconstruction=True, metrics=every)
     logged = tracking.get_run(outcome.run_id, cfg.tracking).metrics  # the last value of each
     return ArmResult(
         arm, outcome.run_id,
         m.get(M.rel_l2_mean("test", "synthetic"), math.nan), m.get(M.rel_l2_final("test", "synthetic"), math.nan),
         m.get(M.rel_l2_mean("test", "physical"), math.nan), m.get(M.rel_l2_final("test", "physical"), math.nan),
         {str(n): m.get(M.eval_param_rel_error("test", str(n)), math.nan) for n in learnable_params(cfg)}, seconds,
-        seed, dict(result.per_step),
-        m.get(M.log_mse("test", "synthetic"), math.nan), m.get(M.log_mse("test", "physical"), math.nan),
-        {k: float(logged[k]) for k in get_arm(arm).metrics if k in logged},
+        seed, dict(result.per_step), metrics=dict(m),
+        synthetic_log_mse=m.get(M.log_mse("test", "synthetic"), math.nan),
+        physical_log_mse=m.get(M.log_mse("test", "physical"), math.nan),
+        own={k: float(logged[k]) for k in get_arm(arm).metrics if k in logged},
     )
 
 
@@ -106,21 +141,34 @@ def markdown_table(title: str, rows: List[ArmResult], persistence: float,
     default: every parameter any row has, in order seen), read by name."""
     if params is None:
         params = list(dict.fromkeys(n for r in rows for n in r.param_errors))
-    head = ["arm", "synthetic mean", "synthetic final", "physical mean", "physical final", "synthetic log MSE",
-            "physical log MSE", *(f"{n} rel. error" for n in params), "wall time [s]"]
+    recon = any(r.reconstruction for r in rows)
+    labels = column_labels(recon)
+    head = ["arm", *labels.values(), *([] if recon else ["synthetic log MSE", "physical log MSE"]),
+            *(f"{n} rel. error" for n in params), "wall time [s]"]
+    what = ("reconstruction relative L2: minimum over the last epochs of evaluation.min_window, and final" if recon
+            else f"held-out rollout relative L2; persistence forecast: mean {persistence:.4f}")
     lines = [
-        f"**{title}** (held-out rollout relative L2; persistence forecast: mean {persistence:.4f})",
+        f"**{title}** ({what})",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
     for r in rows:
         cells = [r.arm, _fmt(r.synthetic_mean), _fmt(r.synthetic_final), _fmt(r.physical_mean),
-                 _fmt(r.physical_final), _fmt(r.synthetic_log_mse), _fmt(r.physical_log_mse),
+                 _fmt(r.physical_final), *([] if recon else [_fmt(r.synthetic_log_mse), _fmt(r.physical_log_mse)]),
                  *(_fmt(r.param_errors.get(n, math.nan)) for n in params),
                  f"{r.seconds:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Comparison:
+    """A finished comparison: its Markdown table, every arm's row per seed and the parent run."""
+
+    table: str
+    rows: List[ArmResult]
+    parent_run_id: str
 
 
 def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Sequence[str] = (),
@@ -128,6 +176,13 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
     """Run ``arms`` (default: every registered arm that accepts the problem) on ``experiment`` for
     ``seeds`` seeds; return (and write) the Markdown table (with ``seeds > 1``: the seed
     statistics, beside a CSV and the horizon figure)."""
+    return compare_runs(experiment, arms, overrides, output, seeds).table
+
+
+def compare_runs(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Sequence[str] = (),
+                 output: Optional[Path] = None, seeds: int = 1) -> Comparison:
+    """:func:`compare`, returning the rows too (every arm's metrics per seed) for a caller that
+    draws its own figure from them (``experiments/static_noise.py``)."""
     if seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {seeds}")
     explicit = arms is not None
@@ -138,7 +193,9 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
     check_shared_overrides(overrides, arms)
     arms = runnable_arms(experiment, arms, overrides, explicit=explicit)
     base = compose_arm(experiment, arms[0], overrides)
-    if int(base.data.num_test) < 1:
+    # a reconstruction problem (scattered points) is scored on its reconstruction: nothing is held out
+    scattered = str(getattr(base.observation.spatial, "value", base.observation.spatial)) in POINT_KINDS
+    if int(base.data.num_test) < 1 and not scattered:
         raise ConfigError("data.num_test: a comparison scores every arm on the test simulations; set it >= 1")
     seed_sets = {s: seed_overrides(base, s) for s in range(seeds)}
     tracking.probe_tracking(base.tracking)  # an unreachable or read-only store: one line, before any run
@@ -161,6 +218,8 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
                     persistence.append(tracking.get_run(row.run_id, cfg.tracking).metrics.get(
                         M.rel_l2_mean("test", M.PERSISTENCE), math.nan))
         params = learnable_params(base)
+        if any(THETA in r.param_errors for r in rows):
+            params = [*params, THETA]
         for arm in arms:
             mine = [r for r in rows if r.arm == arm]
             parent.log_metrics(nan_safe({
@@ -183,13 +242,14 @@ def compare(experiment: str, arms: Optional[Sequence[str]] = None, overrides: Se
             table = seed_tables(experiment, rows, arms, params, t_interval(persistence))
             target.with_suffix(".csv").write_text(seed_csv(rows, arms, params))
             parent.log_text(target.with_suffix(".csv").read_text(), f"comparison_{experiment}.csv")
-            figure = horizon_figure(experiment, rows, arms)
-            figure.savefig(target.with_suffix(".png"), dpi=120)
-            parent.log_figure(figure, f"comparison_{experiment}_horizon.png")
+            if any(r.per_step for r in rows):  # a reconstruction problem has no rollout horizon
+                figure = horizon_figure(experiment, rows, arms)
+                figure.savefig(target.with_suffix(".png"), dpi=120)
+                parent.log_figure(figure, f"comparison_{experiment}_horizon.png")
         parent.log_text(table, f"comparison_{experiment}.md")
     target.write_text(table)
     log.info("comparison table written to %s", target)
-    return table
+    return Comparison(table, rows, parent.run_id)
 
 
 def runnable_arms(experiment: str, arms: Sequence[str], overrides: Sequence[str], explicit: bool) -> List[str]:

@@ -46,11 +46,13 @@ def _own_metrics(rows: Sequence, arm: str) -> List[str]:
     return [f"own:{k}" for k in dict.fromkeys(k for r in rows if r.arm == arm for k in r.own)]
 
 
-def _label(metric: str) -> str:
+def _label(metric: str, recon: bool = False) -> str:
     if metric.startswith("param:"):
         return f"{metric[6:]} rel. error"
     if metric.startswith("own:"):
         return metric[4:]
+    if recon and metric.endswith("_mean"):  # a reconstruction's minimum over the last epochs
+        return metric.replace("_mean", " min").replace("_", " ")
     return metric.replace("_", " ").replace("mse", "MSE")
 
 
@@ -58,9 +60,11 @@ def seed_tables(title: str, rows: Sequence, arms: Sequence[str], params: Sequenc
     """Markdown: per arm and metric ``mean ± std [95 % t interval]``, then the paired results."""
     seeds = len({r.seed for r in rows})
     metrics = _metrics(params)
-    lines = [f"**{title}**, {seeds} seeds (held-out rollout relative L2; mean ± std [95 % t interval]; "
-             f"persistence forecast: {persistence.format()})", "",
-             "| arm | " + " | ".join(_label(m) for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    recon = any(getattr(r, "reconstruction", False) for r in rows)
+    what = ("reconstruction relative L2, minimum over the last epochs and final" if recon
+            else f"held-out rollout relative L2; persistence forecast: {persistence.format()}")
+    lines = [f"**{title}**, {seeds} seeds ({what}; mean ± std [95 % t interval])", "",
+             "| arm | " + " | ".join(_label(m, recon) for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for arm in arms:
         cells = []
         for m in metrics:
@@ -82,6 +86,7 @@ def seed_tables(title: str, rows: Sequence, arms: Sequence[str], params: Sequenc
 
 def paired_results(rows: Sequence, arms: Sequence[str], params: Sequence[str]) -> List[str]:
     """One Markdown row per (arm, baseline, metric) where both have the metric."""
+    recon = any(getattr(r, "reconstruction", False) for r in rows)
     out = []
     for baseline, players in baseline_arms(arms).items():
         columns = [c for p in players for c in PLAYER_COLUMNS[p]]
@@ -95,7 +100,7 @@ def paired_results(rows: Sequence, arms: Sequence[str], params: Sequence[str]) -
                     continue
                 d = p.difference
                 spread = f" ± {d.std:.4f}" if p.n > 1 else ""
-                out.append(f"| {arm} | {baseline} | {_label(m)} | {p.wins} of {p.n} | {d.mean:+.4f}{spread} |")
+                out.append(f"| {arm} | {baseline} | {_label(m, recon)} | {p.wins} of {p.n} | {d.mean:+.4f}{spread} |")
     return out
 
 

@@ -95,15 +95,19 @@ def _finished_run(cfg: DictConfig) -> Optional[str]:
 
 
 def run_one(bench: Benchmark, arm: str, row_overrides: Tuple[str, ...], cfg: DictConfig, seed: int,
-            parent_id: Optional[str], reuse: bool) -> RunRecord:
-    """Train and evaluate one run (or reuse a finished one of the same config)."""
-    if reuse:
+            parent_id: Optional[str], reuse: bool, train: bool = True) -> RunRecord:
+    """Train and evaluate one run (or reuse a finished one of the same config); with ``train``
+    false, a run that has not finished is recorded without values (the table says "no result")."""
+    if reuse or not train:
         found = _finished_run(cfg)
         if found:
             record = tracking.get_run(found, cfg.tracking)
             log.info("reproduction %s: %s seed %d reused from run %s", bench.name, arm, seed, found)
             seconds = float(record.metrics.get("time/wall_s", math.nan))
             return RunRecord(bench.name, arm, row_overrides, seed, found, dict(record.metrics), seconds, True)
+    if not train:
+        log.info("reproduction %s: %s seed %d has no finished run (left out: --table-only)", bench.name, arm, seed)
+        return RunRecord(bench.name, arm, row_overrides, seed, "", {}, math.nan)
     configure_threads(cfg)
     start = time.perf_counter()
     outcome = train_run(cfg, parent_run_id=parent_id, extra_tags={
@@ -220,11 +224,13 @@ def figure(benchmarks: Sequence[Benchmark], results: Dict[str, List[Outcome]]):
 
 def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: Sequence[Path] = (),
               overrides: Sequence[str] = (), output: Optional[Path] = None, reuse: bool = True,
-              arms: Optional[Sequence[str]] = None, only_seeds: Optional[Sequence[int]] = None) -> str:
+              arms: Optional[Sequence[str]] = None, only_seeds: Optional[Sequence[int]] = None,
+              train: bool = True) -> str:
     """Run the chosen benchmarks (module docstring); return (and write) the Markdown table.
     ``arms`` keeps only the rows of those arms (a cheap baseline with more seeds than the hybrid);
     ``only_seeds`` runs only those of the ``seeds`` seeds (several processes share the seeds of one
-    reproduction; a last call without it reuses their runs and writes the whole table)."""
+    reproduction; a last call without it reuses their runs and writes the whole table); ``train``
+    false tabulates the finished runs only, training nothing."""
     if seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {seeds}")
     if not registry:
@@ -256,7 +262,7 @@ def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: S
         for i, (bench, arm, row_overrides, seed, cfg) in enumerate(plans, start=1):
             log.info("reproduction %d/%d: %s, arm %s%s, seed %d", i, len(plans), bench.name, arm,
                      f" ({' '.join(row_overrides)})" if row_overrides else "", seed)
-            records.append(run_one(bench, arm, row_overrides, cfg, seed, parent.run_id, reuse))
+            records.append(run_one(bench, arm, row_overrides, cfg, seed, parent.run_id, reuse, train))
         results = {b.name: outcomes(b, records) for b in chosen}
         table = markdown(chosen, results, records, len({r.seed for r in records}))
         text = csv_text(records, chosen)

@@ -14,10 +14,10 @@ from typing import Any
 
 from omegaconf.errors import OmegaConfBaseException
 
-from hyco.arms import ARMS, arm_of, available_arms, reconstruction_arms
+from hyco.arms import ARMS, arm_of, available_arms, reconstruction_arms, static_arms
 from hyco.config.schema import truth_physics
 from hyco.core.devices import select_device
-from hyco.data.generate import check_truth, observed_fields, truth_steps_per_frame
+from hyco.data.generate import check_static, check_truth, observed_fields, truth_steps_per_frame
 from hyco.data.observation import POINT_KINDS, ObservationOperator
 from hyco.errors import ConfigError, ObservationError, PhysicsParameterError, ProblemRefused
 from hyco.physics.ic import PRIORS
@@ -44,6 +44,15 @@ def check_problem(cfg: Any) -> None:
         model.validate_params(model.initial_params())
     except PhysicsParameterError as err:
         raise ConfigError(f"physics.params: the initial guesses are invalid — {err}") from None
+    model.check_learner()
+    if model.time_dependent and int(cfg.data.num_frames) < 2:
+        raise ConfigError(f"data.num_frames: must be >= 2 (an initial state and at least one frame), got "
+                          f"{cfg.data.num_frames}")
+    if not model.time_dependent and not arm.static:
+        raise ProblemRefused(f"trainer.variant={arm.name}: the physics model '{cfg.physics.name}' is static (no time "
+                             f"axis: one solution of its parameters, no initial state to roll out from), which this "
+                             f"arm cannot train on; arms that run static problems: {static_arms()}")
+    check_static(cfg, model)
     if arm.accepts is not None:
         try:
             arm.accepts(cfg, model)
@@ -108,7 +117,7 @@ def check_reconstruction(cfg: Any, arm: Any) -> None:
     if not scattered and kind == "field":
         raise ProblemRefused(f"synthetic.name={cfg.synthetic.name}: a neural field reconstructs scattered observations "
                              f"of one trajectory; with observation.spatial={spatial} choose a grid network, or "
-                             f"observe with observation.spatial=lattice|tuples")
+                             f"observe with observation.spatial=lattice|tuples|uniform")
     if scattered and int(cfg.data.num_train) != 1:
         raise ProblemRefused(f"data.num_train={cfg.data.num_train}: a neural field (x, t) -> u reconstructs one "
                              f"trajectory; set data.num_train=1")

@@ -50,6 +50,7 @@ RULES: List[KeyRule] = [
     KeyRule("physics.jit_frames", "none", "how many frames one compiled trace steps: speed, not results"),
     KeyRule("physics.params.*.initial_guess", "run", "where a fit starts, not what the data are"),
     KeyRule("physics.params.*.initial_jitter", "run", "where a fit starts, not what the data are"),
+    KeyRule("physics.params.*.initial_uniform", "run", "where a fit starts, not what the data are"),
     KeyRule("physics.params.*.learnable", "run", "which parameters a fit moves, not what the data are"),
     KeyRule("physics.params.*.smoothness", "run", "a prior of the fit, not part of the data"),
     KeyRule("data", "data", "how many simulations, of what length, from which initial-condition seeds"),
@@ -63,6 +64,7 @@ RULES: List[KeyRule] = [
     KeyRule("synthetic", "run", "the network's architecture"),
     KeyRule("trainer", "run", "the arm and its optimisation"),
     KeyRule("trainer.resume", "none", "whether to continue a crashed run, not what it computes"),
+    KeyRule("trainer.checkpoint_every", "none", "how often a run is checkpointed: a resumed run continues exactly"),
     KeyRule("seed", "trial", "the training seed; a sweep gives every trial its own"),
     KeyRule("experiment_name", "none", "a label: the experiment the run is filed under"),
     # ---------------------------------------------------------------- how a study scores

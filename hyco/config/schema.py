@@ -102,6 +102,7 @@ class SpatialMaskKind(Choice):
     # scattered, off-grid observations (values read from the truth by interpolation):
     lattice = "lattice"  # a lattice of sensors in the box, fixed or moving along a linear ODE
     tuples = "tuples"  # random (cell, frame) pairs over the whole trajectory
+    uniform = "uniform"  # num_sensors fixed points drawn uniformly in the box, reading every frame
 
 
 class NoiseScale(Choice):
@@ -223,7 +224,7 @@ class DataConfig:
     num_train: int = ranged(8, 1, 99_999)
     num_val: int = ranged(2, 0, 99_999)
     num_test: int = ranged(2, 0, 99_999)
-    num_frames: int = ranged(20, 2)
+    num_frames: int = ranged(20, 1)  # 1: a static problem's one solution (scattered observations only)
     seed: int = ranged(0, 0, SEED_MAX)  # IC seeds: train = seed+i, val/test offset so the three sets are disjoint
     generation_batch: int = ranged(4, 1)
     cache_dir: str = "data/cache"  # relative to the project root unless absolute
@@ -231,6 +232,10 @@ class DataConfig:
     max_cached_sims: int = ranged(8, 1)
     static_fields: List[str] = field(default_factory=list)
     ic: InitialConditionConfig = field(default_factory=InitialConditionConfig)
+    # Reconstruction problems (scattered observations): score the reconstructions on this many nodes
+    # per axis spanning the box (the static papers' 50 x 50 grid), the truth read there exactly where
+    # it is known in closed form, else interpolated from its grid; 0: on the truth's own grid
+    reference_nodes: int = ranged(0, 0)
     # The model that generates the data, where it differs from the learner (``physics``): the keys
     # of a physics config that differ, merged over ``physics`` (a smaller time step, all terms of
     # an equation the learner has only some of, another parameter profile). Empty: the learner's
@@ -268,6 +273,8 @@ class ParamSpecConfig:
     true_theta: List[float] = ranged([])
     initial_theta: List[float] = ranged([])
     initial_jitter: float = ranged(0.0, 0.0)  # start from the initial guess x (1 + jitter N(0, 1)), drawn from the seed
+    # start from values drawn uniformly in one [low, high] per scalar (a family's theta), from the seed
+    initial_uniform: List[List[float]] = ranged([])
 
 
 @dataclass
@@ -301,7 +308,7 @@ class ObservationConfig:
     # domain per axis; both empty means the whole domain
     box_lower: List[float] = ranged([], 0.0, 1.0)
     box_upper: List[float] = ranged([], 0.0, 1.0)
-    num_sensors: int = ranged(16, 1)  # sensors: random points in the box; lattice: sensors kept; tuples: pairs drawn
+    num_sensors: int = ranged(16, 1)  # sensors, uniform: random points in the box; lattice: sensors kept; tuples: pairs
     moving_sensors: bool = False  # sensors: new random points every frame (seeded) instead of fixed ones
     lattice: int = ranged(10, 1)  # lattice: sensors per axis, spread from box_lower to box_upper (ends included)
     sensor_indices: List[int] = ranged([], 0)  # lattice: the kept sensors (empty: num_sensors at random)
@@ -355,6 +362,10 @@ class TrainerConfig:
     physical_betas: List[float] = ranged([0.9, 0.999], 0.0, 1.0, open_high=True)  # Adam's betas for the physics
     physical_scheduler: PhysicalScheduler = PhysicalScheduler.none
     # bookkeeping
+    # epochs between checkpoints of a reconstruction run of one player (synthetic_only, physical_only on
+    # scattered data) and of the PINN; the metrics of the epochs between go with the next checkpoint
+    # (the HYCO arms: trainer.hyco.checkpoint_every)
+    checkpoint_every: int = ranged(1, 1)
     resume: bool = True
     inject_nan_at_step: int = ranged(-1, -1)  # test hook: poison the loss at this optimisation step
 

@@ -198,9 +198,19 @@ def _check_observation(cfg: DictConfig) -> None:
                 )
 
 
+def _scattered(cfg: DictConfig) -> bool:
+    """Observed at off-grid points: a reconstruction problem (fitted whole, nothing held out)."""
+    return cfg.observation.spatial in (SpatialMaskKind.lattice, SpatialMaskKind.tuples, SpatialMaskKind.uniform)
+
+
 def _check_trainer(cfg: DictConfig) -> None:
     tr, data = cfg.trainer, cfg.data
-    if tr.rollout_steps >= data.num_frames:
+    scattered = _scattered(cfg)
+    if data.num_frames == 1 and not scattered:
+        raise ConfigError("data.num_frames=1 (a static problem's one frame, its solution) is observed at scattered "
+                          "points: observation.spatial=uniform|lattice|tuples")
+    # rollout windows are cut from grid observations only (scattered ones are fitted whole)
+    if tr.rollout_steps >= data.num_frames and not scattered:
         raise ConfigError(
             f"trainer.rollout_steps: must be in [1, data.num_frames-1={data.num_frames - 1}], "
             f"got {tr.rollout_steps}"
@@ -220,9 +230,7 @@ def _check_evaluation(cfg: DictConfig) -> None:
     if horizon > frames - 1:
         raise ConfigError(f"evaluation.horizon: {horizon} steps, but the simulations have data.num_frames={frames} "
                           f"frames (at most {frames - 1} steps); lower it, or 0 for all of them")
-    spatial = str(getattr(cfg.observation.spatial, "value", cfg.observation.spatial))
-    # scattered points make a reconstruction problem, scored on the training trajectory itself
-    scattered = spatial in (SpatialMaskKind.lattice.value, SpatialMaskKind.tuples.value)
-    if "evaluate" in cfg.task and int(cfg.data.num_test) == 0 and not cfg.evaluation.run_id and not scattered:
+    # a reconstruction problem is scored on its reconstruction of the observed solution, not on held-out ones
+    if "evaluate" in cfg.task and int(cfg.data.num_test) == 0 and not cfg.evaluation.run_id and not _scattered(cfg):
         raise ConfigError("data.num_test: 0 test simulations, but task includes evaluate: there is nothing held out "
                           "to evaluate on; set data.num_test >= 1, or drop evaluate from task")

@@ -8,6 +8,10 @@ true parameters, observes them and writes the entry (a *miss*).
 Reproducibility: simulation ``i`` of a split starts from IC seed ``data.seed + offset[split] + i``
 and its noise is seeded by ``observation.seed`` and that IC seed, so each simulation's arrays do
 not depend on ``data.generation_batch`` or on which other simulations share its batch.
+
+A static model (no time axis, :mod:`hyco.physics.static`) is solved once with the true parameters:
+its "trajectory" is one frame, the solution, observed at scattered points; nothing of it is given
+as known (there is no initial state).
 """
 
 from __future__ import annotations
@@ -145,8 +149,17 @@ def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frame
     """Roll out one batch of ICs, a frame every ``every`` steps: ``{dynamic field: [B, T, C,
     *spatial]}`` and ``{static field: [B, C, *spatial]}``, float32.
 
-    Entry ``i`` depends only on ``seeds[i]`` (the model's ``initial_state`` contract).
+    Entry ``i`` depends only on ``seeds[i]`` (the model's ``initial_state`` contract). A static
+    model's one frame is its solution (the same for every entry).
     """
+    if not model.time_dependent:
+        import torch
+
+        with torch.no_grad():
+            solution = model.solve(params, dtype=torch.float64).cpu().numpy().astype(np.float32)
+        slices = model.converter.channel_slices(model.dynamic_fields)
+        return {name: np.repeat(solution[slices[name]][None, None], len(seeds), axis=0)
+                for name in model.dynamic_fields}
     state = model.initial_state(len(seeds), list(seeds))
     frames = model.rollout(state, params, num_frames - 1, every=every)
     if len(frames) != num_frames:
@@ -155,6 +168,45 @@ def simulate(model: Any, params: Dict[str, Any], seeds: Sequence[int], num_frame
     out = {name: np.stack([f[name] for f in per_frame], axis=1) for name in model.dynamic_fields}
     out.update({name: per_frame[0][name] for name in model.static_fields})
     return out
+
+
+def check_static(cfg: Any, model: Any) -> None:
+    """A static model (no time axis) has one frame, one solution and nothing held out: refuse
+    another number of frames or simulations, naming the keys."""
+    if model.time_dependent:
+        return
+    if int(cfg.data.num_frames) != 1:
+        raise ConfigError(f"data.num_frames={cfg.data.num_frames}: the physics model '{cfg.physics.name}' is static "
+                          "(no time axis): its data are one frame, the solution; set data.num_frames=1")
+    counts = (int(cfg.data.num_train), int(cfg.data.num_val), int(cfg.data.num_test))
+    if counts != (1, 0, 0):
+        raise ConfigError(f"data.num_train/num_val/num_test={list(counts)}: a static problem has one solution to "
+                          "reconstruct and no held-out simulation; set data.num_train=1 data.num_val=0 "
+                          "data.num_test=0")
+    spatial = str(getattr(cfg.observation.spatial, "value", cfg.observation.spatial))
+    if spatial not in POINT_KINDS:
+        raise ConfigError(f"observation.spatial={spatial}: a static problem is observed at scattered points "
+                          f"({' | '.join(POINT_KINDS)})")
+
+
+def reference_grid(model: Any, nodes: int) -> Tuple[np.ndarray, List[float], List[float]]:
+    """``nodes`` points per axis from the box's lower to its upper corner: ``([*shape, dim], first,
+    spacing)`` (the static papers' 50 x 50 evaluation grid)."""
+    lower, size = getattr(model, "node_box", (model.domain_origin, model.domain_size))
+    axes = [np.linspace(lower, lower + size, int(nodes)) for _ in range(model.dim)]
+    return (np.stack(np.meshgrid(*axes, indexing="ij"), -1), [float(lower)] * model.dim,
+            [float(size) / (int(nodes) - 1)] * model.dim)
+
+
+def read_truth(model: Any, name: str, own: np.ndarray, times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The truth's frames ``own [T, C, *own grid]`` at the positions ``points [*shape, dim]``:
+    ``[T, C, *shape]``, exactly where the model knows its solution in closed form
+    (``exact_values``), else by multilinear interpolation of its grid."""
+    flat = points.reshape(-1, points.shape[-1])
+    exact = [model.exact_values(flat, float(t)) for t in times]
+    if all(e is not None for e in exact):
+        return np.stack([e.T.reshape(-1, *points.shape[:-1]) for e in exact]).astype(np.float32)
+    return resample(own, extent_of(model, name), points)
 
 
 def observed_fields(cfg: Any, model: Any) -> List[str]:
@@ -194,7 +246,13 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     fine = tuple(model.converter.sample_shape) != tuple(learner.converter.sample_shape)
     # the truth of every parameter, apart from the known static inputs, on the learner's grid
     truth_params = learner.true_params() if fine else params
-    true_params = {f"param_{n}": learner.converter.static_to_numpy(v) for n, v in truth_params.items()}
+    if learner.time_dependent:
+        true_params = {f"param_{n}": learner.converter.static_to_numpy(v) for n, v in truth_params.items()}
+    else:  # a static model's parameters are torch tensors in its own shapes (an elliptic one: per element)
+        from hyco.physics.params import param_to_numpy
+
+        true_params = {f"param_{n}": np.asarray(param_to_numpy(v), dtype=np.float32)[None]
+                       for n, v in learner.true_params().items()}
 
     num_frames = int(cfg.data.num_frames)
     times = np.arange(num_frames) * float(cfg.physics.dt)
@@ -205,9 +263,15 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
     spatial_shape = tuple(learner.converter.sample_shape)
     operator = ObservationOperator(cfg.observation, spatial_shape, num_frames)
     scattered = operator.spatial_kind in POINT_KINDS
+    static = not learner.time_dependent
     unobserved_mask = np.zeros_like(operator.mask)
-    unobserved_mask[0] = 1  # the initial condition is known in full, observed or not
+    if not static:  # a static problem has no initial state to know
+        unobserved_mask[0] = 1  # the initial condition is known in full, observed or not
     valid = {n: _field_samples(learner, n) for n in learner.dynamic_fields}
+    # where the reconstructions are scored: a grid of nodes spanning the box, or the truth's own grid
+    reference_nodes = int(cfg.data.reference_nodes)
+    reference = reference_grid(learner, reference_nodes) if reference_nodes > 0 else None
+    stored_fine = fine or reference is not None
     # the path is printed once, by the caller; inside a sweep (no run bars) generation is detail
     logger.log(logging.INFO if run_bars_enabled() else logging.DEBUG,
                "generating %d simulations (%s) x %d frames at %s%s",
@@ -222,9 +286,13 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
                 arrays: Dict[str, np.ndarray] = {}
                 for stream, name in enumerate(learner.dynamic_fields):
                     own = trajectories[name][b]  # the truth on its own grid
-                    truth = resample(own, extent_of(model, name), learner.sample_points(name)[0]) if fine else own
+                    truth = (read_truth(model, name, own, times, learner.sample_points(name)[0]) if fine
+                             else np.array(own))
                     if name in observed and scattered:
-                        points = observe_points(cfg.observation, own, extent_of(model, name), times, seed, stream)
+                        exact = model.exact_values(np.zeros((0, model.dim)), 0.0) is not None
+                        reader = ((lambda k, p: model.exact_values(p, float(times[k]))) if exact else None)
+                        points = observe_points(cfg.observation, own, extent_of(model, name), times, seed, stream,
+                                                reader=reader, timed=not static)
                         arrays.update({f"{key}_{name}": value for key, value in points.items()})
                         obs, mask = truth * unobserved_mask, unobserved_mask.copy()
                     elif name in observed:
@@ -233,7 +301,9 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
                         obs, mask = truth * unobserved_mask, unobserved_mask.copy()
                     mask = mask * valid[name]  # padding is never observed
                     arrays[f"truth_{name}"] = truth
-                    if fine:
+                    if reference is not None:
+                        arrays[f"fine_{name}"] = read_truth(model, name, own, times, reference[0])
+                    elif fine:
                         arrays[f"fine_{name}"] = own
                     arrays[f"obs_{name}"] = (obs * mask).astype(np.float32)
                     arrays[f"mask_{name}"] = mask.astype(np.uint8)
@@ -260,9 +330,14 @@ def _write_entry(cfg: Any, path: Path, key: str, progress: bool) -> int:
         "num_frames": num_frames,
         "spatial_shape": list(spatial_shape),
         "resolution": list(learner.resolution),
-        "fine": {"resolution": list(model.resolution), "first": list(extent_of(model, learner.dynamic_fields[0]).first),
-                 "spacing": list(model.dx)} if fine else None,
+        # the grid reconstructions are scored on (fine_<field>): the reference nodes, or the finer truth's own
+        "fine": ({"resolution": [reference_nodes] * learner.dim, "first": reference[1], "spacing": reference[2]}
+                 if reference is not None else
+                 {"resolution": list(model.resolution),
+                  "first": list(extent_of(model, learner.dynamic_fields[0]).first),
+                  "spacing": list(model.dx)} if stored_fine else None),
         "scattered": scattered,
+        "static": static,
         # the state's channel order (the JSON below is written with sorted keys)
         "field_order": [spec.name for spec in learner.field_specs],
         "fields": {

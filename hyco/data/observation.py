@@ -25,7 +25,7 @@ import numpy as np
 from hyco.errors import ObservationError
 
 #: spatial kinds whose observations are scattered points, not grid cells (hyco.data.points)
-POINT_KINDS = ("lattice", "tuples")
+POINT_KINDS = ("lattice", "tuples", "uniform")
 
 # tags that separate the random streams drawn from the same observation seed
 _SENSOR_STREAM = 0x5E4504
@@ -99,7 +99,8 @@ class ObservationOperator:
             if kind == "box":
                 return region
             return self._sensors(cfg, region)
-        raise ObservationError(f"observation.spatial: unknown kind '{kind}' (full | box | sensors | lattice | tuples)")
+        raise ObservationError(f"observation.spatial: unknown kind '{kind}' (full | box | sensors | lattice | tuples | "
+                               "uniform)")
 
     def _box(self, cfg: Any) -> np.ndarray:
         """The cells of the box ``box_lower..box_upper`` (fractions of the domain per axis)."""

@@ -9,17 +9,23 @@ The papers observe one trajectory at scattered points rather than on grid cells:
   ``observation.seed``) or the explicit ``sensor_indices``. Every kept sensor reads every frame.
 * ``observation.spatial=tuples``: ``num_sensors`` random ``(cell, frame)`` pairs over the whole
   grid and trajectory, frame 0 included (Gray–Scott's 5000 of 51 x 4096).
+* ``observation.spatial=uniform``: ``num_sensors`` fixed points drawn uniformly (off the grid) in
+  the box ``box_lower..box_upper``, reading every frame (the static papers' 25 points in
+  ``(0, pi)^2`` and 50 points on the whole square).
 
 A sensor's value is the truth at its position, read by multilinear interpolation of the truth's own
-grid (a finer truth grid than the learner's is read directly, never through the learner's);
-outside the domain a walled field falls to its wall value 0. Noise, when asked for, is Gaussian
-with ``noise`` times the RMS (or the maximum, ``noise_scale=max``) of the clean values.
+grid (a finer truth grid than the learner's is read directly, never through the learner's), or
+exactly where the truth is known in closed form (``PhysicalModel.exact_values``: the Helmholtz
+paper's ``sin x sin y``); outside the domain a walled field falls to its wall value 0. Noise, when
+asked for, is Gaussian with ``noise`` times the RMS (or the maximum, ``noise_scale=max``, the
+static papers' ``sigma = level * max |u_obs|``) of the clean values. Points carry their time as a
+last coordinate, except on a static problem (no time axis): ``[P, dim]``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -96,6 +102,28 @@ def lattice_positions(cfg: Any, extent: Extent, times: np.ndarray) -> np.ndarray
     return np.stack([centre + (start - centre) @ expm(matrix * float(t)).T for t in times])
 
 
+def box_bounds(cfg: Any, extent: Extent) -> Tuple[np.ndarray, np.ndarray]:
+    """The physical corners of the observation box ``box_lower..box_upper`` (fractions of the domain)."""
+    dim = len(extent.shape)
+    lower = list(cfg.box_lower) or [0.0] * dim
+    upper = list(cfg.box_upper) or [1.0] * dim
+    if len(lower) != dim or len(upper) != dim or not all(0.0 <= a < b <= 1.0 for a, b in zip(lower, upper)):
+        raise ObservationError(f"observation.box_lower/box_upper: {dim} fractions each with 0 <= lower < upper <= 1, "
+                               f"got {lower} / {upper}")
+    low = np.asarray(extent.lower, dtype=np.float64) + np.asarray(lower) * extent.size
+    high = np.asarray(extent.lower, dtype=np.float64) + np.asarray(upper) * extent.size
+    return low, high
+
+
+def uniform_positions(cfg: Any, extent: Extent) -> np.ndarray:
+    """``num_sensors`` points drawn uniformly in the observation box: ``[S, dim]``."""
+    count = int(cfg.num_sensors)
+    if count < 1:
+        raise ObservationError(f"observation.num_sensors: at least 1 point, got {count}")
+    low, high = box_bounds(cfg, extent)
+    return low + (high - low) * _rng(cfg.seed, _SENSOR_STREAM).random((count, len(low)))
+
+
 def tuple_positions(cfg: Any, extent: Extent, num_frames: int) -> Tuple[np.ndarray, np.ndarray]:
     """``(frames [P], cells [P, dim] as indices)`` of ``num_sensors`` distinct random pairs."""
     total = num_frames * int(np.prod(extent.shape))
@@ -107,17 +135,28 @@ def tuple_positions(cfg: Any, extent: Extent, num_frames: int) -> Tuple[np.ndarr
     return frames, np.stack(np.unravel_index(cells, extent.shape), -1)
 
 
+#: ``reader(frame, points [P, dim]) -> [P, C]``: the truth of one frame read at points
+Reader = Callable[[int, np.ndarray], np.ndarray]
+
+
 def observe_points(cfg: Any, truth: np.ndarray, extent: Extent, times: np.ndarray, sim_seed: int,
-                   stream: int) -> Dict[str, np.ndarray]:
+                   stream: int, reader: Optional[Reader] = None, timed: bool = True) -> Dict[str, np.ndarray]:
     """The scattered observations of one field's trajectory ``truth [T, C, *shape]`` (on the grid
-    ``extent``): ``points [P, dim + 1]`` (coordinates, then time), ``frames [P]``, ``values``
-    ``[P, C]`` (noisy) and ``clean`` ``[P, C]``, float32."""
+    ``extent``): ``points [P, dim + 1]`` (coordinates, then time; ``[P, dim]`` when not ``timed``),
+    ``frames [P]``, ``values`` ``[P, C]`` (noisy) and ``clean`` ``[P, C]``, float32. ``reader``
+    reads a frame at off-grid points (default: multilinear interpolation of ``truth``)."""
     kind = str(getattr(cfg.spatial, "value", cfg.spatial))
-    if kind == "lattice":
-        positions = lattice_positions(cfg, extent, times)  # [T, S, dim]
+    if reader is None:
+        def reader(k: int, points: np.ndarray) -> np.ndarray:
+            return read(truth[k], extent, points)
+    if kind in ("lattice", "uniform"):
+        if kind == "lattice":
+            positions = lattice_positions(cfg, extent, times)  # [T, S, dim]
+        else:  # fixed points, read at every frame
+            positions = np.repeat(uniform_positions(cfg, extent)[None], len(times), axis=0)
         frames = np.repeat(np.arange(len(times)), positions.shape[1])
         coords = positions.reshape(-1, positions.shape[-1])
-        clean = np.concatenate([read(truth[k], extent, positions[k]) for k in range(len(times))])
+        clean = np.concatenate([reader(k, positions[k]) for k in range(len(times))])
     elif kind == "tuples":
         frames, cells = tuple_positions(cfg, extent, len(times))
         coords = np.asarray(extent.first) + cells * np.asarray(extent.spacing)
@@ -130,7 +169,7 @@ def observe_points(cfg: Any, truth: np.ndarray, extent: Extent, times: np.ndarra
         scale = float(np.abs(clean).max()) if scale_kind == "max" else float(np.sqrt(np.mean(np.square(clean))))
         values += float(cfg.noise) * scale * _rng(cfg.seed * 1_000_003 + sim_seed,
                                                   _NOISE_STREAM + stream).standard_normal(values.shape)
-    points = np.concatenate([coords, np.asarray(times)[frames][:, None]], axis=1)
+    points = np.concatenate([coords, np.asarray(times)[frames][:, None]], axis=1) if timed else coords
     return {"points": points.astype(np.float32), "frames": frames.astype(np.int32),
             "values": values.astype(np.float32), "clean": clean.astype(np.float32)}
 

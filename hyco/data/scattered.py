@@ -1,12 +1,17 @@
 """The data of a reconstruction problem: trajectories observed at scattered points.
 
-With ``observation.spatial=lattice|tuples`` (:mod:`hyco.data.points`) a run does not learn from
-grid windows but from the observed points of its training trajectories, the papers' protocol:
+With ``observation.spatial=lattice|tuples|uniform`` (:mod:`hyco.data.points`) a run does not learn
+from grid windows but from the observed points of its training trajectories, the papers' protocol:
 both players reconstruct those trajectories, the physical one by rolling out from the known
 initial state, the network as a field of space and time. :class:`ScatteredData` holds what the
 players train on (initial states, the points and their values per observed field) and what the
 reconstruction is scored against (the clean truth on the learner's grid and, where the truth was
-simulated on a finer grid, on that grid).
+simulated on a finer grid or ``data.reference_nodes`` asks for one, on that reference grid).
+
+A static problem (:mod:`hyco.physics.static`) is the same with one frame and no time: its frame 0
+is the solution, not a known initial state, so it is fitted and scored (:attr:`ScatteredData.first`
+is 0 instead of 1), there is no initial state to give anyone (``x0`` is zeros), and points have no
+time coordinate (``[N, dim]``: :attr:`ScatteredData.timed` is False).
 """
 
 from __future__ import annotations
@@ -47,6 +52,18 @@ class ScatteredData:
     fine_grid: Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]] = None  # (first, spacing)
     channels: Dict[str, slice] = field(default_factory=dict)
     grid: Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]] = None  # the learner's (first, spacing)
+    static: bool = False  # one frame, the solution of a static model; points without time
+
+    @property
+    def timed(self) -> bool:
+        """Whether points carry a time coordinate (``[N, dim + 1]``); not on a static problem."""
+        return not self.static
+
+    @property
+    def first(self) -> int:
+        """The first frame that is fitted and scored: 1 (frame 0 is the known initial state), or 0 on
+        a static problem, whose one frame is the unknown solution."""
+        return 0 if self.static else 1
 
     @classmethod
     def open(cls, cfg: Any, reader: CacheReader, split: str = "train") -> "ScatteredData":
@@ -63,7 +80,10 @@ class ScatteredData:
         channels = {n: slice(int(a), int(b)) for n, a, b in zip(names, offsets[:-1], offsets[1:])}
         inputs = static_inputs(cfg, reader.static_fields)
         keys = [("static_" if n in reader.static_fields else "param_") + n for n in inputs]
+        static = bool(reader.metadata.get("static", False))
         x0 = [np.concatenate([s[f"truth_{n}"][0] for n in names] + [s[k] for k in keys]) for s in sims]
+        if static:  # no initial state: frame 0 is what is to be found, never an input
+            x0 = [np.zeros_like(x) for x in x0]
         truth = np.stack([np.concatenate([s[f"truth_{n}"] for n in names], axis=1) for s in sims])
         observed = {}
         for name in names:
@@ -85,7 +105,7 @@ class ScatteredData:
 
         extent = extent_of(build_physics(cfg.physics, cfg.data.ic), names[0])
         return cls(reader, torch.from_numpy(np.stack(x0)).float(), observed, torch.from_numpy(truth), times, fine,
-                   fine_grid, channels, (extent.first, extent.spacing))
+                   fine_grid, channels, (extent.first, extent.spacing), static)
 
     @property
     def num_frames(self) -> int:
@@ -103,24 +123,31 @@ class ScatteredData:
         assert self.grid is not None
         return self.truth[0], self.grid
 
+    def with_time(self, space: torch.Tensor, t: int) -> torch.Tensor:
+        """Spatial points ``[n, dim]`` as the players' inputs at frame ``t``: with the frame's time
+        appended, or as they are on a static problem."""
+        if not self.timed:
+            return space
+        return torch.cat([space, torch.full((len(space), 1), float(self.times[t]), dtype=space.dtype)], dim=1)
+
     def reference_points(self, chunk: int = 65536) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        """Every sample of :meth:`reference` at frames ``1..T-1`` in chunks: ``(points [n, dim + 1],
-        values [n, C])`` (points in time-major order)."""
+        """Every sample of :meth:`reference` at the scored frames (``first..T-1``) in chunks:
+        ``(points [n, dim (+1)], values [n, C])`` (points in time-major order)."""
         values, (first, spacing) = self.reference()
         shape = tuple(values.shape[2:])
         axes = [torch.as_tensor(f + s * np.arange(n), dtype=torch.float32) for f, s, n in zip(first, spacing, shape)]
         space = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
         flat = values.reshape(values.shape[0], values.shape[1], -1)  # [T, C, P]
         per_frame = max(1, chunk // max(1, len(space)))
-        for lo in range(1, self.num_frames, per_frame):
+        for lo in range(self.first, self.num_frames, per_frame):
             frames = range(lo, min(self.num_frames, lo + per_frame))
-            points = torch.cat([torch.cat([space, torch.full((len(space), 1), float(self.times[t]))], dim=1)
-                                for t in frames])
+            points = torch.cat([self.with_time(space, t) for t in frames])
             yield points, torch.cat([flat[t].T for t in frames]).float()
 
     def field_error(self, predict: Callable[[torch.Tensor], torch.Tensor]) -> Dict[str, float]:
-        """The reconstruction error of ``predict(points) -> [n, C]`` (a neural field) over frames
-        ``1..T-1`` of :meth:`reference`: :func:`reconstruction_scores`."""
+        """The reconstruction error of ``predict(points) -> [n, C]`` (a neural field, or a static
+        solution read at points) over the scored frames of :meth:`reference`:
+        :func:`reconstruction_scores`."""
         sq = None
         norm = None
         count = 0

@@ -7,7 +7,10 @@ trajectory; there is no held-out forecast. Scored, for every player the run trai
   clean truth resampled to that grid (frames ``1..T-1``), and the learned parameters (a family
   parameter with its scalars, ``||theta - theta*||/||theta*||`` and the papers' ``p_error``);
 * the synthetic player (a neural field): queried at every sample of the truth's own grid (the
-  fine grid when the truth was finer than the learner's) at frames ``1..T-1``.
+  fine grid when the truth was finer than the learner's, or the ``data.reference_nodes`` grid) at
+  frames ``1..T-1``;
+* on a static problem (one frame, the solution): both players read at every point of that
+  reference grid (the physical solution by interpolation, as the static papers score it).
 
 Each as relative L2 and as MSE (a sum over fields of the fields' MSEs): the final value
 (``eval/recon/<player>/<score>_final``), the minimum over the training epochs of the last
@@ -91,14 +94,12 @@ def score_players(rcfg: DictConfig, model: PhysicalModel, data: ScatteredData,
 
 
 def _query_frames(query, data: ScatteredData, shape, first, spacing) -> np.ndarray:
-    """A neural field on a grid at frames ``1..T-1``: ``[T - 1, C, *shape]``."""
+    """A neural field (or a static solution read at points) on a grid at the scored frames:
+    ``[T - first, C, *shape]``."""
     axes = [torch.as_tensor(f + s * np.arange(n), dtype=torch.float32) for f, s, n in zip(first, spacing, shape)]
     space = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
-    frames = []
-    for t in range(1, data.num_frames):
-        points = torch.cat([space, torch.full((len(space), 1), float(data.times[t]))], dim=1)
-        frames.append(query(points).T.reshape(-1, *shape).numpy())
-    return np.stack(frames)
+    return np.stack([query(data.with_time(space, t)).T.reshape(-1, *shape).numpy()
+                     for t in range(data.first, data.num_frames)])
 
 
 def evaluate_reconstruction(cfg: DictConfig, rcfg: DictConfig, run_id: str, reader: CacheReader,
@@ -138,7 +139,7 @@ def reconstruction_figure(data: ScatteredData, pictures: Dict[str, np.ndarray], 
     """The truth and each player's reconstruction of the first field at ``count`` frames, with the
     observed points of those frames on the truth."""
     reference, _ = data.reference()
-    truth = reference[1:].numpy()
+    truth = reference[data.first:].numpy()
     frames = np.unique(np.linspace(0, truth.shape[0] - 1, max(1, count)).astype(int))
     rows = [("truth", truth), *pictures.items()]
     fig, axes = plt.subplots(len(rows), len(frames), figsize=(2.6 * len(frames), 2.4 * len(rows)), squeeze=False)
@@ -151,11 +152,11 @@ def reconstruction_figure(data: ScatteredData, pictures: Dict[str, np.ndarray], 
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(f"frame {t + 1}")
+                ax.set_title(f"frame {t + data.first}" if data.timed else "solution")
             if c == 0:
                 ax.set_ylabel(name)
             if r == 0 and first_field is not None:
-                _mark_points(ax, first_field, t + 1, values.shape[2:], data)
+                _mark_points(ax, first_field, t + data.first, values.shape[2:], data)
     fig.tight_layout()
     return fig
 

@@ -1,6 +1,9 @@
 """The numbers a comparison or a sweep reads off an evaluated run: the arm's forecast error and
 the parameter error, on the validation split (what is optimised) and the test split (what is
-reported)."""
+reported). A reconstruction problem (scattered observations of one trajectory or of one static
+solution) has no held-out split: its "forecast error" is the reconstruction error of the arm's
+forecast player (``eval/recon/<player>/rel_l2_final``) and its parameter error the learned
+parameters' (``eval/recon/param/<name>_rel_error``), the same numbers in both slots."""
 
 from __future__ import annotations
 
@@ -36,6 +39,13 @@ def score_run(cfg: DictConfig, arm: str, run_id: str) -> Dict[str, Any]:
     val, test = results["val"].metrics, results["test"].metrics
     player = get_arm(arm).forecast
     params = learnable_params(cfg)
+    if any(k.startswith(f"eval/{M.RECON}/") for k in val):  # a reconstruction problem: nothing held out
+        error = val.get(M.eval_recon(player, "final"), math.nan)
+        found = {n: val[M.eval_recon_param(M.param_rel_error(n))] for n in params
+                 if M.eval_recon_param(M.param_rel_error(n)) in val}
+        mean = float(sum(found.values()) / len(found)) if found and len(found) == len(params) else math.nan
+        return {"forecast_error": error, "param_error": mean, "test_forecast_error": error, "test_param_error": mean,
+                "params": {M.trial_param_rel_error(split, n): v for split in ("val", "test") for n, v in found.items()}}
     per_param = {M.trial_param_rel_error(split, name): metrics[M.eval_param_rel_error(split, name)]
                  for split, metrics in (("val", val), ("test", test)) for name in params
                  if M.eval_param_rel_error(split, name) in metrics}

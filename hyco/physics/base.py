@@ -131,6 +131,9 @@ class PhysicalModel(ABC):
     OPTIONS: ClassVar[Mapping[str, Any]] = {}
     #: tiny configurations for the contract tests, by case name (:class:`TinyCase`)
     TINY_CASES: ClassVar[Dict[str, TinyCase]] = {}
+    #: False for a static problem (:class:`hyco.physics.static.StaticModel`): no time axis, one
+    #: solution of the parameters instead of a rollout from an initial state
+    TIME_DEPENDENT: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -277,6 +280,21 @@ class PhysicalModel(ABC):
                 return s
         raise KeyError(f"field '{name}': the model {type(self).__name__} has {list(self.field_names)}")
 
+    @property
+    def time_dependent(self) -> bool:
+        """Whether the model steps in time (False: a static problem, :mod:`hyco.physics.static`)."""
+        return bool(self.TIME_DEPENDENT)
+
+    def check_learner(self) -> None:
+        """Raise :class:`~hyco.errors.ConfigError` if this configuration may generate data but not
+        learn (a closed-form truth that ignores its parameters); default: it may do both."""
+
+    def exact_values(self, points: np.ndarray, time: float = 0.0) -> Optional[np.ndarray]:
+        """The model's solution in closed form at ``points [P, dim]`` as ``[P, C]`` (a truth that is
+        known analytically, read exactly rather than interpolated from a grid); None (the default):
+        it has none, and its grid is read by interpolation."""
+        return None
+
     # ---------------------------------------------------------------- geometry
     @property
     def dim(self) -> int:
@@ -420,6 +438,14 @@ class PhysicalModel(ABC):
         coords = torch.as_tensor(np.stack(self.cell_centres(), -1), dtype=theta.dtype, device=theta.device)
         return FAMILIES.get(spec.family).field(theta, coords, spec.family_args)
 
+    def family_at(self, name: str, theta: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Family parameter ``name`` of scalars ``theta`` at arbitrary ``points [N, dim]``: ``[N]``,
+        exactly (no grid), differentiable in ``theta`` and in the points."""
+        from hyco.physics.families import FAMILIES
+
+        spec = self.param_specs[name]
+        return FAMILIES.get(spec.family).field(theta, points, spec.family_args)
+
     def theta_names(self, name: str) -> List[str]:
         """The names of the scalars of family parameter ``name`` (``A1``, ``x1``, ...)."""
         from hyco.physics.families import FAMILIES
@@ -478,10 +504,13 @@ class PhysicalModel(ABC):
         """Whether the model implements :meth:`residual`."""
         return type(self).residual is not PhysicalModel.residual
 
-    def params_at(self, values: Mapping[str, torch.Tensor], points: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+    def params_at(self, values: Mapping[str, torch.Tensor], points: Optional[torch.Tensor],
+                  thetas: Optional[Mapping[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
         """Physical-space parameter values (0-d tensors or grids ``[*resolution]``) at ``points
         [N, dim]``: scalars as they are, fields interpolated multilinearly between cell centres
-        (wrapping around on a periodic box, held constant beyond the outer centres otherwise)."""
+        (wrapping around on a periodic box, held constant beyond the outer centres otherwise).
+        ``thetas`` (the scalars of family parameters) are not read here: a family is interpolated
+        from its grid like any field; a static model evaluates its families exactly instead."""
         periodic = all(s.periodic for s in self.field_specs)
         return {n: scalar_or_field(torch.as_tensor(v), points, self.domain_lower, self.dx, periodic)
                 for n, v in values.items()}

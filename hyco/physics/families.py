@@ -12,6 +12,10 @@ family maps ``theta`` to the field on the model's grid, differentiably, so the p
       true_theta: [3.0, 2.5, 1.0, -2.0, 1.0, -2.0]       # A1 A2 x1 x2 y1 y2
       initial_theta: [1.0, 1.0, 1.4, -1.8, -1.3, -1.1]
 
+Registered here: ``gaussian_bumps`` (``(offset + sum_i A_i exp(-|x - c_i|^2 / width^2))^power``, the
+heat papers' kappa and, with ``power: 2``, the Helmholtz paper's eta) and ``softplus_sines`` (the
+Darcy paper's ``mu0^2 + softplus(sum_{m,p} c_mp sin(2 pi m x / wavelength) sin(2 pi p y / wavelength))``).
+
 A family also says how its scalars are optimised (``unconstrained``: amplitudes in log space when
 ``amplitude_space: log``) and how they are grouped for the papers' parameter error
 (``p_error = sum over groups of ||theta_g - theta*_g|| / ||theta*_g||``). New families register
@@ -63,15 +67,16 @@ def register_family(family: Family) -> Family:
 
 
 # ------------------------------------------------------------------------------------------------
-# Gaussian bumps: offset + sum_i A_i exp(-|x - c_i|^2 / width^2), optionally clamped
+# Gaussian bumps: (offset + sum_i A_i exp(-|x - c_i|^2 / width^2))^power, optionally clamped
 # ------------------------------------------------------------------------------------------------
 def _bump_args(args: Mapping[str, Any]) -> Dict[str, Any]:
     out = {"count": int(args.get("count", 1)), "offset": float(args.get("offset", 0.0)),
            "width": float(args.get("width", 1.0)), "clamp": args.get("clamp"),
-           "amplitude_space": str(args.get("amplitude_space", "linear"))}
-    if out["count"] < 1 or not out["width"] > 0 or out["amplitude_space"] not in ("linear", "log"):
-        raise ConfigError(f"family_args of gaussian_bumps: need count >= 1, width > 0, amplitude_space linear|log; "
-                          f"got {dict(args)}")
+           "amplitude_space": str(args.get("amplitude_space", "linear")), "power": int(args.get("power", 1))}
+    if out["count"] < 1 or not out["width"] > 0 or out["amplitude_space"] not in ("linear", "log") \
+            or out["power"] < 1:
+        raise ConfigError(f"family_args of gaussian_bumps: need count >= 1, width > 0, amplitude_space linear|log, "
+                          f"power >= 1; got {dict(args)}")
     if out["clamp"] is not None and (len(out["clamp"]) != 2 or not out["clamp"][0] <= out["clamp"][1]):
         raise ConfigError(f"family_args.clamp of gaussian_bumps: [low, high] with low <= high, got {out['clamp']}")
     return out
@@ -92,6 +97,8 @@ def _bump_field(theta: torch.Tensor, coords: torch.Tensor, args: Mapping[str, An
         centre = torch.stack([theta[n + d * n + i] for d in range(dim)])
         r2 = ((coords - centre) ** 2).sum(-1)
         out = out + theta[i] * torch.exp(-r2 / a["width"] ** 2)
+    if a["power"] != 1:  # the Helmholtz paper's eta = (B exp(-|x - b|^2) + 1)^2
+        out = out ** a["power"]
     if a["clamp"] is not None:
         out = torch.clamp(out, float(a["clamp"][0]), float(a["clamp"][1]))
     return out
@@ -124,6 +131,53 @@ GAUSSIAN_BUMPS = register_family(Family("gaussian_bumps", _bump_names, _bump_fie
 
 
 # ------------------------------------------------------------------------------------------------
+# softplus of a sine series: mu0^2 + softplus(sum_k c_k prod_d sin(2 pi k_d x_d / wavelength))
+# ------------------------------------------------------------------------------------------------
+def _sines_args(args: Mapping[str, Any]) -> Dict[str, Any]:
+    out = {"modes": int(args.get("modes", 3)), "wavelength": float(args.get("wavelength", 8.0))}
+    if out["modes"] < 1 or not out["wavelength"] > 0:
+        raise ConfigError(f"family_args of softplus_sines: need modes >= 1 and wavelength > 0; got {dict(args)}")
+    return out
+
+
+def _sines_modes(args: Mapping[str, Any], dim: int) -> List[tuple]:
+    """The mode multi-indices ``(k_1, ..., k_dim)``, each in ``1..modes``, row-major (``c_mp``: ``m``
+    along x, then ``p`` along y, as the authors' ``reshape(3, 3)``)."""
+    import itertools
+
+    return list(itertools.product(range(1, _sines_args(args)["modes"] + 1), repeat=dim))
+
+
+def _sines_names(args: Mapping[str, Any], dim: int) -> List[str]:
+    return ["mu0"] + ["c" + "".join(str(k) for k in mode) for mode in _sines_modes(args, dim)]
+
+
+def _sines_field(theta: torch.Tensor, coords: torch.Tensor, args: Mapping[str, Any]) -> torch.Tensor:
+    a = _sines_args(args)
+    dim = coords.shape[-1]
+    coords = coords.to(theta.dtype)
+    waves = [[torch.sin(2.0 * math.pi * k * coords[..., d] / a["wavelength"]) for k in range(1, a["modes"] + 1)]
+             for d in range(dim)]
+    series = torch.zeros(coords.shape[:-1], dtype=theta.dtype, device=theta.device)
+    for index, mode in enumerate(_sines_modes(args, dim)):
+        term = theta[1 + index]
+        for d, k in enumerate(mode):
+            term = term * waves[d][k - 1]
+        series = series + term
+    return theta[0] ** 2 + torch.nn.functional.softplus(series)
+
+
+def _sines_groups(args: Mapping[str, Any], dim: int) -> Dict[str, List[int]]:
+    # the Darcy paper reports ||theta - theta*|| / ||theta*|| over all scalars: one group
+    return {"theta": list(range(len(_sines_names(args, dim))))}
+
+
+SOFTPLUS_SINES = register_family(Family(
+    "softplus_sines", _sines_names, _sines_field, _sines_groups,
+    lambda theta, args, dim: np.array(theta, dtype=np.float64), lambda z, args, dim: z))
+
+
+# ------------------------------------------------------------------------------------------------
 # the scores of a family parameter
 # ------------------------------------------------------------------------------------------------
 def theta_rel_error(theta: Sequence[float], truth: Sequence[float]) -> float:
@@ -145,10 +199,17 @@ def p_error(family: Family, args: Mapping[str, Any], dim: int, theta: Sequence[f
 
 def family_metrics(model: Any, theta: Mapping[str, Sequence[float]]) -> Dict[str, float]:
     """Per learnable family parameter of ``model``: each scalar, the relative error of the scalars
-    and the papers' grouped error, as ``param/<name>/...`` metrics."""
+    and the papers' grouped error, as ``param/<name>/...`` metrics; and the relative error of all
+    of them together (``param/theta_rel_error``: the static papers' ``||theta - theta*|| /
+    ||theta*||`` over the six Helmholtz scalars of kappa and eta), parameters in the model's order."""
     from hyco import metrics as M
 
     out: Dict[str, float] = {}
+    ordered = [n for n in model.param_specs if n in theta]
+    if ordered:
+        out[M.PARAM_THETA_ERROR] = theta_rel_error(
+            np.concatenate([np.asarray(theta[n], dtype=np.float64).ravel() for n in ordered]),
+            np.concatenate([np.asarray(model.param_specs[n].true_theta, dtype=np.float64) for n in ordered]))
     for name, values in theta.items():
         spec = model.param_specs[name]
         family = FAMILIES.get(spec.family)

@@ -65,6 +65,10 @@ class ParamSpec:
     initial_jitter : float
         ``j > 0``: a fit starts from the initial guess (or ``initial_theta``) times
         ``1 + j * N(0, 1)`` per value, drawn from the run's seed: several starts over seeds.
+    initial_uniform : tuple of (low, high)
+        One range per scalar (a family's ``theta``, or the one value of a scalar parameter): a fit
+        starts from values drawn uniformly in them from the run's seed (the Helmholtz paper's
+        ``theta0``: amplitudes in ``[1, 3]``, centres in ``[0, 1]``); replaces the initial guess.
     """
 
     name: str
@@ -85,6 +89,7 @@ class ParamSpec:
     true_theta: Tuple[float, ...] = ()
     initial_theta: Tuple[float, ...] = ()
     initial_jitter: float = 0.0
+    initial_uniform: Tuple[Tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "profile_args", dict(self.profile_args or {}))
@@ -92,6 +97,14 @@ class ParamSpec:
         object.__setattr__(self, "true_theta", tuple(float(v) for v in self.true_theta))
         object.__setattr__(self, "initial_theta", tuple(float(v) for v in self.initial_theta))
         key = f"physics.params.{self.name}"
+        try:
+            ranges = tuple((float(lo), float(hi)) for lo, hi in (self.initial_uniform or ()))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}.initial_uniform: one [low, high] pair per scalar, got "
+                              f"{self.initial_uniform!r}") from None
+        if any(not lo <= hi for lo, hi in ranges):
+            raise ConfigError(f"{key}.initial_uniform: need low <= high in every pair, got {list(ranges)}")
+        object.__setattr__(self, "initial_uniform", ranges)
         if self.kind not in ("scalar", "field", "family"):
             raise ConfigError(f"{key}.kind: must be 'scalar', 'field' or 'family', got '{self.kind}'")
         if self.space not in ("bounded", "log", "linear"):
@@ -120,6 +133,11 @@ class ParamSpec:
             raise ConfigError(f"{key}.initial_jitter: must be >= 0, got {self.initial_jitter}")
         if self.smoothness > 0 and self.kind != "field":  # a family is smooth by construction
             raise ConfigError(f"{key}.smoothness: a smoothness penalty needs kind: field")
+        if ranges:
+            expected = len(self.initial_theta) if self.kind == "family" else 1
+            if self.kind == "field" or len(ranges) != expected:
+                raise ConfigError(f"{key}.initial_uniform: one [low, high] per scalar ({expected} for a {self.kind} "
+                                  f"parameter; a field has none), got {len(ranges)}")
 
     @classmethod
     def from_config(cls, name: str, cfg: Mapping[str, Any]) -> "ParamSpec":
@@ -132,7 +150,7 @@ class ParamSpec:
             if f.name in ("profile_args", "family_args"):
                 values[f.name] = dict(raw or {})
                 continue
-            if f.name in ("true_theta", "initial_theta"):
+            if f.name in ("true_theta", "initial_theta", "initial_uniform"):
                 values[f.name] = tuple(raw or ())
                 continue
             if raw is None and f.name in ("true_value", "initial_guess"):

@@ -5,7 +5,8 @@ A model that states its PDE in continuous form implements
 
 * ``values`` maps each dynamic field to its values ``[N, C]`` at ``N`` space-time points,
 * ``d`` is a :class:`Derivatives` of those values with respect to the points' coordinates
-  ``[N, dim + 1]`` (``x[, y], t``; built with ``requires_grad``), computed lazily by autograd,
+  ``[N, dim + 1]`` (``x[, y], t``; built with ``requires_grad``; ``[N, dim]`` without time for a
+  static problem), computed lazily by autograd,
 * ``params`` maps each parameter to its value at the points: ``[N]`` for a field parameter
   (interpolated from its grid with :func:`interpolate_grid`, so autograd also sees its spatial
   gradient), a 0-d tensor for a scalar.
@@ -39,25 +40,38 @@ class Derivatives:
         ``[N, dim + 1]`` points (spatial axes first, time last), ``requires_grad=True``.
     values
         ``{field: [N, C]}``, differentiable functions of ``coords``.
+    timed
+        Whether the last coordinate is time (False: a static problem, ``[N, dim]``).
+    jets
+        Optional ``{field: (first [N, C, D], second [N, C, D])}``: the fields' first derivatives and
+        unmixed second derivatives along every coordinate column, already known (a network that
+        propagates them forward, :meth:`hyco.arms.pinn_network.CoordinateNetwork.jet`); then
+        :meth:`laplace` and :meth:`div_flux` read them instead of differentiating twice.
     """
 
-    def __init__(self, coords: torch.Tensor, values: Dict[str, torch.Tensor]) -> None:
+    def __init__(self, coords: torch.Tensor, values: Dict[str, torch.Tensor], timed: bool = True,
+                 jets: Optional[Dict[str, Tuple[torch.Tensor, torch.Tensor]]] = None) -> None:
         if not coords.requires_grad:
             raise ValueError("Derivatives: coords must require grad (they are what the fields are differentiated by)")
         self.coords = coords
         self.values = values
-        self.dim = coords.shape[1] - 1
+        self.timed = bool(timed)
+        self.dim = coords.shape[1] - (1 if self.timed else 0)
+        self.jets = dict(jets or {})
         self._first: Dict[Tuple[str, int], torch.Tensor] = {}
 
     def first(self, name: str, c: int = 0) -> torch.Tensor:
         """All first derivatives of component ``c`` of ``name``: ``[N, dim + 1]`` (``∂_x…, ∂_t``)."""
         key = (name, c)
         if key not in self._first:
-            self._first[key] = _grad(self.values[name][:, c], self.coords)
+            self._first[key] = (self.jets[name][0][:, c] if name in self.jets
+                                else _grad(self.values[name][:, c], self.coords))
         return self._first[key]
 
     def t(self, name: str, c: int = 0) -> torch.Tensor:
         """``∂_t u_c`` ``[N]``."""
+        if not self.timed:
+            raise ValueError("Derivatives.t: the points have no time coordinate (a static problem)")
         return self.first(name, c)[:, -1]
 
     def grad(self, name: str, c: int = 0) -> torch.Tensor:
@@ -66,12 +80,17 @@ class Derivatives:
 
     def laplace(self, name: str, c: int = 0) -> torch.Tensor:
         """``Δu_c`` ``[N]``."""
+        if name in self.jets:
+            return self.jets[name][1][:, c, : self.dim].sum(dim=1)
         g = self.grad(name, c)
         return sum(_grad(g[:, i], self.coords)[:, i] for i in range(self.dim))
 
     def div_flux(self, name: str, coefficient: torch.Tensor, c: int = 0) -> torch.Tensor:
         """``∇·(κ ∇u_c)`` ``[N]`` for ``κ`` a 0-d tensor or ``[N]`` values that depend on ``coords``
         (autograd then includes ``∇κ·∇u_c``: the divergence form of the discrete models)."""
+        if name in self.jets:  # κ Δu + ∇κ·∇u, with u's derivatives known
+            grad = self.grad(name, c)
+            return coefficient * self.laplace(name, c) + (self.spatial_grad_of(coefficient) * grad).sum(dim=1)
         g = self.grad(name, c)
         kappa = coefficient if coefficient.ndim else coefficient.expand(g.shape[0])
         return sum(_grad(kappa * g[:, i], self.coords)[:, i] for i in range(self.dim))

@@ -84,9 +84,14 @@ class FieldTrainer(AbstractTrainer):
 
     # ------------------------------------------------------------------ parametrisation
     def _jittered(self, name: str, index: int, value: np.ndarray) -> np.ndarray:
-        """The initial value times ``1 + initial_jitter * N(0, 1)`` (seeded by the run's seed and
-        the parameter's position), kept inside a bounded parameter's range; unchanged without jitter."""
+        """The initial value, drawn uniformly in ``initial_uniform`` when it is given, times
+        ``1 + initial_jitter * N(0, 1)`` (both seeded by the run's seed and the parameter's
+        position), kept inside a bounded parameter's range; unchanged without either."""
         spec = self.model.param_specs[name]
+        if spec.initial_uniform:
+            low, high = (np.array(v, dtype=np.float64) for v in zip(*spec.initial_uniform))
+            rng = np.random.default_rng([int(self.cfg.seed) % (1 << 63), 0x1A17, index])
+            value = (low + (high - low) * rng.random(low.shape)).reshape(np.shape(value))
         if spec.initial_jitter <= 0:
             return value
         rng = np.random.default_rng([int(self.cfg.seed) % (1 << 63), 0x717, index])
@@ -123,6 +128,16 @@ class FieldTrainer(AbstractTrainer):
         if spec.space == "linear":
             return z
         return spec.lower + (spec.upper - spec.lower) * torch.sigmoid(z)
+
+    def family_thetas(self, z: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+        """The scalars of every learnable family parameter, differentiable in ``z`` (default: the
+        current ones), for a residual that evaluates the family exactly at points."""
+        out = {}
+        for name, value in (self.z if z is None else z).items():
+            family = self._family(name)
+            if family is not None:
+                out[name] = family.from_unconstrained(value, self.model.param_specs[name].family_args, self.model.dim)
+        return out
 
     def current_theta(self) -> Dict[str, np.ndarray]:
         """The scalars of every learnable family parameter."""

@@ -33,7 +33,9 @@ def network_spec(cfg: Any, model: "PhysicalModel") -> NetworkSpec:
         lower, size = getattr(model, "node_box", (model.domain_origin, model.domain_size))
         node.update(lower=[float(lower)] * model.dim, size=float(size),
                     horizon=float(cfg.physics.dt) * (int(cfg.data.num_frames) - 1))
-        return NetworkSpec(str(cfg.synthetic.name), node, model.dim, model.dim + 1, sum(model.channels.values()))
+        # a static problem has no time: its neural field takes the coordinates only
+        inputs = model.dim + (1 if model.time_dependent else 0)
+        return NetworkSpec(str(cfg.synthetic.name), node, model.dim, inputs, sum(model.channels.values()))
     if str(node.get("padding", "")) == "auto":
         node["padding"] = padding_mode(model.field_specs)
     c_in, c_out = input_channels(cfg, model)

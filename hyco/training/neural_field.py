@@ -15,7 +15,9 @@ spec like every other network checkpoint.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -29,6 +31,8 @@ from hyco.training.base import check_finite
 from hyco.training.tensor import TensorTrainer, optimizer_step
 
 DATA_LOSS = "synthetic_field_data_mse"
+log = logging.getLogger(__name__)
+
 _CHUNK = 65536  # points per forward pass when predicting (bounds the memory of a 1M-point query)
 
 
@@ -142,9 +146,14 @@ class NeuralFieldTrainer(TensorTrainer):
             loss.backward()
             return loss
 
+        start, every = time.perf_counter(), max(1, int(steps) // 10)
         for step in range(int(steps)):
             loss = optimiser.step(closure)
             check_finite(float(loss.detach()), term=DATA_LOSS, step=self.step,
                          where=f"L-BFGS post-training step {step + 1}")
             self.step += 1
+            if (step + 1) % every == 0:  # a long phase (hours on a CPU for Gray–Scott): say where it is
+                spent = time.perf_counter() - start
+                log.info("L-BFGS post-training: step %d/%d, loss %.3g, %.0f s (about %.0f s left)", step + 1,
+                         steps, float(loss.detach()), spent, spent / (step + 1) * (int(steps) - step - 1))
         return self.validation_loss(data)

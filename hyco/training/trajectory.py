@@ -9,7 +9,10 @@ points, by multilinear interpolation of its grid at each point's frame. One step
 
     lambda_data * MSE(P(points), values) + lambda_int * MSE(P(ghosts), targets).
 
-The data term skips frame 0, which the model is given exactly (as the authors do).
+The data term skips frame 0, which the model is given exactly (as the authors do). A static
+model (:mod:`hyco.physics.static`) has no rollout: its "trajectory" is its solution, one frame,
+fitted at every observed point; it is scored as the papers score it, read at the points of the
+reference grid (:meth:`TrajectoryPhysics.reconstruction_error`).
 """
 
 from __future__ import annotations
@@ -40,8 +43,12 @@ class TrajectoryPhysics(PhysicalTrainer):
     # ------------------------------------------------------------------ predictions
     def trajectory(self, z: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
         """The rollout from every training initial state over every frame, frame 0 included:
-        ``[S, T, C, *s]`` (differentiable in ``z``; the current parameters when None)."""
+        ``[S, T, C, *s]`` (differentiable in ``z``; the current parameters when None). A static
+        model's solution as its one frame, ``[S, 1, C, *s]``."""
         params = self.physics_params(self.z if z is None else z)
+        if not self.model.time_dependent:
+            solution = self.model.solve(params)
+            return solution[None, None].expand(self.data.x0.shape[0], 1, *solution.shape)
         x0 = self.data.x0.to(self.model.device)
         frames = self.rollout_tensor(x0, self.data.num_frames - 1, params)
         return torch.cat([x0[:, None, :self.channels], frames], dim=1)
@@ -56,10 +63,10 @@ class TrajectoryPhysics(PhysicalTrainer):
                                   self.periodic, outside="zero")
 
     def data_misfit(self, grid: torch.Tensor) -> torch.Tensor:
-        """Mean squared misfit at the observed points of frames ``>= 1``."""
+        """Mean squared misfit at the observed points of frames ``>= 1`` (every frame of a static problem)."""
         total, count = 0.0, 0
         for obs in self.data.observed.values():
-            keep = obs.frames >= 1
+            keep = obs.frames >= self.data.first
             if not bool(keep.any()):
                 continue
             pred = self.at(grid, obs.points[keep], obs.frames[keep], obs.sims[keep], obs.channels)
@@ -108,8 +115,15 @@ class TrajectoryPhysics(PhysicalTrainer):
 
     def reconstruction_error(self, grid: Optional[torch.Tensor] = None) -> Dict[str, float]:
         """The trajectory against the clean truth on its grid over frames ``1..T-1``:
-        ``{"rel_l2", "mse"}`` (:func:`~hyco.data.scattered.reconstruction_scores`)."""
+        ``{"rel_l2", "mse"}`` (:func:`~hyco.data.scattered.reconstruction_scores`). A static
+        solution is read at every point of the reference grid and scored there (the static papers'
+        metric: the physical player interpolated on their 50 x 50 grid)."""
         if grid is None:
             with torch.no_grad():
                 grid = self.trajectory()
+        if self.data.static:
+            grid = grid.detach()
+            return self.data.field_error(lambda points: self.at(
+                grid, points, torch.zeros(len(points), dtype=torch.long), torch.zeros(len(points), dtype=torch.long),
+                slice(0, self.channels)))
         return reconstruction_scores(grid[:, 1:].cpu(), self.data.truth[:, 1:])

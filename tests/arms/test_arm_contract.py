@@ -8,7 +8,8 @@ platform's vocabulary or declared by the arm; every player the arm declares must
 held-out score; the parameter metrics must name exactly the model's learnable parameters for
 arms that learn them, and a learned parameter must have moved from its initial guess. An arm that
 cannot run on a model (the PINN needs the PDE's continuous residual) must refuse it at config
-time, naming the key. A new PDE or arm (built-in or plug-in) is covered by registering it.
+time, naming the key. A new PDE or arm (built-in or plug-in) is covered by registering it. Static
+models (no time axis) have their own contract, ``test_static_contract.py``.
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ def for_network(overrides, preset):
 
 
 def run_cases():
-    """``{model: its first tiny case that names an experiment preset}`` for every registered model."""
+    """``{model: its first tiny case that names an experiment preset}`` for every registered model
+    that steps in time."""
     cases = {}
     for name, cls in PHYSICS.items():
+        if not cls.TIME_DEPENDENT:
+            continue
         case = next((c for c in cls.TINY_CASES.values() if c.preset), None)
         assert case is not None, f"physics model '{name}' declares no tiny case with an experiment preset"
         cases[name] = case
@@ -91,7 +95,7 @@ def compose_case(root: Path, case, arm: str):
 
 
 def test_every_registered_model_has_a_runnable_tiny_case():
-    assert sorted(CASES) == sorted(PHYSICS.names())
+    assert sorted(CASES) == sorted(n for n, cls in PHYSICS.items() if cls.TIME_DEPENDENT)
 
 
 @pytest.mark.slow

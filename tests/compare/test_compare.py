@@ -141,3 +141,24 @@ def test_arms_that_refuse_the_problem_are_left_out_of_the_default_list_and_refus
         runnable_arms("smoke_quick", ["cooperative", "pinn"], tiny, explicit=True)
     with pytest.raises(ConfigError, match="trainer.hyco.warmstart_epochs"):
         runnable_arms("smoke_quick", ["warmstart"], tiny, explicit=True)
+
+
+def test_a_noise_sweep_of_a_static_problem_compares_the_arms_at_each_level(make_overrides, tmp_path):
+    import csv as csv_module
+    import io
+
+    from static_helpers import TINY_DARCY
+
+    from hyco.compare.noise import noise_sweep
+
+    overrides = [o for o in make_overrides(base=TINY_DARCY[1:]) if not o.startswith("trainer.pinn.")]
+    out = tmp_path / "noise"
+    summary = noise_sweep("paper_darcy", [0.0, 0.3], ["physical_only", "cooperative"], 1, overrides, out,
+                          tables=tmp_path)
+    assert "physical min" in (tmp_path / "paper_darcy_noise0.3_seeds1.md").read_text()  # reconstruction columns
+    records = list(csv_module.DictReader(io.StringIO(out.with_suffix(".csv").read_text())))
+    series = {(r["noise"], r["series"], r["kind"]) for r in records}
+    assert ("0.3", "cooperative synthetic", "solution") in series and ("0.0", "physical_only", "parameters") in series
+    assert all(math.isfinite(float(r["value"])) for r in records)
+    assert "| 0.3 | " in summary and "cooperative physical against physical_only physical" in summary
+    assert out.with_suffix(".png").stat().st_size > 0

@@ -73,3 +73,9 @@ def test_a_tiny_benchmark_runs_with_seeds_and_is_reused_when_repeated(tmp_path, 
     again = reproduce(["tiny_heat"], 2, [registry], overrides, output)
     assert {r["run_id"] for r in csv.DictReader(io.StringIO(output.with_suffix(".csv").read_text()))} == first_ids
     assert again.split("Wall time")[0] == table.split("Wall time")[0]
+    # the table of what finished, training nothing: a third seed has no run, its rows say n = 2
+    only = reproduce(["tiny_heat"], 3, [registry], overrides, output, train=False)
+    rows = list(csv.DictReader(io.StringIO(output.with_suffix(".csv").read_text())))
+    assert {r["run_id"] for r in rows if r["seed"] != "2"} == first_ids
+    assert {r["run_id"] for r in rows if r["seed"] == "2"} == {""}
+    assert all(line.split(" | ")[-2] == "2" for line in only.splitlines() if line.startswith("| physics p_error"))

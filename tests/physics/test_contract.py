@@ -1,5 +1,6 @@
 """The contract every registered physics model keeps, on the tiny cases each model declares
-(``PhysicalModel.TINY_CASES``): a new PDE is covered by declaring its case."""
+(``PhysicalModel.TINY_CASES``): a new PDE is covered by declaring its case. Time steppers keep the
+stepping contract; static models (no time axis) the solving contract."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ def build(case: str, jit: bool = True):
     return build_physics(CASES[case]["physics"], CASES[case]["ic"], jit=jit)
 
 
+STEPPING = sorted(c for c in CASES if build(c).time_dependent)
+STATIC = sorted(c for c in CASES if not build(c).time_dependent)
+
+
 def host(t) -> np.ndarray:
     return t.numpy(t.shape.names) if t.shape.rank else np.asarray(t.numpy())
 
@@ -26,7 +31,7 @@ def test_every_registered_model_declares_a_tiny_case():
     assert {n for n in available_physics() if not n.startswith("_")} <= covered
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", STEPPING)
 def test_converter_round_trip_is_exact(case):
     model = build(case)
     state = model.initial_state(3, 11)
@@ -38,7 +43,7 @@ def test_converter_round_trip_is_exact(case):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", STEPPING)
 def test_step_traces_once_while_parameters_change(case):
     model = build(case)
     state = model.initial_state(2, 0)
@@ -56,7 +61,7 @@ def _as64(t):
         t.native().double())
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", STEPPING)
 def test_gradient_matches_central_differences_in_float64(case):
     model = build(case)
     conv = model.converter
@@ -94,7 +99,7 @@ def test_gradient_matches_central_differences_in_float64(case):
             assert float(grad) == pytest.approx(float(fd), rel=1e-4), name
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", STEPPING)
 def test_invalid_parameters_are_refused_by_name(case):
     model = build(case)
     good = {n: host(t) for n, t in model.true_params().items()}
@@ -107,7 +112,63 @@ def test_invalid_parameters_are_refused_by_name(case):
             model.rollout(model.initial_state(1, 0), model.params_from_values(values), 1)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+# ------------------------------------------------------------------------------------------------
+# static models: a solve instead of a step
+# ------------------------------------------------------------------------------------------------
+def test_every_registered_model_is_covered_by_one_contract():
+    assert STATIC and STEPPING and set(STATIC) | set(STEPPING) == set(CASES)
+
+
+@pytest.mark.parametrize("case", STATIC)
+def test_static_solve_is_finite_zero_on_the_walls_and_moves_with_the_parameters(case):
+    model = build(case)
+    true, init = model.true_params(), model.initial_params()
+    model.validate_params(true)
+    u_true, u_init = model.solve(true), model.solve(init)
+    assert u_true.shape == (sum(model.channels.values()), *model.converter.sample_shape)
+    assert torch.isfinite(u_true).all() and float(u_true.abs().max()) > 1e-3
+    for edge in (u_true[:, 0], u_true[:, -1], u_true[:, :, 0], u_true[:, :, -1]):
+        assert float(edge.abs().max()) == 0.0
+    assert float((u_true - u_init).abs().max()) > 1e-4
+    with pytest.raises(TypeError, match="static"):
+        model.initial_state(1, 0)
+
+
+@pytest.mark.parametrize("case", STATIC)
+def test_static_solve_gradient_matches_central_differences_in_float64(case):
+    model = build(case)
+    gen = torch.Generator().manual_seed(0)
+    weights = torch.randn(model.solve(model.true_params()).shape, generator=gen, dtype=torch.float64)
+    for name, spec in model.param_specs.items():
+        if not spec.learnable:
+            continue
+        theta = torch.tensor([0.5 * (a + b) for a, b in zip(spec.true_theta, spec.initial_theta)], dtype=torch.float64)
+        direction = torch.randn(theta.shape, generator=gen, dtype=torch.float64)
+
+        def loss(t):
+            params = {**model.true_params(), name: model.family_field(name, theta + t * direction)}
+            return (model.solve(params, dtype=torch.float64) * weights).sum()
+
+        t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        (grad,) = torch.autograd.grad(loss(t), t)
+        eps = 1e-5
+        with torch.no_grad():
+            fd = (loss(torch.tensor(eps, dtype=torch.float64))
+                  - loss(torch.tensor(-eps, dtype=torch.float64))) / (2 * eps)
+        assert abs(float(grad)) > 1e-8, name
+        assert float(grad) == pytest.approx(float(fd), rel=1e-6), name
+
+
+@pytest.mark.parametrize("case", STATIC)
+def test_static_invalid_parameters_are_refused_by_name(case):
+    model = build(case)
+    good = {n: t.detach() for n, t in model.true_params().items()}
+    for name, bad in CASES[case]["invalid"]:
+        with pytest.raises(PhysicsParameterError, match=f"'{name}'"):
+            model.validate_params(model.params_from_values(dict(good, **{name: bad})))
+
+
+@pytest.mark.parametrize("case", STEPPING)
 def test_seeded_initial_conditions_reproduce(case):
     model = build(case)
     conv = model.converter
