@@ -84,18 +84,25 @@ def file_lock(path: os.PathLike[str] | str, shared: bool = False, timeout: Optio
     try:
         yield path
     finally:
-        try:
-            # exclusive without waiting: nobody else holds it, so the file can go (a shared
-            # holder's conversion may fail, which only means another reader is still there)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if _same_file(fd, path):
-                os.unlink(path)
-        except (BlockingIOError, FileNotFoundError):
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        # a shared holder's conversion may fail, which only means another reader is still there
+        _remove_if_free(fd, path)
+
+
+def _remove_if_free(fd: int, path: Path) -> bool:
+    """Remove the lock file ``path`` (``fd`` open on it) when nobody else holds it: an exclusive
+    lock without waiting says so. Closes ``fd``; returns whether the file went."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _same_file(fd, path):
+            os.unlink(path)
+            return True
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    return False
 
 
 def clean_stale_locks(folder: os.PathLike[str] | str, pattern: str = f"*{LOCK_SUFFIX}") -> List[Path]:
@@ -107,17 +114,8 @@ def clean_stale_locks(folder: os.PathLike[str] | str, pattern: str = f"*{LOCK_SU
             fd = os.open(path, os.O_RDWR)
         except OSError:
             continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if _same_file(fd, path):
-                os.unlink(path)
-                removed.append(path)
-        except (BlockingIOError, FileNotFoundError):
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        if _remove_if_free(fd, path):
+            removed.append(path)
     if removed:
         log.debug("removed %d stale lock file(s) in %s", len(removed), folder)
     return removed
