@@ -105,6 +105,10 @@ class SpatialMaskKind(Choice):
     uniform = "uniform"  # num_sensors fixed points drawn uniformly in the box, reading every frame
 
 
+#: the spatial kinds whose observations are scattered points (a reconstruction problem), not grid cells
+SCATTERED_KINDS = tuple(k.value for k in (SpatialMaskKind.lattice, SpatialMaskKind.tuples, SpatialMaskKind.uniform))
+
+
 class NoiseScale(Choice):
     rms = "rms"  # std = noise * RMS of the clean field
     max = "max"  # std = noise * max |observed values| (the static papers' convention)

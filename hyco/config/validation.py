@@ -13,7 +13,7 @@ from typing import Any, List
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from hyco.config.schema import KNOWN_TASKS, SpatialMaskKind
+from hyco.config.schema import KNOWN_TASKS, SCATTERED_KINDS, SpatialMaskKind
 from hyco.core.console import parse_level
 from hyco.errors import ConfigError, ProblemRefused
 
@@ -200,7 +200,7 @@ def _check_observation(cfg: DictConfig) -> None:
 
 def _scattered(cfg: DictConfig) -> bool:
     """Observed at off-grid points: a reconstruction problem (fitted whole, nothing held out)."""
-    return cfg.observation.spatial in (SpatialMaskKind.lattice, SpatialMaskKind.tuples, SpatialMaskKind.uniform)
+    return str(getattr(cfg.observation.spatial, "value", cfg.observation.spatial)) in SCATTERED_KINDS
 
 
 def _check_trainer(cfg: DictConfig) -> None:

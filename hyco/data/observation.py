@@ -22,10 +22,11 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
+from hyco.config.schema import SCATTERED_KINDS
 from hyco.errors import ObservationError
 
 #: spatial kinds whose observations are scattered points, not grid cells (hyco.data.points)
-POINT_KINDS = ("lattice", "tuples", "uniform")
+POINT_KINDS = SCATTERED_KINDS
 
 # tags that separate the random streams drawn from the same observation seed
 _SENSOR_STREAM = 0x5E4504
