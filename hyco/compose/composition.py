@@ -20,6 +20,7 @@ Hydra's own errors (a malformed override, a missing preset, a wrong type) become
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -112,13 +113,29 @@ def check_shared_overrides(overrides: Sequence[str], arms: Iterable[str]) -> Non
                               f"which runs here ({', '.join(arms)}); remove it")
 
 
+# Hydra takes about half a second per composition, and a sweep composes the same few command lines
+# many times (each arm's base config for the checks, the fingerprint and the queue; each trial's
+# bounds); a composition is a pure function of its overrides, search path and registered schema, so
+# it is kept here.
+_COMPOSED: Dict[tuple, DictConfig] = {}
+_COMPOSED_MAX = 128
+
+
 def _hydra_compose(overrides: List[str]) -> DictConfig:
     search = config_search_path()
     full = [*overrides, f"hydra.searchpath=[{','.join(search)}]"] if search else list(overrides)
-    if GlobalHydra.instance().is_initialized():
-        return compose(config_name="config", overrides=full)
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=full)
+    with _lock:
+        key = (_registered, tuple(full))  # a plug-in registered since changes the schema
+        if key not in _COMPOSED:
+            if GlobalHydra.instance().is_initialized():
+                composed = compose(config_name="config", overrides=full)
+            else:
+                with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+                    composed = compose(config_name="config", overrides=full)
+            if len(_COMPOSED) >= _COMPOSED_MAX:
+                _COMPOSED.pop(next(iter(_COMPOSED)))
+            _COMPOSED[key] = composed
+        return copy.deepcopy(_COMPOSED[key])  # callers settle and edit their own copy
 
 
 def _as_config_error(err: Exception) -> ConfigError:

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 # long enough to be caught in the middle: 15 simulations to generate one by one (most of a
 # second), 25 short epochs per trial
 SLOWER = ["physics.resolution=[32]", "data.num_frames=20", "data.num_test=12", "data.generation_batch=1",
-          "trainer.epochs=25", "sweep.pruner=none",
+          "trainer.epochs=25", "sweep.pruner=none", "tracking.log_model=false",
           "+sweep.search_space.physical_only={trainer.physical_iterations_per_epoch: {type: int, low: 1, high: 2}}"]
 
 

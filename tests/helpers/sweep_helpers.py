@@ -15,10 +15,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import optuna
 from omegaconf import DictConfig
+from training_helpers import cli_env
 
 import hyco.config  # noqa: F401  (registers the schema in Hydra's ConfigStore)
 from hyco.compose import compose_config
@@ -73,13 +74,6 @@ class SweepPaths:
         """The tiny sweep's command-line overrides pointing at these paths, then ``extra``."""
         return [*TINY, f"sweep.storage={self.storage}", f"tracking.tracking_uri={self.tracking_uri}",
                 f"tracking.artifact_location={self.artifacts}", f"data.cache_dir={self.cache}", *extra]
-
-
-def cli_env() -> Dict[str, str]:
-    env = dict(os.environ)
-    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TQDM_DISABLE="1")
-    return env
 
 
 def sweep_command(overrides: Sequence[str]) -> List[str]:

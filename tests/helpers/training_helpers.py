@@ -76,9 +76,13 @@ RUN_PY = project_root() / "experiments" / "run.py"
 
 
 def cli_env() -> dict:
+    """The environment of the entry points the tests run as subprocesses: one thread, no telemetry,
+    and this checkout first on the path, so a child runs the code under test whatever the
+    environment's install of hyco points at."""
     env = dict(os.environ)
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HYDRA_FULL_ERROR="0", TQDM_DISABLE="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     return env
 
 
