@@ -47,7 +47,6 @@ from hyco.sweep.fingerprint import (
 )
 from hyco.sweep.locks import database_lock
 from hyco.sweep.study import (
-    count_trials,
     fail_dead_trials,
     make_pruner,
     make_sampler,
@@ -60,6 +59,7 @@ from hyco.sweep.study import (
 log = logging.getLogger(__name__)
 
 PARENT_ATTR, SUMMARY_ATTR = "mlflow_parent_run_id", "summary_written"
+SLOTS_ATTR = "hyco:sampler_slots"  # a study system attribute: how many sampler slots were claimed
 USES_BUDGET = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
@@ -182,7 +182,20 @@ def worker_study(sweep: DictConfig, worker: int, tracking_cfg: Any) -> BudgetedS
                                     reason=f"worker of trial {trial.number} stopped sending heartbeats")
 
     storage = make_storage(sweep, stale_hook=end_child_run)
-    existing = count_trials(storage, str(sweep.study_name))
+    slot = claim_sampler_slot(storage, str(sweep.study_name))
+    log.debug("worker %d samples from slot %d of study %s", worker, slot, sweep.study_name)
     poll = max(1.0, float(sweep.heartbeat_interval) / 2)
-    return BudgetedStudy(str(sweep.study_name), storage, make_sampler(sweep, worker, existing), make_pruner(sweep),
+    return BudgetedStudy(str(sweep.study_name), storage, make_sampler(sweep, slot), make_pruner(sweep),
                          int(sweep.n_trials), retry_callback(sweep), poll)
+
+
+def claim_sampler_slot(storage: RDBStorage, study_name: str) -> int:
+    """The next free sampler slot of the study (0 for its first worker), claimed under the study's
+    lock: every worker process, on any host and in any restart, gets its own, so their samplers'
+    seeds differ (:func:`hyco.sweep.study.sampler_seed`) while a fresh study run by the same command
+    gets the same seeds every time."""
+    with study_lock(storage, study_name):
+        study_id = storage.get_study_id_from_name(study_name)
+        slot = int(storage.get_study_system_attrs(study_id).get(SLOTS_ATTR, 0))
+        storage.set_study_system_attr(study_id, SLOTS_ATTR, slot + 1)
+    return slot

@@ -262,7 +262,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
                          sweep.study_name, remaining, workers, threads, names[0])
                 _run_workers(split_budget(remaining, workers), sweep_plain, list(base_overrides), parent_id, threads,
                              OmegaConf.to_container(cfg.tracking, resolve=True))
-            summary = summarize(load_study(sweep, 0), names)
+            summary = summarize(load_study(sweep), names)
             progress.plan_reevals(_reevals_left(study, summary, int(sweep.reeval_seeds), bool(sweep.summary_only)))
             wrote = finish_once(storage, study, int(sweep.n_trials),
                                 lambda: _write_summary(cfg, study, parent_id, summary, base_overrides, progress),
@@ -277,7 +277,7 @@ def run_sweep(cfg: DictConfig, base_overrides: Sequence[str]) -> SweepOutcome:
         if int(sweep.reeval_seeds) > 0 and summary.rows:  # the fresh-seed columns another host computed
             from hyco.sweep.reeval import stored_reeval
 
-            summary.reeval = stored_reeval(load_study(sweep, 0), summary.best_trials)
+            summary.reeval = stored_reeval(load_study(sweep), summary.best_trials)
     backend = tracking.resolve_backend(cfg.tracking)
     experiment_id = _experiment_id(cfg, parent_id)
     view = runs_view(cfg, experiment_id, arms) if experiment_id is not None else ""
@@ -348,7 +348,7 @@ def _write_summary(cfg: DictConfig, study, parent_id: str, summary: SweepSummary
     parent.log_text(summary.csv(), "sweep/summary.csv")
     parent.log_text(summary.markdown(), "sweep/summary.md")
     parent.log_metrics({M.sweep_best(r["arm"], names[0]): r[names[0]] for r in summary.rows}, step=0)
-    final = load_study(cfg.sweep, 0)
+    final = load_study(cfg.sweep)
     for name, fig in {**figures(final, names), **arm_figures(final, names)}.items():
         parent.log_figure(fig, f"sweep/{name}.png")
         plt.close(fig)

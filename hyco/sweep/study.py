@@ -10,9 +10,10 @@
 * Dead workers: a worker's heartbeat marks its trials; trials of a dead worker are failed once
   their heartbeat is stale (other machines), or at once when the owning process on this host no
   longer exists (a ``kill -9`` followed by a rerun).
-* Sampler: TPE seeded from ``sweep.sampler_seed``, the host, the process, the worker index and the
-  number of trials already in the study, so that no two workers -- on one host or on several --
-  and no resumed study replay each other's suggestions.
+* Sampler: TPE seeded from ``sweep.sampler_seed`` and a slot each worker process claims in the
+  study under its lock (0, 1, 2, ... in the order they join), so that no two workers -- on one host
+  or on several -- and no resumed study replay each other's suggestions, and the same command on a
+  fresh study samples the same configurations every time.
 * Several hosts: :mod:`hyco.sweep.roles` (exact budget, one parent run, summary once).
 """
 
@@ -200,15 +201,17 @@ def make_pruner(sweep: DictConfig) -> optuna.pruners.BasePruner:
     return ArmMedianPruner(int(sweep.pruner_startup_trials), int(sweep.pruner_warmup_steps))
 
 
-def sampler_seed(base: int, worker: int, existing: int) -> int:
-    """A seed unique to this host, process and worker: hosts running the same command (same
-    ``sweep.sampler_seed``, same worker indices) must not replay each other's suggestions."""
-    text = f"{int(base)}|{host_name()}|{os.getpid()}|{worker}|{existing}"
+def sampler_seed(base: int, slot: int) -> int:
+    """The seed of the sampler that holds ``slot``, the ordinal a worker process claims in its study
+    (:func:`hyco.sweep.roles.claim_sampler_slot`): distinct for every worker on every host, so none
+    replays another's suggestions, and the same for the same command on a fresh study, so a sweep
+    samples the same configurations every time it is run."""
+    text = f"{int(base)}|{int(slot)}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def make_sampler(sweep: DictConfig, worker: int, existing: int) -> optuna.samplers.BaseSampler:
-    seed = sampler_seed(int(sweep.sampler_seed), worker, existing)
+def make_sampler(sweep: DictConfig, slot: int) -> optuna.samplers.BaseSampler:
+    seed = sampler_seed(int(sweep.sampler_seed), slot)
     if sweep.objective == "both":
         base: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=seed)
     else:
@@ -221,7 +224,7 @@ def create_study(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial],
     storage = make_storage(sweep, stale_hook)
     is_new = sweep.study_name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]
     study = optuna.create_study(storage=storage, study_name=sweep.study_name, directions=directions(sweep),
-                                load_if_exists=True, sampler=make_sampler(sweep, 0, 0), pruner=make_pruner(sweep))
+                                load_if_exists=True, sampler=make_sampler(sweep, 0), pruner=make_pruner(sweep))
     if is_new:
         study.set_user_attr("objective", str(sweep.objective))
     elif study.user_attrs.get("objective", sweep.objective) != sweep.objective:
@@ -230,15 +233,11 @@ def create_study(sweep: DictConfig, stale_hook: Optional[Callable[[FrozenTrial],
     return study
 
 
-def load_study(sweep: DictConfig, worker: int) -> optuna.Study:
+def load_study(sweep: DictConfig) -> optuna.Study:
+    """The study, to read (its sampler is never asked: workers sample through :func:`hyco.sweep.roles.worker_study`)."""
     storage = make_storage(sweep)
-    return optuna.load_study(study_name=sweep.study_name, storage=storage,
-                             sampler=make_sampler(sweep, worker, count_trials(storage, sweep.study_name)),
+    return optuna.load_study(study_name=sweep.study_name, storage=storage, sampler=make_sampler(sweep, 0),
                              pruner=make_pruner(sweep))
-
-
-def count_trials(storage: RDBStorage, study_name: str) -> int:
-    return len(storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False))
 
 
 def mark_owner(trial: optuna.Trial) -> None:

@@ -21,6 +21,8 @@ from sweep_helpers import RunningTrialProbe, load_study, mlflow_runs, run_sweep_
 from training_helpers import cli_command, cli_env
 
 from hyco import tracking
+from hyco.compose import compose_config
+from hyco.runs.train import train_run
 from hyco.sweep.study import INTERRUPTED_ATTR, retried_numbers
 
 pytestmark = pytest.mark.slow
@@ -72,10 +74,10 @@ def test_sigterm_ends_a_run_killed_and_the_same_command_resumes_it(tmp_path, mlf
                                   "to resume it from its last checkpoint")
     assert len(tracking.get_metric_history(run.run_id, "synthetic/train_loss", mlflow_tracking_cfg)) < 60
 
-    again = subprocess.run(cli_command(*args), cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
-                           timeout=300)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert f"run id: {run.run_id} (resumed)" in again.stdout
+    # the same command's config, trained here (the command line's own resume message is tested by
+    # tests/training/test_resume.py; a second interpreter would only add its start-up)
+    again = train_run(compose_config(args))
+    assert again.resumed and again.run_id == run.run_id
     (resumed,) = tracking.search_runs("burgers_1d_quick", tracking=mlflow_tracking_cfg)
     steps = [s for s, _ in tracking.get_metric_history(run.run_id, "synthetic/train_loss", mlflow_tracking_cfg)]
     assert resumed.status == "FINISHED" and steps == list(range(1, 61))  # every epoch once, nothing lost

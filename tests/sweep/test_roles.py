@@ -7,11 +7,12 @@ import threading
 import time
 
 import optuna
+import pytest
 from optuna.trial import TrialState, create_trial
 from sweep_helpers import compose_sweep
 
-from hyco.sweep.roles import budget_done, budget_used, study_lock
-from hyco.sweep.study import make_storage, sampler_seed
+from hyco.sweep.roles import budget_done, budget_used, claim_sampler_slot, study_lock, worker_study
+from hyco.sweep.study import create_study, make_storage, sampler_seed
 from hyco.tracking import MemoryRunLogger
 from hyco.training.context import RunContext
 
@@ -32,14 +33,39 @@ def test_budget_counts_running_trials_and_not_the_failures_retried_elsewhere():
     assert budget_done(trials, 2) and not budget_done(trials, 3)
 
 
-def test_sampler_seeds_differ_per_host_and_process(monkeypatch):
-    monkeypatch.setenv("HYCO_HOST", "host-a")
-    a = sampler_seed(0, 0, 0)
-    monkeypatch.setenv("HYCO_HOST", "host-b")
-    b = sampler_seed(0, 0, 0)
-    assert a != b and sampler_seed(0, 1, 0) != b and sampler_seed(0, 0, 1) != b
-    monkeypatch.setattr("os.getpid", lambda: 424242)
-    assert sampler_seed(0, 0, 0) != b
+def test_sampler_slots_are_claimed_once_each_and_seed_distinct_samplers(tmp_path):
+    sweep = compose_sweep(["sweep.storage=sqlite:///" + str(tmp_path / "optuna.db"), "sweep.study_name=slots"]).sweep
+    storage = make_storage(sweep)
+    optuna.create_study(storage=storage, study_name="slots")
+    slots: list = []
+    threads = [threading.Thread(target=lambda: slots.append(claim_sampler_slot(storage, "slots"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(slots) == [0, 1, 2, 3]  # concurrent workers: one slot each, none twice
+    assert claim_sampler_slot(storage, "slots") == 4  # a restart continues the count
+    seeds = {sampler_seed(0, slot) for slot in range(5)}
+    assert len(seeds) == 5 and sampler_seed(0, 0) == sampler_seed(0, 0) != sampler_seed(1, 0)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_the_same_command_on_a_fresh_study_samples_the_same_configurations(tmp_path, monkeypatch):
+    def first_suggestions(folder: str, host: str, pid: int) -> list:  # whichever host and process runs it
+        monkeypatch.setenv("HYCO_HOST", host)
+        monkeypatch.setattr("os.getpid", lambda: pid)
+        sweep = compose_sweep([f"sweep.storage=sqlite:///{tmp_path / folder}.db", "sweep.study_name=again"]).sweep
+        create_study(sweep)
+        values = []
+        for worker in range(2):  # two workers joining: the second claims slot 1
+            study = worker_study(sweep, worker, None)
+            trial = study.ask()
+            values.append(trial.suggest_float("lr", 1e-5, 1e-1, log=True))
+            study.tell(trial, 1.0)
+        return values
+
+    first, again = first_suggestions("one", "host-a", 4242), first_suggestions("two", "host-b", 777)
+    assert first == again and first[0] != first[1]
 
 
 def test_study_lock_on_sqlite_excludes_other_holders(tmp_path):
