@@ -33,7 +33,9 @@ def installed(tmp_path_factory) -> dict:
             import shutil
 
             shutil.rmtree(PLUGIN / leftover)
-    env = {**os.environ, "PYTHONPATH": str(site), "MLFLOW_DISABLE_TELEMETRY": "true", "HYCO_RUN_BARS": "0"}
+    # the plug-in's folder, then this checkout (the code under test, whatever the environment's install points at)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "MLFLOW_DISABLE_TELEMETRY": "true",
+           "HYCO_RUN_BARS": "0"}
     return env
 
 
