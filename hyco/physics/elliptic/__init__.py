@@ -60,25 +60,27 @@ import torch
 from hyco.physics.elliptic.assembly import InteriorSystem, assemble
 from hyco.physics.elliptic.interpolation import interpolate_bilinear
 from hyco.physics.elliptic.mesh import Coefficient, StructuredTriangulation
-from hyco.physics.elliptic.solvers import DENSE_MAX_INTERIOR, METHODS, solve_interior, with_boundary
+from hyco.physics.elliptic.solvers import DENSE_MAX_INTERIOR, METHODS, FactorCache, solve_interior, with_boundary
 
 
 def solve_elliptic(mesh: StructuredTriangulation, kappa: Coefficient, eta: Optional[Coefficient], f: Coefficient,
                    method: str = "auto", dtype: torch.dtype = torch.float64,
-                   device: Optional[torch.device] = None) -> torch.Tensor:
+                   device: Optional[torch.device] = None, cache: Optional[FactorCache] = None) -> torch.Tensor:
     """Nodal P1 solution ``(*batch, N+1, N+1)`` (zero on the boundary) of ``-div(kappa grad u) + eta u = f``.
 
     ``kappa`` and ``eta`` are evaluated at element centroids (numbers, callables of ``(x, y)`` or
     tensors ``(*batch, 2, N, N)``), ``f`` at the nodes (vertex quadrature); see :func:`assemble`.
-    Differentiable in every tensor that enters ``kappa``, ``eta`` and ``f``.
+    Differentiable in every tensor that enters ``kappa``, ``eta`` and ``f``. ``cache`` (a
+    :class:`FactorCache`) reuses the last factorisation when the system is the same, bit for bit.
     """
-    return with_boundary(solve_interior(assemble(mesh, kappa, eta, f, dtype, device), method))
+    return with_boundary(solve_interior(assemble(mesh, kappa, eta, f, dtype, device), method, cache))
 
 
 __all__ = [
     "DENSE_MAX_INTERIOR",
     "METHODS",
     "Coefficient",
+    "FactorCache",
     "InteriorSystem",
     "StructuredTriangulation",
     "assemble",

@@ -39,7 +39,7 @@ import torch
 from hyco.errors import ConfigError, PhysicsParameterError
 from hyco.fields import FieldSpec
 from hyco.physics.base import TinyCase
-from hyco.physics.elliptic import METHODS, StructuredTriangulation, solve_elliptic
+from hyco.physics.elliptic import METHODS, FactorCache, StructuredTriangulation, solve_elliptic
 from hyco.physics.params import host_values
 from hyco.physics.registry import register_physics
 from hyco.physics.static import StaticModel
@@ -102,6 +102,9 @@ class Elliptic(StaticModel):
         self.mesh = StructuredTriangulation(self.resolution[0] - 1, lower, lower + size)
         self.box = (float(lower), float(size))
         self._forcing_nodes: Optional[torch.Tensor] = None
+        # a training epoch solves twice at the same parameters (the score after its update, then the
+        # next epoch's forward solve): the second reuses the first's factorisation
+        self.factors = FactorCache()
 
     def check_learner(self) -> None:
         if self.options["solution"] == "exact":
@@ -174,7 +177,7 @@ class Elliptic(StaticModel):
             x, y = self.mesh.nodes(dtype=torch.float64)
             return self.sine_solution(torch.stack([x, y], -1)).to(device=device, dtype=dtype)[None]
         u = solve_elliptic(self.mesh, params["kappa"], params["eta"], self.forcing_nodes().to(device),
-                           method=self.options["method"], dtype=torch.float64, device=device)
+                           method=self.options["method"], dtype=torch.float64, device=device, cache=self.factors)
         return u.to(dtype)[None]
 
     # ---------------------------------------------------------------- continuous form (PINN)
