@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from hyco.errors import PhysicsSolveError
-from hyco.physics.elliptic.assembly import InteriorSystem
+from hyco.physics.elliptic.assembly import InteriorSystem, batch_shape
 
 METHODS = ("auto", "dense", "banded")
 #: ``auto`` solves densely up to this many interior unknowns per side (measured crossover, 1 CPU thread)
@@ -192,7 +192,7 @@ class _FactoredSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, method, cache, centre, east, north, diagonal, rhs):
         inputs = (centre, east, north, diagonal, rhs)
-        batch = torch.broadcast_shapes(*(t.shape[:-2] for t in inputs))
+        batch = batch_shape(*inputs)
         m = centre.shape[-1]
         hit = cache.lookup(method, inputs) if cache is not None else None
         if hit is not None:

@@ -105,6 +105,7 @@ class Elliptic(StaticModel):
         # a training epoch solves twice at the same parameters (the score after its update, then the
         # next epoch's forward solve): the second reuses the first's factorisation
         self.factors = FactorCache()
+        self._centroids: Dict[tuple, torch.Tensor] = {}
 
     def check_learner(self) -> None:
         if self.options["solution"] == "exact":
@@ -117,8 +118,11 @@ class Elliptic(StaticModel):
 
     def family_field(self, name: str, theta: torch.Tensor) -> torch.Tensor:
         """The family at the element centroids ``(2, N, N)``, where the assembly evaluates it."""
-        x, y = self.mesh.centroids(dtype=theta.dtype, device=theta.device)
-        return self.family_at(name, theta, torch.stack([x, y], dim=-1))
+        key = (theta.dtype, theta.device)
+        if key not in self._centroids:  # the same points every epoch: built once per dtype and device
+            x, y = self.mesh.centroids(dtype=theta.dtype, device=theta.device)
+            self._centroids[key] = torch.stack([x, y], dim=-1)
+        return self.family_at(name, theta, self._centroids[key])
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Refuse ``kappa <= 0`` or ``eta < 0`` anywhere (the system would not be definite), then the bounds."""
