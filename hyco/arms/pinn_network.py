@@ -19,16 +19,19 @@ problem (``timed=False``) has no time input. ``share`` reuses one hidden-to-hidd
 ``skip``, :mod:`hyco.synthetic.networks.field_mlp`); ``init=lecun_normal`` draws weights from
 ``N(0, 1/fan_in)`` with zero biases (flax's default, the static authors') instead of torch's default.
 
-:meth:`CoordinateNetwork.jet` propagates the first derivatives and the unmixed second derivatives
-along with the values (Taylor mode: every layer acts on the value and its ``2 D`` derivative
-directions at once, one matrix product), which a residual of second order needs; it costs about as
-much as five forward passes, where autograd's reverse-over-reverse pays a graph per derivative.
+:meth:`CoordinateNetwork.laplacian_jet` propagates the first derivatives and the Laplacian along
+with the values (forward mode, the "forward Laplacian": every layer acts on the value, its ``D``
+first derivatives and its Laplacian at once, one matrix product of ``D + 2`` rows per point), which an
+isotropic second-order residual (``div(kappa grad u)``, ``Laplacian u``) needs. Carrying the Laplacian
+instead of the ``D`` unmixed second derivatives saves ``D - 1`` rows in every layer: at ``D = 2`` and
+256 units, 0.74 of the forward and backward time of the unmixed jet (``experiments/bench_static.py``,
+docs/static.md); autograd's reverse-over-reverse pays a graph per derivative.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import torch
 from torch import nn
@@ -112,8 +115,9 @@ class CoordinateNetwork(nn.Module):
         return torch.stack(feats, dim=1)
 
     def _encode_jet(self, coords: torch.Tensor) -> torch.Tensor:
-        """The encoding with its derivatives: ``[N, 1 + 2 D, width]`` (value; ``d/dx_d``; ``d^2/dx_d^2``),
-        ``D`` = the coordinates' columns. Every feature depends on one coordinate."""
+        """The encoding with its derivatives: ``[N, D + 2, width]`` (value; ``d/dx_d``; Laplacian),
+        ``D`` = the coordinates' columns. Every feature depends on one coordinate, so its Laplacian
+        is its second derivative along that coordinate."""
         n, dims = coords.shape
         columns = []  # (value, first, second, axis) per feature
 
@@ -137,50 +141,53 @@ class CoordinateNetwork(nn.Module):
                 walled(s, 1.0 / self.size, d)
         if self.timed:
             walled(coords[:, -1] / self.duration, 1.0 / self.duration, dims - 1)
-        out = coords.new_zeros(n, 1 + 2 * dims, len(columns))
+        out = coords.new_zeros(n, dims + 2, len(columns))
         for j, (value, first, second, axis) in enumerate(columns):
             out[:, 0, j] = value
             out[:, 1 + axis, j] = first
-            out[:, 1 + dims + axis, j] = second
+            out[:, 1 + dims, j] = second
         return out
 
     @staticmethod
-    def _linear_jet(layer: nn.Linear, jet: tuple) -> tuple:
-        value, first, second = jet
-        dims = first.shape[1]
-        # one matrix product for the value and every derivative direction (the bias shifts only the value)
-        out = torch.cat([value[:, None], first, second], dim=1) @ layer.weight.T
-        value, first, second = torch.split(out, [1, dims, dims], dim=1)
-        return value[:, 0] + layer.bias, first, second
+    def _linear_jet(layer: nn.Linear, jet: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(W jet, value)``: one matrix product for the value and every derivative row (``[N, R, out]``),
+        and the value row with the bias (``[N, out]``; the bias shifts only the value)."""
+        out = jet @ layer.weight.T
+        return out, out[:, 0] + layer.bias
 
     @staticmethod
-    def _tanh_jet(jet: tuple) -> tuple:
-        value, first, second = jet
+    def _tanh_jet(out: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """``tanh`` of the jet ``out`` (rows: value, ``D`` first derivatives, Laplacian) whose value
+        row is ``value``: ``d tanh(z) = tanh'(z) dz``, ``Lap tanh(z) = tanh'(z) Lap z + tanh''(z) |grad z|^2``."""
+        dims = out.shape[1] - 2
         t = torch.tanh(value)
-        dt = (1 - t * t)[:, None]
-        return t, dt * first, (-2 * t)[:, None] * dt * first * first + dt * second
+        dt = 1 - t * t
+        first = out[:, 1:1 + dims]
+        laplacian = torch.addcmul(dt * out[:, 1 + dims], -2 * t * dt, (first * first).sum(1))
+        return torch.cat([t[:, None], dt[:, None] * first, laplacian[:, None]], dim=1)
 
-    def jet(self, coords: torch.Tensor, sims: torch.Tensor):
-        """The network's values ``[N, C]`` with their first derivatives ``[N, C, D]`` and unmixed
-        second derivatives ``[N, C, D]`` along the ``D`` coordinate columns (module docstring),
-        differentiable in the weights."""
+    def laplacian_jet(self, coords: torch.Tensor, sims: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The network's values ``[N, C]`` with their first derivatives ``[N, C, D]`` and their
+        Laplacians ``[N, C]`` over the ``D`` coordinate columns (module docstring), differentiable
+        in the weights."""
         dims = coords.shape[1]
         code = self.embedding(sims)  # constant in the coordinates
         x = self._encode_jet(coords)
-        zeros = x.new_zeros(x.shape[0], dims, code.shape[1])
-        jet = (torch.cat([x[:, 0], code], dim=1), torch.cat([x[:, 1:1 + dims], zeros], dim=2),
-               torch.cat([x[:, 1 + dims:], zeros], dim=2))
-        h = self._tanh_jet(self._linear_jet(self.layers[0], jet))
+        jet = torch.cat([x, torch.cat([code[:, None], code.new_zeros(code.shape[0], dims + 1, code.shape[1])], 1)],
+                        dim=2)
+        h = self._tanh_jet(*self._linear_jet(self.layers[0], jet))
         start = h
         hidden = [self.layers[1] if self.share else self.layers[1 + k] for k in range(self.repeats)]
         for k, layer in enumerate(hidden):
-            h = self._linear_jet(layer, h)
-            if self.skip and k == len(hidden) - 1:
-                h = self._tanh_jet(self._tanh_jet(tuple(a + b for a, b in zip(h, start))))
+            out, value = self._linear_jet(layer, h)
+            if self.skip and k == len(hidden) - 1:  # the block's skip, then the authors' loop activation
+                out, value = out + start, value + start[:, 0]
+                h = self._tanh_jet(out, value)
+                h = self._tanh_jet(h, h[:, 0])
             else:
-                h = self._tanh_jet(h)
-        value, first, second = self._linear_jet(self.layers[-1], h)
-        return value, first.transpose(1, 2), second.transpose(1, 2)
+                h = self._tanh_jet(out, value)
+        out, value = self._linear_jet(self.layers[-1], h)
+        return value, out[:, 1:1 + dims].transpose(1, 2), out[:, 1 + dims]
 
     def forward(self, coords: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
         h = torch.tanh(self.layers[0](torch.cat([self.encode(coords), self.embedding(sims)], dim=1)))
