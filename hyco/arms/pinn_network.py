@@ -31,10 +31,17 @@ docs/static.md); autograd's reverse-over-reverse pays a graph per derivative.
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from hyco.synthetic.gemm import linear
+
+
+#: a jet's rows: value ``[N, H]``, first derivatives ``[N, D, H]``, Laplacian ``[N, H]``
+Jet = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class CoordinateNetwork(nn.Module):
@@ -93,6 +100,9 @@ class CoordinateNetwork(nn.Module):
                     nn.init.zeros_(layer.bias)
         # hidden layer applications after the first: layers - 1, all by one layer when shared
         self.repeats = int(layers) - 1
+        # a static problem's products on oneDNN's GEMM (hyco.synthetic.gemm: twice MKL's speed on the shared
+        # machines' CPUs); the time-dependent PINN keeps F.linear, bit for bit as it was
+        self._linear = F.linear if self.timed else linear
 
     def _walled(self, s: torch.Tensor) -> list:
         feats = [2 * s - 1]
@@ -148,25 +158,34 @@ class CoordinateNetwork(nn.Module):
             out[:, 1 + dims, j] = second
         return out
 
-    @staticmethod
-    def _linear_jet(layer: nn.Linear, jet: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``(W jet, value)``: one matrix product for the value and every derivative row (``[N, R, out]``),
-        and the value row with the bias (``[N, out]``; the bias shifts only the value)."""
-        out = jet @ layer.weight.T
-        return out, out[:, 0] + layer.bias
+    def _linear_jet(self, layer: nn.Linear, jet: torch.Tensor,
+                    skip: Optional[Jet] = None) -> Jet:
+        """``W jet (+ b)`` as its rows ``(value [N, out], first [N, D, out], laplacian [N, out])``: one
+        matrix product for every row of ``jet [N, D + 2, in]`` (the bias shifts only the value), plus
+        ``skip``'s rows. Rows are taken apart with ``split`` (its backward is one concatenation, where
+        indexing would zero-fill a full-size gradient per row)."""
+        dims = jet.shape[1] - 2
+        value, first, laplacian = self._linear(jet, layer.weight).split([1, dims, 1], dim=1)
+        value, laplacian = value.squeeze(1) + layer.bias, laplacian.squeeze(1)
+        if skip is not None:
+            value, first, laplacian = value + skip[0], first + skip[1], laplacian + skip[2]
+        return value, first, laplacian
 
     @staticmethod
-    def _tanh_jet(out: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        """``tanh`` of the jet ``out`` (rows: value, ``D`` first derivatives, Laplacian) whose value
-        row is ``value``: ``d tanh(z) = tanh'(z) dz``, ``Lap tanh(z) = tanh'(z) Lap z + tanh''(z) |grad z|^2``."""
-        dims = out.shape[1] - 2
+    def _tanh_jet(jet: Jet) -> Jet:
+        """``tanh`` of a jet: ``d tanh(z) = tanh'(z) dz``, ``Lap tanh(z) = tanh'(z) Lap z + tanh''(z) |grad z|^2``."""
+        value, first, laplacian = jet
         t = torch.tanh(value)
         dt = 1 - t * t
-        first = out[:, 1:1 + dims]
-        laplacian = torch.addcmul(dt * out[:, 1 + dims], -2 * t * dt, (first * first).sum(1))
-        return torch.cat([t[:, None], dt[:, None] * first, laplacian[:, None]], dim=1)
+        return t, dt[:, None] * first, torch.addcmul(dt * laplacian, -2 * t * dt, (first * first).sum(1))
 
-    def laplacian_jet(self, coords: torch.Tensor, sims: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    @staticmethod
+    def _rows(jet: Jet) -> torch.Tensor:
+        """A jet's rows as one tensor ``[N, D + 2, H]``, the next layer's one matrix product."""
+        value, first, laplacian = jet
+        return torch.cat([value[:, None], first, laplacian[:, None]], dim=1)
+
+    def laplacian_jet(self, coords: torch.Tensor, sims: torch.Tensor) -> Jet:
         """The network's values ``[N, C]`` with their first derivatives ``[N, C, D]`` and their
         Laplacians ``[N, C]`` over the ``D`` coordinate columns (module docstring), differentiable
         in the weights."""
@@ -175,28 +194,28 @@ class CoordinateNetwork(nn.Module):
         x = self._encode_jet(coords)
         jet = torch.cat([x, torch.cat([code[:, None], code.new_zeros(code.shape[0], dims + 1, code.shape[1])], 1)],
                         dim=2)
-        h = self._tanh_jet(*self._linear_jet(self.layers[0], jet))
+        h = self._tanh_jet(self._linear_jet(self.layers[0], jet))
         start = h
         hidden = [self.layers[1] if self.share else self.layers[1 + k] for k in range(self.repeats)]
         for k, layer in enumerate(hidden):
-            out, value = self._linear_jet(layer, h)
             if self.skip and k == len(hidden) - 1:  # the block's skip, then the authors' loop activation
-                out, value = out + start, value + start[:, 0]
-                h = self._tanh_jet(out, value)
-                h = self._tanh_jet(h, h[:, 0])
+                h = self._tanh_jet(self._tanh_jet(self._linear_jet(layer, self._rows(h), skip=start)))
             else:
-                h = self._tanh_jet(out, value)
-        out, value = self._linear_jet(self.layers[-1], h)
-        return value, out[:, 1:1 + dims].transpose(1, 2), out[:, 1 + dims]
+                h = self._tanh_jet(self._linear_jet(layer, self._rows(h)))
+        value, first, laplacian = self._linear_jet(self.layers[-1], self._rows(h))
+        return value, first.transpose(1, 2), laplacian
 
     def forward(self, coords: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.layers[0](torch.cat([self.encode(coords), self.embedding(sims)], dim=1)))
+        first = self.layers[0]
+        h = torch.tanh(self._linear(torch.cat([self.encode(coords), self.embedding(sims)], dim=1), first.weight,
+                                    first.bias))
         start = h
         hidden = [self.layers[1] if self.share else self.layers[1 + k] for k in range(self.repeats)]
         for k, layer in enumerate(hidden):
-            h = layer(h)
+            h = self._linear(h, layer.weight, layer.bias)
             if self.skip and k == len(hidden) - 1:  # the block's skip, then the authors' loop activation
                 h = torch.tanh(torch.tanh(h + start))
             else:
                 h = torch.tanh(h)
-        return self.layers[-1](h)
+        last = self.layers[-1]
+        return self._linear(h, last.weight, last.bias)
