@@ -39,7 +39,6 @@ from torch import nn
 
 from hyco.synthetic.gemm import linear
 
-
 #: a jet's rows: value ``[N, H]``, first derivatives ``[N, D, H]``, Laplacian ``[N, H]``
 Jet = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

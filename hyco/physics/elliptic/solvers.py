@@ -159,7 +159,8 @@ class FactorCache:
         if key is None or key[0] != method or len(key) != len(inputs) + 1:
             return None
         for old, new in zip(key[1:], inputs):
-            if old.shape != new.shape or old.dtype != new.dtype or old.device != new.device or not torch.equal(old, new):
+            same = old.shape == new.shape and old.dtype == new.dtype and old.device == new.device
+            if not (same and torch.equal(old, new)):
                 return None
         self.hits += 1
         return self.factor, self.solution
