@@ -42,13 +42,16 @@ with a node-centred finite-volume discretisation of the same operator solved by 
   then fails (``derivative for aten::bincount is not implemented``); float32 CG with
   ``rel_tol=1e-5`` does not converge at 101^2 and, under jit, does not say so.
 
-Solver: ``method='auto'`` is dense LU (torch autograd) up to :data:`DENSE_MAX_INTERIOR` = 15 interior
+Solver: ``method='auto'`` is dense LU up to :data:`DENSE_MAX_INTERIOR` = 15 interior
 nodes per side, where it is faster (1.2-1.3 vs 1.3-1.5 ms per epoch at 7^2 interior nodes), and
 block-tridiagonal Cholesky with an adjoint backward above: at the papers' 17^2 interior the two are
 within noise (1.9-2.2 vs 2.3 ms; 0.89-1.0 of dense in section 3), the banded one checks
 definiteness and scales as m^4 instead of m^6 (3.0-3.2 vs 19-25 ms at 29^2, 47-79 ms vs 34-48 s at
 99^2). float32 and float64 both work; the float32 solution is 3e-7 (19^2) to
-4e-5 (101^2) from the float64 one, far below the discretisation error.
+4e-5 (101^2) from the float64 one, far below the discretisation error. (The timings above were taken
+with the dense solve differentiated by torch's autograd; both methods now share the adjoint backward
+of :mod:`.solvers`, which gives the dense solve the same gradient bit for bit at a fraction of the
+cost, and a :class:`FactorCache` lets a training epoch factorise once: ``experiments/bench_static.py``.)
 """
 
 from __future__ import annotations
