@@ -212,11 +212,11 @@ class PINNTrainer(AbstractTrainer):
         if self.timed:  # autograd's derivatives, as this arm has always taken them on trajectories
             values = self._fields(self.network(coords, sims))
             d = Derivatives(coords, values, timed=True)
-        else:  # a static problem: the network's own forward derivatives (Taylor mode), the faster way
-            out, first, second = self.network.jet(coords, sims)
+        else:  # a static problem: the network's own forward derivatives (forward Laplacian), the faster way
+            out, first, laplacian = self.network.laplacian_jet(coords, sims)
             values = self._fields(out)
             d = Derivatives(coords, values, timed=False,
-                            jets={n: (first[:, sl], second[:, sl]) for n, sl in self.data.slices.items()})
+                            jets={n: (first[:, sl], laplacian[:, sl]) for n, sl in self.data.slices.items()})
         params = self.model.params_at(self.physical_values(), coords[:, : self.model.dim],
                                       thetas=self.physical.family_thetas())
         residuals = self.model.residual(values, d, params)

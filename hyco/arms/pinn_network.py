@@ -19,19 +19,30 @@ problem (``timed=False``) has no time input. ``share`` reuses one hidden-to-hidd
 ``skip``, :mod:`hyco.synthetic.networks.field_mlp`); ``init=lecun_normal`` draws weights from
 ``N(0, 1/fan_in)`` with zero biases (flax's default, the static authors') instead of torch's default.
 
-:meth:`CoordinateNetwork.jet` propagates the first derivatives and the unmixed second derivatives
-along with the values (Taylor mode: every layer acts on the value and its ``2 D`` derivative
-directions at once, one matrix product), which a residual of second order needs; it costs about as
-much as five forward passes, where autograd's reverse-over-reverse pays a graph per derivative.
+:meth:`CoordinateNetwork.laplacian_jet` propagates the first derivatives and the Laplacian along
+with the values (forward mode, the "forward Laplacian": every layer acts on the value, its ``D``
+first derivatives and its Laplacian at once, one matrix product of ``D + 2`` rows per point), which an
+isotropic second-order residual (``div(kappa grad u)``, ``Laplacian u``) needs. Carrying the Laplacian
+instead of the ``D`` unmixed second derivatives saves ``D - 1`` rows in every layer: at ``D = 2``, 400
+points and 256 units, forward and backward took 25-27 ms against the unmixed jet's 33-37 ms (one
+thread, measured side by side; docs/static.md has the epochs); autograd's reverse-over-reverse pays a
+graph per derivative. A static network's products run on oneDNN (:mod:`hyco.synthetic.gemm`); the
+time-dependent PINN keeps ``F.linear``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from hyco.synthetic.gemm import linear
+
+#: a jet's rows: value ``[N, H]``, first derivatives ``[N, D, H]``, Laplacian ``[N, H]``
+Jet = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class CoordinateNetwork(nn.Module):
@@ -90,6 +101,9 @@ class CoordinateNetwork(nn.Module):
                     nn.init.zeros_(layer.bias)
         # hidden layer applications after the first: layers - 1, all by one layer when shared
         self.repeats = int(layers) - 1
+        # a static problem's products on oneDNN's GEMM (hyco.synthetic.gemm: twice MKL's speed on the shared
+        # machines' CPUs); the time-dependent PINN keeps F.linear, bit for bit as it was
+        self._linear = F.linear if self.timed else linear
 
     def _walled(self, s: torch.Tensor) -> list:
         feats = [2 * s - 1]
@@ -112,8 +126,9 @@ class CoordinateNetwork(nn.Module):
         return torch.stack(feats, dim=1)
 
     def _encode_jet(self, coords: torch.Tensor) -> torch.Tensor:
-        """The encoding with its derivatives: ``[N, 1 + 2 D, width]`` (value; ``d/dx_d``; ``d^2/dx_d^2``),
-        ``D`` = the coordinates' columns. Every feature depends on one coordinate."""
+        """The encoding with its derivatives: ``[N, D + 2, width]`` (value; ``d/dx_d``; Laplacian),
+        ``D`` = the coordinates' columns. Every feature depends on one coordinate, so its Laplacian
+        is its second derivative along that coordinate."""
         n, dims = coords.shape
         columns = []  # (value, first, second, axis) per feature
 
@@ -137,59 +152,71 @@ class CoordinateNetwork(nn.Module):
                 walled(s, 1.0 / self.size, d)
         if self.timed:
             walled(coords[:, -1] / self.duration, 1.0 / self.duration, dims - 1)
-        out = coords.new_zeros(n, 1 + 2 * dims, len(columns))
+        out = coords.new_zeros(n, dims + 2, len(columns))
         for j, (value, first, second, axis) in enumerate(columns):
             out[:, 0, j] = value
             out[:, 1 + axis, j] = first
-            out[:, 1 + dims + axis, j] = second
+            out[:, 1 + dims, j] = second
         return out
 
-    @staticmethod
-    def _linear_jet(layer: nn.Linear, jet: tuple) -> tuple:
-        value, first, second = jet
-        dims = first.shape[1]
-        # one matrix product for the value and every derivative direction (the bias shifts only the value)
-        out = torch.cat([value[:, None], first, second], dim=1) @ layer.weight.T
-        value, first, second = torch.split(out, [1, dims, dims], dim=1)
-        return value[:, 0] + layer.bias, first, second
+    def _linear_jet(self, layer: nn.Linear, jet: torch.Tensor,
+                    skip: Optional[Jet] = None) -> Jet:
+        """``W jet (+ b)`` as its rows ``(value [N, out], first [N, D, out], laplacian [N, out])``: one
+        matrix product for every row of ``jet [N, D + 2, in]`` (the bias shifts only the value), plus
+        ``skip``'s rows. Rows are taken apart with ``split`` (its backward is one concatenation, where
+        indexing would zero-fill a full-size gradient per row)."""
+        dims = jet.shape[1] - 2
+        value, first, laplacian = self._linear(jet, layer.weight).split([1, dims, 1], dim=1)
+        value, laplacian = value.squeeze(1) + layer.bias, laplacian.squeeze(1)
+        if skip is not None:
+            value, first, laplacian = value + skip[0], first + skip[1], laplacian + skip[2]
+        return value, first, laplacian
 
     @staticmethod
-    def _tanh_jet(jet: tuple) -> tuple:
-        value, first, second = jet
+    def _tanh_jet(jet: Jet) -> Jet:
+        """``tanh`` of a jet: ``d tanh(z) = tanh'(z) dz``, ``Lap tanh(z) = tanh'(z) Lap z + tanh''(z) |grad z|^2``."""
+        value, first, laplacian = jet
         t = torch.tanh(value)
-        dt = (1 - t * t)[:, None]
-        return t, dt * first, (-2 * t)[:, None] * dt * first * first + dt * second
+        dt = 1 - t * t
+        return t, dt[:, None] * first, torch.addcmul(dt * laplacian, -2 * t * dt, (first * first).sum(1))
 
-    def jet(self, coords: torch.Tensor, sims: torch.Tensor):
-        """The network's values ``[N, C]`` with their first derivatives ``[N, C, D]`` and unmixed
-        second derivatives ``[N, C, D]`` along the ``D`` coordinate columns (module docstring),
-        differentiable in the weights."""
+    @staticmethod
+    def _rows(jet: Jet) -> torch.Tensor:
+        """A jet's rows as one tensor ``[N, D + 2, H]``, the next layer's one matrix product."""
+        value, first, laplacian = jet
+        return torch.cat([value[:, None], first, laplacian[:, None]], dim=1)
+
+    def laplacian_jet(self, coords: torch.Tensor, sims: torch.Tensor) -> Jet:
+        """The network's values ``[N, C]`` with their first derivatives ``[N, C, D]`` and their
+        Laplacians ``[N, C]`` over the ``D`` coordinate columns (module docstring), differentiable
+        in the weights."""
         dims = coords.shape[1]
         code = self.embedding(sims)  # constant in the coordinates
         x = self._encode_jet(coords)
-        zeros = x.new_zeros(x.shape[0], dims, code.shape[1])
-        jet = (torch.cat([x[:, 0], code], dim=1), torch.cat([x[:, 1:1 + dims], zeros], dim=2),
-               torch.cat([x[:, 1 + dims:], zeros], dim=2))
+        jet = torch.cat([x, torch.cat([code[:, None], code.new_zeros(code.shape[0], dims + 1, code.shape[1])], 1)],
+                        dim=2)
         h = self._tanh_jet(self._linear_jet(self.layers[0], jet))
         start = h
         hidden = [self.layers[1] if self.share else self.layers[1 + k] for k in range(self.repeats)]
         for k, layer in enumerate(hidden):
-            h = self._linear_jet(layer, h)
-            if self.skip and k == len(hidden) - 1:
-                h = self._tanh_jet(self._tanh_jet(tuple(a + b for a, b in zip(h, start))))
+            if self.skip and k == len(hidden) - 1:  # the block's skip, then the authors' loop activation
+                h = self._tanh_jet(self._tanh_jet(self._linear_jet(layer, self._rows(h), skip=start)))
             else:
-                h = self._tanh_jet(h)
-        value, first, second = self._linear_jet(self.layers[-1], h)
-        return value, first.transpose(1, 2), second.transpose(1, 2)
+                h = self._tanh_jet(self._linear_jet(layer, self._rows(h)))
+        value, first, laplacian = self._linear_jet(self.layers[-1], self._rows(h))
+        return value, first.transpose(1, 2), laplacian
 
     def forward(self, coords: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.layers[0](torch.cat([self.encode(coords), self.embedding(sims)], dim=1)))
+        first = self.layers[0]
+        h = torch.tanh(self._linear(torch.cat([self.encode(coords), self.embedding(sims)], dim=1), first.weight,
+                                    first.bias))
         start = h
         hidden = [self.layers[1] if self.share else self.layers[1 + k] for k in range(self.repeats)]
         for k, layer in enumerate(hidden):
-            h = layer(h)
+            h = self._linear(h, layer.weight, layer.bias)
             if self.skip and k == len(hidden) - 1:  # the block's skip, then the authors' loop activation
                 h = torch.tanh(torch.tanh(h + start))
             else:
                 h = torch.tanh(h)
-        return self.layers[-1](h)
+        last = self.layers[-1]
+        return self._linear(h, last.weight, last.bias)

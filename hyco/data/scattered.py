@@ -53,6 +53,9 @@ class ScatteredData:
     channels: Dict[str, slice] = field(default_factory=dict)
     grid: Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]] = None  # the learner's (first, spacing)
     static: bool = False  # one frame, the solution of a static model; points without time
+    # a static problem's reference points and values, built once: they are scored every epoch
+    _static_reference: Dict[int, List[Tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=dict, repr=False,
+                                                                                  compare=False)
 
     @property
     def timed(self) -> bool:
@@ -132,7 +135,17 @@ class ScatteredData:
 
     def reference_points(self, chunk: int = 65536) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """Every sample of :meth:`reference` at the scored frames (``first..T-1``) in chunks:
-        ``(points [n, dim (+1)], values [n, C])`` (points in time-major order)."""
+        ``(points [n, dim (+1)], values [n, C])`` (points in time-major order). A static problem's
+        (one frame) are built once and the same tensors given every time, so that a reader can keep
+        their interpolation weights."""
+        if self.static:
+            if chunk not in self._static_reference:
+                self._static_reference[chunk] = list(self._reference_chunks(chunk))
+            yield from self._static_reference[chunk]
+            return
+        yield from self._reference_chunks(chunk)
+
+    def _reference_chunks(self, chunk: int) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         values, (first, spacing) = self.reference()
         shape = tuple(values.shape[2:])
         axes = [torch.as_tensor(f + s * np.arange(n), dtype=torch.float32) for f, s, n in zip(first, spacing, shape)]

@@ -58,22 +58,52 @@ def interpolate_frames(values: torch.Tensor, frames: torch.Tensor, first: Sequen
     """Frames ``values [F, C, *grid]`` read each at its own point: point ``n`` (``points [N, dim]``)
     in frame ``frames[n]``; ``[N, C]``. :func:`interpolate` for a trajectory read at scattered
     space-time points, without copying a frame per point."""
-    dim = len(first)
-    if points.ndim != 2 or points.shape[-1] != dim or values.ndim != dim + 2 or frames.shape != points.shape[:1]:
-        raise ValueError(f"interpolate_frames: values [F, C, *grid] ({dim}-D), points [N, {dim}] and frames [N], got "
-                         f"{tuple(values.shape)}, {tuple(points.shape)}, {tuple(frames.shape)}")
-    if outside not in OUTSIDE:
-        raise ValueError(f"interpolate: outside must be one of {OUTSIDE}, got {outside!r}")
-    grid = values.shape[2:]
-    size = 1
-    for n in grid:
-        size *= int(n)
-    flat = values.transpose(0, 1).reshape(values.shape[1], -1)  # [C, F * P]
-    offset = frames.to(values.device).long() * size
-    total = 0
-    for index, weight in _corners(points.to(values.dtype), first, spacing, grid, periodic, outside):
-        total = total + weight[:, None] * flat[:, index + offset].T
-    return total
+    return FrameReader(values.shape, values.dtype, frames, first, spacing, points, periodic, outside)(values)
+
+
+class FrameReader:
+    """:func:`interpolate_frames` at fixed points, with their corners and weights computed once.
+
+    Reading the same points again (observed sensors, a reference grid, this epoch's ghost points
+    read from two trajectories) then costs the gathers and the weighted sum only; the result is
+    :func:`interpolate_frames`'s, bit for bit (the same weights, summed in the same order).
+
+    Parameters
+    ----------
+    shape, dtype
+        Of the frames ``[F, C, *grid]`` it will read (any ``F`` and ``C``: only the grid counts).
+    frames, first, spacing, points, periodic, outside
+        As :func:`interpolate_frames`.
+    """
+
+    def __init__(self, shape: Sequence[int], dtype: torch.dtype, frames: torch.Tensor, first: Sequence[float],
+                 spacing: Sequence[float], points: torch.Tensor, periodic: Sequence[bool],
+                 outside: str = "edge") -> None:
+        dim = len(first)
+        if points.ndim != 2 or points.shape[-1] != dim or len(shape) != dim + 2 or frames.shape != points.shape[:1]:
+            raise ValueError(f"interpolate_frames: values [F, C, *grid] ({dim}-D), points [N, {dim}] and frames [N], "
+                             f"got {tuple(shape)}, {tuple(points.shape)}, {tuple(frames.shape)}")
+        if outside not in OUTSIDE:
+            raise ValueError(f"interpolate: outside must be one of {OUTSIDE}, got {outside!r}")
+        self.grid = tuple(int(n) for n in shape[2:])
+        self.dtype = dtype
+        size = 1
+        for n in self.grid:
+            size *= n
+        offset = frames.to(points.device).long() * size
+        self.corners = [(index + offset, weight[:, None])
+                        for index, weight in _corners(points.to(dtype), first, spacing, self.grid, periodic, outside)]
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        """``values [F, C, *grid]`` at the points: ``[N, C]`` (differentiable in ``values``)."""
+        if tuple(values.shape[2:]) != self.grid or values.dtype != self.dtype:
+            raise ValueError(f"FrameReader: built for grids {self.grid} in {self.dtype}, got {tuple(values.shape)} "
+                             f"in {values.dtype}")
+        flat = values.transpose(0, 1).reshape(values.shape[1], -1)  # [C, F * P]
+        total = 0
+        for index, weight in self.corners:
+            total = total + weight * flat[:, index.to(values.device)].T
+        return total
 
 
 def _corners(points: torch.Tensor, first: Sequence[float], spacing: Sequence[float], grid: Sequence[int],

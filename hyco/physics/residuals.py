@@ -43,9 +43,10 @@ class Derivatives:
     timed
         Whether the last coordinate is time (False: a static problem, ``[N, dim]``).
     jets
-        Optional ``{field: (first [N, C, D], second [N, C, D])}``: the fields' first derivatives and
-        unmixed second derivatives along every coordinate column, already known (a network that
-        propagates them forward, :meth:`hyco.arms.pinn_network.CoordinateNetwork.jet`); then
+        Optional ``{field: (first [N, C, D], laplacian [N, C])}``: the fields' first derivatives along
+        every coordinate column and their Laplacians over the spatial ones, already known (a network
+        that propagates them forward, :meth:`hyco.arms.pinn_network.CoordinateNetwork.laplacian_jet`;
+        only on points without time, where every column is spatial); then :meth:`grad`,
         :meth:`laplace` and :meth:`div_flux` read them instead of differentiating twice.
     """
 
@@ -58,6 +59,9 @@ class Derivatives:
         self.timed = bool(timed)
         self.dim = coords.shape[1] - (1 if self.timed else 0)
         self.jets = dict(jets or {})
+        if self.jets and self.timed:
+            raise ValueError("Derivatives: jets carry Laplacians over every coordinate column, so they need points "
+                             "without time (timed=False)")
         self._first: Dict[Tuple[str, int], torch.Tensor] = {}
 
     def first(self, name: str, c: int = 0) -> torch.Tensor:
@@ -81,7 +85,7 @@ class Derivatives:
     def laplace(self, name: str, c: int = 0) -> torch.Tensor:
         """``Δu_c`` ``[N]``."""
         if name in self.jets:
-            return self.jets[name][1][:, c, : self.dim].sum(dim=1)
+            return self.jets[name][1][:, c]
         g = self.grad(name, c)
         return sum(_grad(g[:, i], self.coords)[:, i] for i in range(self.dim))
 

@@ -17,13 +17,13 @@ reference grid (:meth:`TrajectoryPhysics.reconstruction_error`).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from hyco.data.points import extent_of
 from hyco.data.scattered import ScatteredData, reconstruction_scores
-from hyco.fields.interpolate import interpolate_frames
+from hyco.fields.interpolate import FrameReader
 from hyco.training.field import FitResult
 from hyco.training.physical import PhysicalTrainer
 
@@ -39,6 +39,10 @@ class TrajectoryPhysics(PhysicalTrainer):
         self.channels = sum(model.channels.values())
         self.terms: Dict[str, float] = {"data": 0.0, "interaction": 0.0}
         self.last_grid: Optional[torch.Tensor] = None  # the trajectory after the last update
+        # interpolation weights of the points read again and again (sensors, the reference grid, the
+        # epoch's ghost points read from two trajectories), the most recent first
+        self._readers: List[Tuple[torch.Tensor, int, torch.Tensor, torch.Size, torch.dtype, FrameReader]] = []
+        self._observed: Optional[List[Tuple[torch.Tensor, ...]]] = None
 
     # ------------------------------------------------------------------ predictions
     def trajectory(self, z: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
@@ -58,20 +62,40 @@ class TrajectoryPhysics(PhysicalTrainer):
         """The trajectory ``grid [S, T, C, *s]`` read at ``points`` (their frame and simulation):
         ``[N, C_field]``."""
         flat = grid.reshape(-1, *grid.shape[2:])[:, channels]  # [S * T, C_f, *s]
-        index = sims.to(grid.device) * grid.shape[1] + frames.to(grid.device)
-        return interpolate_frames(flat, index, self.first, self.spacing, points[:, : self.model.dim].to(grid.device),
-                                  self.periodic, outside="zero")
+        return self.reader(flat, points, sims.to(grid.device) * grid.shape[1] + frames.to(grid.device))(flat)
+
+    def reader(self, flat: torch.Tensor, points: torch.Tensor, index: torch.Tensor) -> FrameReader:
+        """The interpolation of frames like ``flat`` at ``points`` of frames ``index``, reused while
+        the same points tensor (unchanged) is read at the same frames."""
+        for entry in self._readers:
+            held, version, held_index, shape, dtype, reader = entry
+            if (held is points and version == points._version and shape == flat.shape[2:] and dtype == flat.dtype
+                    and torch.equal(held_index, index)):
+                return reader
+        reader = FrameReader(flat.shape, flat.dtype, index, self.first, self.spacing,
+                             points[:, : self.model.dim].to(flat.device), self.periodic, outside="zero")
+        self._readers = [(points, points._version, index, flat.shape[2:], flat.dtype, reader)] + self._readers[:7]
+        return reader
+
+    def observed(self) -> List[Tuple[torch.Tensor, ...]]:
+        """Per observed field, ``(points, frames, sims, values, channels)`` of the points fitted
+        (frames ``>= 1``; every one of a static problem), selected once."""
+        if self._observed is None:
+            self._observed = []
+            for obs in self.data.observed.values():
+                keep = obs.frames >= self.data.first
+                if bool(keep.any()):
+                    self._observed.append((obs.points[keep], obs.frames[keep], obs.sims[keep], obs.values[keep],
+                                           obs.channels))
+        return self._observed
 
     def data_misfit(self, grid: torch.Tensor) -> torch.Tensor:
         """Mean squared misfit at the observed points of frames ``>= 1`` (every frame of a static problem)."""
         total, count = 0.0, 0
-        for obs in self.data.observed.values():
-            keep = obs.frames >= self.data.first
-            if not bool(keep.any()):
-                continue
-            pred = self.at(grid, obs.points[keep], obs.frames[keep], obs.sims[keep], obs.channels)
-            total = total + (pred - obs.values[keep].to(pred.device)).square().sum()
-            count += int(keep.sum()) * pred.shape[1]
+        for points, frames, sims, values, channels in self.observed():
+            pred = self.at(grid, points, frames, sims, channels)
+            total = total + (pred - values.to(pred.device)).square().sum()
+            count += len(points) * pred.shape[1]
         return total / max(count, 1)
 
     def interaction(self, grid: torch.Tensor, ghosts: Tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:

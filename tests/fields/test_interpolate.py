@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hyco.fields.interpolate import grid_points, interpolate
@@ -62,3 +63,21 @@ def test_frames_are_read_each_at_its_own_point_exactly_and_differentiably():
     index = torch.tensor([0, 1, 2, 0, 1, 2, 2, 1])
     assert torch.autograd.gradcheck(lambda v, p: interpolate_frames(v, index, (0.0, 0.0), (1.0, 1.0), p,
                                                                     (True, False), outside="zero"), (small, where))
+
+
+def test_a_frame_reader_built_once_reads_any_frames_as_interpolate_frames_does():
+    from hyco.fields.interpolate import FrameReader, interpolate_frames
+
+    gen = torch.Generator().manual_seed(2)
+    points = torch.rand(30, 2, generator=gen, dtype=torch.float64) * 7 - 1  # some beyond the samples
+    frames = torch.randint(0, 3, (30,), generator=gen)
+    reader = FrameReader((3, 2, 6, 6), torch.float64, frames, (0.0, 0.0), (1.0, 1.0), points, (False, True), "zero")
+    for _ in range(2):  # the same weights for new values
+        values = torch.randn(3, 2, 6, 6, generator=gen, dtype=torch.float64)
+        expected = torch.stack([interpolate(values[f], (0.0, 0.0), (1.0, 1.0), p[None], (False, True), "zero")[:, 0]
+                                for f, p in zip(frames.tolist(), points)])
+        torch.testing.assert_close(reader(values), expected, rtol=0, atol=1e-12)
+        assert torch.equal(reader(values), interpolate_frames(values, frames, (0.0, 0.0), (1.0, 1.0), points,
+                                                              (False, True), "zero"))
+    with pytest.raises(ValueError, match="built for grids"):
+        reader(torch.zeros(3, 2, 5, 6, dtype=torch.float64))

@@ -83,3 +83,46 @@ def test_the_reentrant_warm_start_returns_whenever_the_network_misfit_rises_abov
     assert phases == [True, True, False, True]
     trainer.knobs.warmstart_reentry, trainer.warm_done = False, True  # the platform's once-only warm start
     assert not trainer.warming(5)
+
+
+def test_the_physics_reuses_the_interpolation_of_points_it_reads_again_and_only_those(tmp_path):
+    cfg = compose_config([*tiny_static("physical_only"), f"data.cache_dir={tmp_path}"])
+    data = ScatteredData.open(cfg, CacheReader(generate_dataset(cfg, progress=False).path))
+    phys = TrajectoryPhysics(cfg, build_physics(cfg.physics, cfg.data.ic), data)
+    grid = phys.trajectory().detach()
+    points = torch.rand(5, 2) * 2 - 1
+    zeros = torch.zeros(5, dtype=torch.long)
+    first = phys.at(grid, points, zeros, zeros, slice(0, 1))
+    reader = phys.reader(grid.reshape(-1, *grid.shape[2:]), points, zeros)
+    assert phys.reader(grid.reshape(-1, *grid.shape[2:]), points, zeros.clone()) is reader  # same points: reused
+    assert phys.reader(grid.reshape(-1, *grid.shape[2:]), points.clone(), zeros) is not reader  # another tensor
+    points.add_(0.5)  # moved in place: read anew
+    assert not torch.equal(phys.at(grid, points, zeros, zeros, slice(0, 1)), first)
+    assert phys.reader(grid.reshape(-1, *grid.shape[2:]), points, zeros) is not reader
+    # the reference grid is scored through one reader, epoch after epoch
+    assert phys.reconstruction_error(grid) == phys.reconstruction_error(grid)
+    assert len({id(r[-1]) for r in phys._readers}) == len(phys._readers) <= 8
+
+
+@pytest.mark.parametrize("arm", ["physical_only", "cooperative"])
+def test_epochs_with_the_cached_factorisation_are_the_epochs_without_it_bit_for_bit(arm, tmp_path):
+    from hyco.arms import build_trainer
+    from hyco.data.training_data import TrainingData
+
+    exchange = ["trainer.hyco.warmstart_threshold=0"] if arm == "cooperative" else []  # every epoch solves
+    cfg = compose_config([*tiny_static(arm), f"data.cache_dir={tmp_path}", *exchange])
+    runs = []
+    for cached in (True, False):
+        data = TrainingData.open(cfg, CacheReader(generate_dataset(cfg, progress=False).path))
+        trainer = build_trainer(cfg, data, None)
+        if not cached:
+            trainer.physical.model.factors = None
+        metrics = [trainer.run_epoch(epoch) for epoch in range(4)]
+        runs.append((metrics, {n: z.detach().clone() for n, z in trainer.physical.z.items()}))
+        if cached:
+            assert trainer.physical.model.factors.hits >= 3  # every epoch after the first reused the score's
+    (cached_metrics, cached_z), (plain_metrics, plain_z) = runs
+    for a, b in zip(cached_metrics, plain_metrics):
+        assert {k: v for k, v in a.items() if not k.startswith("time/")} == \
+            {k: v for k, v in b.items() if not k.startswith("time/")}
+    assert all(torch.equal(cached_z[n], plain_z[n]) for n in cached_z)

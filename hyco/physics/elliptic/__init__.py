@@ -42,13 +42,16 @@ with a node-centred finite-volume discretisation of the same operator solved by 
   then fails (``derivative for aten::bincount is not implemented``); float32 CG with
   ``rel_tol=1e-5`` does not converge at 101^2 and, under jit, does not say so.
 
-Solver: ``method='auto'`` is dense LU (torch autograd) up to :data:`DENSE_MAX_INTERIOR` = 15 interior
+Solver: ``method='auto'`` is dense LU up to :data:`DENSE_MAX_INTERIOR` = 15 interior
 nodes per side, where it is faster (1.2-1.3 vs 1.3-1.5 ms per epoch at 7^2 interior nodes), and
 block-tridiagonal Cholesky with an adjoint backward above: at the papers' 17^2 interior the two are
 within noise (1.9-2.2 vs 2.3 ms; 0.89-1.0 of dense in section 3), the banded one checks
 definiteness and scales as m^4 instead of m^6 (3.0-3.2 vs 19-25 ms at 29^2, 47-79 ms vs 34-48 s at
 99^2). float32 and float64 both work; the float32 solution is 3e-7 (19^2) to
-4e-5 (101^2) from the float64 one, far below the discretisation error.
+4e-5 (101^2) from the float64 one, far below the discretisation error. (The timings above were taken
+with the dense solve differentiated by torch's autograd; both methods now share the adjoint backward
+of :mod:`.solvers`, which gives the dense solve the same gradient bit for bit at a fraction of the
+cost, and a :class:`FactorCache` lets a training epoch factorise once: ``experiments/bench_static.py``.)
 """
 
 from __future__ import annotations
@@ -60,25 +63,27 @@ import torch
 from hyco.physics.elliptic.assembly import InteriorSystem, assemble
 from hyco.physics.elliptic.interpolation import interpolate_bilinear
 from hyco.physics.elliptic.mesh import Coefficient, StructuredTriangulation
-from hyco.physics.elliptic.solvers import DENSE_MAX_INTERIOR, METHODS, solve_interior, with_boundary
+from hyco.physics.elliptic.solvers import DENSE_MAX_INTERIOR, METHODS, FactorCache, solve_interior, with_boundary
 
 
 def solve_elliptic(mesh: StructuredTriangulation, kappa: Coefficient, eta: Optional[Coefficient], f: Coefficient,
                    method: str = "auto", dtype: torch.dtype = torch.float64,
-                   device: Optional[torch.device] = None) -> torch.Tensor:
+                   device: Optional[torch.device] = None, cache: Optional[FactorCache] = None) -> torch.Tensor:
     """Nodal P1 solution ``(*batch, N+1, N+1)`` (zero on the boundary) of ``-div(kappa grad u) + eta u = f``.
 
     ``kappa`` and ``eta`` are evaluated at element centroids (numbers, callables of ``(x, y)`` or
     tensors ``(*batch, 2, N, N)``), ``f`` at the nodes (vertex quadrature); see :func:`assemble`.
-    Differentiable in every tensor that enters ``kappa``, ``eta`` and ``f``.
+    Differentiable in every tensor that enters ``kappa``, ``eta`` and ``f``. ``cache`` (a
+    :class:`FactorCache`) reuses the last factorisation when the system is the same, bit for bit.
     """
-    return with_boundary(solve_interior(assemble(mesh, kappa, eta, f, dtype, device), method))
+    return with_boundary(solve_interior(assemble(mesh, kappa, eta, f, dtype, device), method, cache))
 
 
 __all__ = [
     "DENSE_MAX_INTERIOR",
     "METHODS",
     "Coefficient",
+    "FactorCache",
     "InteriorSystem",
     "StructuredTriangulation",
     "assemble",

@@ -39,7 +39,7 @@ import torch
 from hyco.errors import ConfigError, PhysicsParameterError
 from hyco.fields import FieldSpec
 from hyco.physics.base import TinyCase
-from hyco.physics.elliptic import METHODS, StructuredTriangulation, solve_elliptic
+from hyco.physics.elliptic import METHODS, FactorCache, StructuredTriangulation, solve_elliptic
 from hyco.physics.params import host_values
 from hyco.physics.registry import register_physics
 from hyco.physics.static import StaticModel
@@ -102,6 +102,10 @@ class Elliptic(StaticModel):
         self.mesh = StructuredTriangulation(self.resolution[0] - 1, lower, lower + size)
         self.box = (float(lower), float(size))
         self._forcing_nodes: Optional[torch.Tensor] = None
+        # a training epoch solves twice at the same parameters (the score after its update, then the
+        # next epoch's forward solve): the second reuses the first's factorisation
+        self.factors = FactorCache()
+        self._centroids: Dict[tuple, torch.Tensor] = {}
 
     def check_learner(self) -> None:
         if self.options["solution"] == "exact":
@@ -114,8 +118,11 @@ class Elliptic(StaticModel):
 
     def family_field(self, name: str, theta: torch.Tensor) -> torch.Tensor:
         """The family at the element centroids ``(2, N, N)``, where the assembly evaluates it."""
-        x, y = self.mesh.centroids(dtype=theta.dtype, device=theta.device)
-        return self.family_at(name, theta, torch.stack([x, y], dim=-1))
+        key = (theta.dtype, theta.device)
+        if key not in self._centroids:  # the same points every epoch: built once per dtype and device
+            x, y = self.mesh.centroids(dtype=theta.dtype, device=theta.device)
+            self._centroids[key] = torch.stack([x, y], dim=-1)
+        return self.family_at(name, theta, self._centroids[key])
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Refuse ``kappa <= 0`` or ``eta < 0`` anywhere (the system would not be definite), then the bounds."""
@@ -174,7 +181,7 @@ class Elliptic(StaticModel):
             x, y = self.mesh.nodes(dtype=torch.float64)
             return self.sine_solution(torch.stack([x, y], -1)).to(device=device, dtype=dtype)[None]
         u = solve_elliptic(self.mesh, params["kappa"], params["eta"], self.forcing_nodes().to(device),
-                           method=self.options["method"], dtype=torch.float64, device=device)
+                           method=self.options["method"], dtype=torch.float64, device=device, cache=self.factors)
         return u.to(dtype)[None]
 
     # ---------------------------------------------------------------- continuous form (PINN)
