@@ -80,3 +80,13 @@ def test_run_py_refuses_another_arms_knob_before_any_compute(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "trainer.hyco.alpha: a knob of the arm(s)" in proc.stderr and "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kept_composition_is_handed_out_as_a_fresh_copy():
+    """Compositions are kept per command line (Hydra is slow); every caller gets its own config."""
+    first = compose_config(["experiment=burgers_1d_quick", "trainer.epochs=7"])
+    first.trainer.epochs = 99
+    first.physics.params.nu.true_value = -1.0  # a nested node too
+    again = compose_config(["experiment=burgers_1d_quick", "trainer.epochs=7"])
+    assert again.trainer.epochs == 7 and again.physics.params.nu.true_value == 0.01
+    assert compose_config(["experiment=burgers_1d_quick", "trainer.epochs=8"]).trainer.epochs == 8
