@@ -149,6 +149,7 @@ class StudyProgress:
         self.storage, self.study_name, self.interval = storage, study_name, interval
         self.state = ProgressState(int(budget), list(objective_names), reevals=int(reevals))
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the polling thread and the launcher's own lines, one at a time
         self._thread: Optional[threading.Thread] = None
         self._study: Optional[optuna.Study] = None
         self.bar: Optional[tqdm] = None
@@ -165,10 +166,11 @@ class StudyProgress:
 
     def poll(self) -> List[str]:
         """Read the study once, write the new trial lines above the bar and redraw it."""
-        lines = update(self.state, self._trials())
-        for line in lines:
-            tqdm.write(line)
-        self._redraw()
+        with self._lock:
+            lines = update(self.state, self._trials())
+            for line in lines:
+                tqdm.write(line)
+            self._redraw()
         return lines
 
     def _redraw(self) -> None:
@@ -181,17 +183,25 @@ class StudyProgress:
             self.status.set_description_str(self.state.best_line())
 
     def plan_reevals(self, count: int) -> None:
-        """The re-evaluations the sweep will run (known once the trials have ended)."""
-        self.state.reevals = int(count)
-        self._redraw()
+        """The re-evaluations the sweep will run (known once the trials have ended); the trials'
+        last lines first, so every line's count follows the one before (the polling thread may not
+        have read the last trials yet)."""
+        try:
+            self.poll()
+        except Exception:  # a busy database: the lines come with the next read
+            pass
+        with self._lock:
+            self.state.reevals = int(count)
+            self._redraw()
 
     def reeval_done(self, arm: str, number: int, seed: int, seeds: int, scores: Dict[str, float]) -> None:
         """Count one finished re-evaluation and write its line (``reevaluate``'s ``on_result``)."""
-        self.state.reevals_done += 1
-        value = scores.get(self.state.objective_names[0])
-        tqdm.write(reeval_line(self.state, arm, number, seed, seeds,
-                               float(value) if value is not None else None))
-        self._redraw()
+        with self._lock:
+            self.state.reevals_done += 1
+            value = scores.get(self.state.objective_names[0])
+            tqdm.write(reeval_line(self.state, arm, number, seed, seeds,
+                                   float(value) if value is not None else None))
+            self._redraw()
 
     def __enter__(self) -> "StudyProgress":
         # trials that ended before this command: counted in the bar, not reported again

@@ -8,11 +8,13 @@ import logging
 import math
 from types import SimpleNamespace
 
+import optuna
 import pytest
-from optuna.trial import TrialState
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState, create_trial
 
 from hyco.core import console
-from hyco.sweep.progress import ProgressState, reeval_line, update
+from hyco.sweep.progress import ProgressState, StudyProgress, reeval_line, update
 
 
 @pytest.fixture
@@ -125,3 +127,20 @@ def test_bar_metrics_show_each_players_loss_the_validation_misfit_and_parameter_
     assert shown == {"S loss": "0.123", "P loss": "2e-05", "val": "0.5", "nu err": "0.031"}
     assert console.bar_metrics({"pinn/total_loss": 1.5, "param/D_rel_error": 0.2, "param/D": 0.1}) == {
         "loss": "1.5", "D err": "0.2"}
+
+
+def test_the_last_trials_are_written_before_the_first_re_evaluation(tmp_path, capsys):
+    """The polling thread may not have read the last trials when the re-evaluations start: their
+    lines come first, so the counts run in order (1/6, 2/6, 3/6)."""
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=url, study_name="s")
+    arms = ["synthetic_only", "physical_only"]
+    for n, arm in enumerate(arms):
+        study.add_trial(create_trial(value=0.1 * (n + 1), params={"arm": arm}, user_attrs={"arm": arm},
+                                     distributions={"arm": CategoricalDistribution(arms)}))
+    progress = StudyProgress(url, "s", budget=2, objective_names=["forecast_error"], interval=3600, reevals=4)
+    progress.plan_reevals(4)
+    progress.reeval_done("physical_only", 1, 1, 2, {"forecast_error": 0.25})
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" — ")[1].split(",")[0] for line in lines] == ["1/6", "2/6", "3/6"], lines
+    assert lines[0].startswith("trial   0 synthetic_only") and lines[2].startswith("seed 1/2  physical_only")
