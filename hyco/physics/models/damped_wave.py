@@ -7,6 +7,11 @@ Zero-gradient (Neumann) walls, the second-order 5-point Laplacian, unit cells in
 (64², ``dx = 1``, ``c = 330``, ``k = 50``, frames every 1e-3; Yin et al., ICLR 2021, code
 ``datasets/wave.py``). ``physics.terms`` (``TERMS = (propagation, damping)``): ``terms:
 [propagation]`` is the paper's *incomplete* physics, the undamped wave, learnt from damped data.
+The paper's data use a 4th-order per-axis stencil (its learner the 2nd-order one); here truth and
+learner share this one. Measured (``experiments/aphynity_wave_misfit.py``, docs/aphynity.md): on
+the paper's grid (dx = 1) the stencils barely move the undamped fit of ``c`` (293.1 against 292.1);
+at the preset's dx = 2 the 4th-order truth would move it by about +14 (the 2nd-order stencil's
+error grows as dx²), a bias the paper's set-up does not have.
 
 Integration: classical RK4, chosen by measuring (``python experiments/aphynity_reference.py
 wave``, float64, the preset's 64² box, 4 Gaussian-bump initial states, 224 frames of 1e-3 against
