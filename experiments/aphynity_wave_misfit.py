@@ -1,6 +1,6 @@
 """Why the undamped wave alone finds ``c``: its rollout misfit as a function of ``c``, per protocol.
 
-    python experiments/aphynity_wave_misfit.py            # every setting below (one CPU thread, ~2 min)
+    python experiments/aphynity_wave_misfit.py            # every setting below (one CPU thread, about 4 min)
 
 APHYNITY's "incomplete physics alone" fits the undamped wave ``w_tt = c² Δw`` to damped data
 (``c = 330``, ``k = 50``) by minimising the MSE of 24-step RK4 rollouts over its training windows
