@@ -113,7 +113,9 @@ def wave_integrators() -> None:
     x = values64(model, seeds)
     ref = integrate(model, x, params, model.dt, frames, 100)
     scale = np.sqrt(np.mean(ref[1:] ** 2, axis=tuple(i for i in range(ref.ndim) if i != 2)))
-    print(f"damped wave, 64^2, c = 330, k = 50, {frames} frames of {model.dt:g}; reference RK4 at 1e-5; "
+    grid = "x".join(str(n) for n in cfg.physics.resolution)
+    print(f"damped wave, {grid} cells of {model.dx[0]:g}, c = 330, k = 50, {frames} frames of {model.dt:g}; "
+          f"reference RK4 at 1e-5; "
           f"RMS of (w, w_t) over the run: {scale[0]:.3g}, {scale[1]:.3g}")
     for name, method in (("explicit Euler", euler), ("symplectic Euler", symplectic_euler), ("RK4", rk4)):
         for steps in (1, 2):

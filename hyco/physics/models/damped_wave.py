@@ -7,6 +7,11 @@ Zero-gradient (Neumann) walls, the second-order 5-point Laplacian, unit cells in
 (64², ``dx = 1``, ``c = 330``, ``k = 50``, frames every 1e-3; Yin et al., ICLR 2021, code
 ``datasets/wave.py``). ``physics.terms`` (``TERMS = (propagation, damping)``): ``terms:
 [propagation]`` is the paper's *incomplete* physics, the undamped wave, learnt from damped data.
+The paper's data use a 4th-order per-axis stencil (its learner the 2nd-order one); here truth and
+learner share this one. Measured (``experiments/aphynity_wave_misfit.py``, docs/aphynity.md): on
+the paper's grid (dx = 1) the stencils barely move the undamped fit of ``c`` (293.1 against 292.1);
+at the preset's dx = 2 the 4th-order truth would move it by about +14 (the 2nd-order stencil's
+error grows as dx²), a bias the paper's set-up does not have.
 
 Integration: classical RK4, chosen by measuring (``python experiments/aphynity_reference.py
 wave``, float64, the preset's 64² box, 4 Gaussian-bump initial states, 224 frames of 1e-3 against
@@ -22,7 +27,10 @@ per frame is accurate to 1e-4 and is the paper's learner too, so the step is one
 (``physics.substeps: 1``; the parameters' upper bounds keep ``c √8 + k`` times the step inside
 RK4's imaginary-axis limit). The truth is RK4 at 1e-4: it differs from RK4 at 5e-5 by at most
 7.3e-7 (RMS 5.8e-9), and the learner's step differs from it by an RMS of 7.0e-5 over the 25
-scored frames (log MSE −19.1).
+scored frames (log MSE −19.1). On the preset of 2026-12-03 (the same box at 32 cells, dx = 2, its
+fastest mode half as fast): explicit Euler 11 and 155 times the RMS at 1 step per frame, 3.6e-2
+and 0.25 at 2; RK4 6.7e-6, 5.7e-5 at 1 step; the truth within 4.6e-7 of RK4 at 5e-5 (RMS 5.4e-9),
+the learner's step within an RMS of 4.4e-5 of it (log MSE −20.05).
 """
 
 from __future__ import annotations
