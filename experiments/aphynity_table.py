@@ -87,6 +87,14 @@ FORECASTER = {"physical_only": "physical", "aphynity": "synthetic", "cooperative
               "synthetic_only": "synthetic"}
 
 
+
+class _PlainDumper(yaml.SafeDumper):
+    """YAML without anchors: rows that share an overrides list are written out in full, so one
+    benchmark's entry can be pasted into a registry written by another call (anchors would collide)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
 def metric_name(arm: str, metric: str) -> str:
     """The MLflow metric a row reads."""
     if metric == "param_error_pct":
@@ -215,7 +223,7 @@ def main(argv: Sequence[str] = ()) -> int:
     header = ("# APHYNITY's Table 1 (Yin et al., ICLR 2021) beside our runs (experiments/aphynity_table.py);\n"
               "# a registry of experiments/reproduce.py (published: in the metric's own units) whose rows also\n"
               "# carry our numbers. Our protocol: sizes and budgets reduced for a 2-core CPU (docs/aphynity.md).\n")
-    out.write_text(header + yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=110))
+    out.write_text(header + yaml.dump(entries, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=110))
     table = markdown(entries)
     print(table)
     if args.markdown:
