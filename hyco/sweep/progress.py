@@ -17,6 +17,7 @@ trains as long as a trial, so both count as one job each.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -186,10 +187,8 @@ class StudyProgress:
         """The re-evaluations the sweep will run (known once the trials have ended); the trials'
         last lines first, so every line's count follows the one before (the polling thread may not
         have read the last trials yet)."""
-        try:
+        with contextlib.suppress(Exception):  # a busy database: the lines come with the next read
             self.poll()
-        except Exception:  # a busy database: the lines come with the next read
-            pass
         with self._lock:
             self.state.reevals = int(count)
             self._redraw()
