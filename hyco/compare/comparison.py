@@ -104,8 +104,10 @@ def compose_arm(experiment: str, arm: str, overrides: Sequence[str]) -> DictConf
 def run_arm(cfg: DictConfig, arm: str, parent_run_id: Optional[str], seed: int = 0) -> ArmResult:
     configure_threads(cfg)
     start = time.perf_counter()
+    # named by the training seed the run used (a one-seed comparison given ``seed=2`` is seed 2's run), tagged
+    # by its index among the comparison's seeds
     outcome = train_run(cfg, parent_run_id=parent_run_id, extra_tags={"hyco.arm": arm, "hyco.seed": str(seed)},
-                        run_name=f"{arm}-seed{seed}")
+                        run_name=f"{arm}-seed{int(cfg.seed)}")
     seconds = time.perf_counter() - start
     cfg.evaluation.run_id = outcome.run_id
     result = evaluate_run(cfg)

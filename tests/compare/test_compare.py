@@ -18,7 +18,7 @@ def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg
         "data.num_frames=6", "trainer.epochs=2", "trainer.rollout_steps=2", "synthetic.unet.levels=1",
         "trainer.hyco.warmstart_epochs=1",  # the preset's 2 would leave no exchange round in 2 rounds
         "synthetic.unet.filters=4", "torch_threads=1", "observation.spatial=full", "physics.params.nu.kind=scalar",
-        f"data.cache_dir={tmp_path / 'cache'}",
+        "seed=3", f"data.cache_dir={tmp_path / 'cache'}",
         f"tracking.tracking_uri={mlflow_tracking_cfg.tracking_uri}",
         f"tracking.artifact_location={mlflow_tracking_cfg.artifact_location}",
     ]
@@ -33,6 +33,8 @@ def test_compare_two_arms_logs_parent_and_children(tmp_path, mlflow_tracking_cfg
     children = tracking.search_runs("compare_field_partial", f"tags.`mlflow.parentRunId` = '{parent.run_id}'",
                                     tracking=mlflow_tracking_cfg)
     assert sorted(c.tags["hyco.arm"] for c in children) == ["cooperative", "physical_only"]
+    # a one-seed comparison given seed=3 names its runs by the seed they trained with
+    assert sorted(c.tags["mlflow.runName"] for c in children) == ["cooperative-seed3", "physical_only-seed3"]
     assert all(c.status == "FINISHED" for c in children)
     assert M.compare_param_rel_error("physical_only", "nu") in parent.metrics
     assert "| nu rel. error |" in table
