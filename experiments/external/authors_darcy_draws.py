@@ -51,6 +51,8 @@ import os
 import sys
 import time
 
+from draws_output import emit  # this folder's shared output (the script's folder is on sys.path)
+
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--authors-src", required=True, help="the authors' HYCO-Code/StaticHYCO/src folder")
 p.add_argument("--train_seed", type=int, default=6)
@@ -142,10 +144,7 @@ def main():
             fem_theta=np.asarray(fph[-1]).tolist(),
             fem_wall_s=time.time() - t0)
 
-    print("RESULT " + json.dumps(res))
-    if args.json_out:
-        with open(args.json_out, "a") as f:
-            f.write(json.dumps(res) + "\n")
+    emit(res, args.json_out)
 
 
 if __name__ == "__main__":

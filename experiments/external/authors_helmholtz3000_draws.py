@@ -50,6 +50,8 @@ import sys
 import time
 import types
 
+from draws_output import emit  # this folder's shared output (the script's folder is on sys.path)
+
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--authors-src", required=True, help="the authors' StaticHybridModelling/src folder")
 p.add_argument("--key", type=int, default=6)
@@ -173,10 +175,7 @@ def main():
             fem_param_err=rel(ph_fem[-1], true_params),
             fem_wall_s=time.time() - t0)
 
-    print("RESULT " + json.dumps(res))
-    if args.json_out:
-        with open(args.json_out, "a") as f:
-            f.write(json.dumps(res) + "\n")
+    emit(res, args.json_out)
 
 
 if __name__ == "__main__":

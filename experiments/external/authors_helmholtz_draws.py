@@ -28,10 +28,11 @@ Random keys in the authors' code (``tools/training.py``, ``helmholtz.py``):
 """
 
 import argparse
-import json
 import os
 import sys
 import time
+
+from draws_output import emit  # this folder's shared output (the script's folder is on sys.path)
 
 
 def parse_args() -> argparse.Namespace:
@@ -127,10 +128,7 @@ def main() -> None:
                       fem_param_err=float(compute_param_error(fem_hist[-1], true_params)),
                       fem_relL2=float(fem.compute_l2_error(u_fem, u_true)), fem_loss_final=float(fem_loss[-1]),
                       fem_wall_s=time.time() - start)
-    print("RESULT " + json.dumps(result))
-    if json_out:
-        with open(json_out, "a") as f:
-            f.write(json.dumps(result) + "\n")
+    emit(result, json_out)
 
 
 if __name__ == "__main__":
