@@ -45,27 +45,18 @@ Commands (one at a time):
       --authors-src <HYCO-Code>/StaticHYCO/src --train_seed $k --noise_seed $k --json_out results_B.jsonl; done
 """
 # ruff: noqa: E402  (the authors' folder goes on sys.path before their modules are imported)
-import argparse
 import json
-import os
-import sys
 import time
 
-from draws_output import emit  # this folder's shared output (the script's folder is on sys.path)
+from draws_output import draw_parser, emit, parse_draw_args  # this folder's shared helpers (on sys.path)
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-p.add_argument("--authors-src", required=True, help="the authors' HYCO-Code/StaticHYCO/src folder")
+p = draw_parser(__doc__, "HYCO-Code/StaticHYCO/src")
 p.add_argument("--train_seed", type=int, default=6)
 p.add_argument("--noise_seed", type=int, default=42)
 p.add_argument("--ghost_seed", type=int, default=None)
 p.add_argument("--threshold", type=float, default=None)
 p.add_argument("--epochs", type=int, default=None)
-p.add_argument("--no_fem", action="store_true")
-p.add_argument("--json_out", type=str, default=None)
-args = p.parse_args()
-sys.path.insert(0, os.path.abspath(args.authors_src))
-if args.json_out:
-    args.json_out = os.path.abspath(args.json_out)
+args = parse_draw_args(p)
 ghost_seed = args.train_seed if args.ghost_seed is None else args.ghost_seed
 
 import darcy as D  # authors' module, unchanged (chdirs to StaticHYCO/)

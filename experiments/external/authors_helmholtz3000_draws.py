@@ -43,29 +43,20 @@ Commands (run one at a time):
       --authors-src <StaticHybridModelling>/src --key $k --json_out results_A.jsonl; done
 """
 # ruff: noqa: E402  (the authors' folder goes on sys.path before their modules are imported)
-import argparse
 import json
-import os
-import sys
 import time
 import types
 
-from draws_output import emit  # this folder's shared output (the script's folder is on sys.path)
+from draws_output import draw_parser, emit, parse_draw_args  # this folder's shared helpers (on sys.path)
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-p.add_argument("--authors-src", required=True, help="the authors' StaticHybridModelling/src folder")
+p = draw_parser(__doc__, "StaticHybridModelling/src")
 p.add_argument("--key", type=int, default=6)
 p.add_argument("--data_seed", type=int, default=None)
 p.add_argument("--theta0_seed", type=int, default=None)
 p.add_argument("--ghost_seed", type=int, default=None)
 p.add_argument("--net_seed", type=int, default=0)
 p.add_argument("--epochs", type=int, default=3000)
-p.add_argument("--no_fem", action="store_true")
-p.add_argument("--json_out", type=str, default=None)
-args = p.parse_args()
-sys.path.insert(0, os.path.abspath(args.authors_src))
-if args.json_out:
-    args.json_out = os.path.abspath(args.json_out)
+args = parse_draw_args(p)
 data_seed = args.key if args.data_seed is None else args.data_seed
 theta0_seed = args.key if args.theta0_seed is None else args.theta0_seed
 ghost_seed = args.key if args.ghost_seed is None else args.ghost_seed

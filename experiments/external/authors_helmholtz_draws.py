@@ -28,16 +28,13 @@ Random keys in the authors' code (``tools/training.py``, ``helmholtz.py``):
 """
 
 import argparse
-import os
-import sys
 import time
 
-from draws_output import emit  # this folder's shared output (the script's folder is on sys.path)
+from draws_output import draw_parser, emit, parse_draw_args  # this folder's shared helpers (on sys.path)
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--authors-src", required=True, help="the authors' StaticHYCO/src folder")
+    p = draw_parser(__doc__, "StaticHYCO/src")
     p.add_argument("--train_seed", type=int, default=6, help="the authors' one key (default 6: the published run)")
     p.add_argument("--seed", type=int, default=5, help="config.seed (5 as published; read nowhere)")
     p.add_argument("--net_seed", type=int, default=0, help="the network's init key (0: the authors' Rngs(0))")
@@ -45,18 +42,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--theta0_seed", type=int, default=None)
     p.add_argument("--ghost_seed", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None, help="fewer epochs (a smoke test only)")
-    p.add_argument("--no_fem", action="store_true", help="HYCO only")
-    p.add_argument("--json_out", type=str, default=None, help="append one JSON line per run here")
-    return p.parse_args()
+    return parse_draw_args(p)
 
 
 def main() -> None:
     args = parse_args()
-    json_out = os.path.abspath(args.json_out) if args.json_out else None
+    json_out = args.json_out
     data_seed = args.train_seed if args.data_seed is None else args.data_seed
     theta0_seed = args.train_seed if args.theta0_seed is None else args.theta0_seed
     ghost_seed = args.train_seed if args.ghost_seed is None else args.ghost_seed
-    sys.path.insert(0, os.path.abspath(args.authors_src))
 
     import helmholtz as H  # the authors' module (it changes directory to StaticHYCO/)
     import jax

@@ -155,8 +155,14 @@ def test_make_ui_serves_both_and_stops_both_on_ctrl_c(tiny_sweep):
         assert proc.wait(timeout=180) == 0  # generous: both servers stop in seconds, a loaded machine is slow
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            # SIGTERM first: the launcher's handler stops both servers, which run in sessions of their own
+            # and would outlive a SIGKILL of the launcher's group
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     deadline = time.monotonic() + 30
     for port in (mlflow_port, dashboard_port):  # both gone: nothing answers on their ports
         while True:
