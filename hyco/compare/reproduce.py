@@ -139,10 +139,14 @@ def _fmt(value: float) -> str:
 
 
 def markdown(benchmarks: Sequence[Benchmark], results: Dict[str, List[Outcome]], records: Sequence[RunRecord],
-             seeds: int) -> str:
-    """The reproduction table: one section per benchmark, one line per row."""
+             seeds: int, overrides: Sequence[str] = ()) -> str:
+    """The reproduction table: one section per benchmark, one line per row. ``overrides`` (the command
+    line's, applied to every run after each row's own) are named at the top: they change what a row's
+    arm column says it ran."""
     lines = [f"Reproduction over {seeds} seed(s): ours is mean ± std [95 % t interval] over seeds; "
              "the verdict compares our interval with the range of the published values.", ""]
+    if overrides:
+        lines += [f"Every run also had (after its row's own overrides, so these win): `{' '.join(overrides)}`", ""]
     for bench in benchmarks:
         lines += [f"### {bench.name} ({bench.protocol})", ""]
         if bench.claim:
@@ -264,7 +268,7 @@ def reproduce(names: Optional[Sequence[str]] = None, seeds: int = 3, registry: S
                      f" ({' '.join(row_overrides)})" if row_overrides else "", seed)
             records.append(run_one(bench, arm, row_overrides, cfg, seed, parent.run_id, reuse, train))
         results = {b.name: outcomes(b, records) for b in chosen}
-        table = markdown(chosen, results, records, len({r.seed for r in records}))
+        table = markdown(chosen, results, records, len({r.seed for r in records}), overrides)
         text = csv_text(records, chosen)
         parent.log_metrics({f"compare/{b.name}/{_slug(o.row.label)}": o.summary.mean for b in chosen
                             for o in results[b.name] if o.summary is not None and o.summary.n}, step=0)

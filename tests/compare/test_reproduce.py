@@ -63,6 +63,7 @@ def test_a_tiny_benchmark_runs_with_seeds_and_is_reused_when_repeated(tmp_path, 
     output = tmp_path / "out" / "tiny.md"
     table = reproduce(["tiny_heat"], 2, [registry], overrides, output)
     assert "### tiny_heat (our protocol)" in table and "reported (nothing published)" in table
+    assert f"Every run also had (after its row's own overrides, so these win): `{' '.join(overrides)}`" in table
     rows = list(csv.DictReader(io.StringIO(output.with_suffix(".csv").read_text())))
     assert len(rows) == 3 * 2 and {r["seed"] for r in rows} == {"0", "1"}
     assert all(float(r["value"]) > 0 for r in rows)
