@@ -247,6 +247,7 @@ def eval_param_error(split: str) -> str:
 # protocol) scores each player on the trajectory it reconstructed, not on held-out forecasts.
 RECON = "recon"
 RECON_GHOSTS = "recon/ghost_points"  # ghost points of the epoch (spatial points x frames)
+RECON_LBFGS_LOSS = "recon/synthetic/lbfgs_loss"  # the network's L-BFGS post-training objective, at its step
 
 
 def recon_rel_l2(player: str) -> str:

@@ -115,6 +115,8 @@ class ReconstructionTrainer(AbstractTrainer):
         self.warm_done = False  # the threshold warm start has ended
         self.last_mse = float("inf")  # the network's data misfit in the last epoch (the re-entrant warm start)
         self.post_done = False  # the L-BFGS post-training has run
+        self.post_step = 0  # L-BFGS steps done (a resumed post-training continues from here)
+        self.post_optimiser: Optional[Dict[str, Any]] = None  # the L-BFGS state at post_step
         self.best: Dict[str, float] = {}
         self.grid: Optional[torch.Tensor] = None  # the physical trajectory after the last update
         self.ghosts: Optional[GhostPoints] = None
@@ -238,6 +240,14 @@ class ReconstructionTrainer(AbstractTrainer):
             self.synthetic.save(self.context.path(self.synthetic.LAST))
         save_checkpoint(self.context.path(self.CHECKPOINT), state)
 
+    def save_post(self, steps_done: int, optimiser: Dict[str, Any], loss: float) -> None:
+        """A checkpoint inside the L-BFGS post-training (its step and optimiser state), and its
+        objective logged at that step: a stop loses at most ``checkpoint_every`` of its steps."""
+        assert self.context is not None
+        self.post_step = steps_done  # the optimiser's live state is not kept: a resume reads the file
+        self.save({"post_step": steps_done, "post_optimiser": optimiser})
+        self.context.log({M.RECON_LBFGS_LOSS: loss}, steps_done)
+
     def resume(self) -> bool:
         path = self.context and self.context.resume_from(self.CHECKPOINT, self.cfg.trainer.resume)
         if not path:
@@ -250,6 +260,7 @@ class ReconstructionTrainer(AbstractTrainer):
         self.epoch = int(state["epoch"])
         self.warm_done, self.post_done = bool(state["warm_done"]), bool(state["post_done"])
         self.last_mse = float(state.get("last_mse", float("inf")))
+        self.post_step, self.post_optimiser = int(state.get("post_step", 0)), state.get("post_optimiser")
         restore_rng_state(state["rng"])
         self.context.replay_pending(state)
         log.info("resumed reconstruction training from %s at epoch %d", path, self.epoch)
@@ -288,7 +299,11 @@ class ReconstructionTrainer(AbstractTrainer):
                 targets = self.physical.at(self.physical_grid(), points, frames, torch.zeros_like(frames),
                                            slice(0, self.physical.channels)).cpu()
                 ghosts = (points, targets)
-            mse = self.synthetic.lbfgs(self.data, iterations, ghosts, float(self.knob("lambda_s_data", last)), lam_int)
+            if self.post_step:
+                log.info("resuming the L-BFGS post-training at step %d of %d", self.post_step, iterations)
+            mse = self.synthetic.lbfgs(self.data, iterations, ghosts, float(self.knob("lambda_s_data", last)), lam_int,
+                                       start=self.post_step, state=self.post_optimiser,
+                                       checkpoint=self.save_post, checkpoint_every=every)
             self.post_done = True
             post = {M.recon_data_mse("synthetic"): mse, **self.synthetic_error(),
                     M.TIME_SYNTHETIC: time.perf_counter() - start}

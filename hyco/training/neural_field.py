@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import torch
@@ -126,12 +126,48 @@ class NeuralFieldTrainer(TensorTrainer):
         return float(self.data_loss(data))
 
     def lbfgs(self, data: ScatteredData, steps: int, ghosts: Optional[tuple] = None, lambda_data: float = 1.0,
-              lambda_int: float = 0.0, max_iter: int = 20) -> float:
+              lambda_int: float = 0.0, max_iter: int = 20, start: int = 0, state: Optional[Dict[str, Any]] = None,
+              checkpoint: Optional[Callable[[int, Dict[str, Any], float], None]] = None,
+              checkpoint_every: int = 10) -> float:
         """L-BFGS post-training as the Gray–Scott paper runs it: ``steps`` optimiser steps of at most
         ``max_iter`` iterations each (lr 1, no line search, history 100), on the full-batch
-        ``lambda_data * data + lambda_int * MSE(S(ghosts), targets)``; returns the final data misfit."""
+        ``lambda_data * data + lambda_int * MSE(S(ghosts), targets)``; returns the final data misfit.
+
+        The phase can take hours, so it is resumable: every ``checkpoint_every`` steps (and after
+        the last) ``checkpoint(steps_done, optimiser_state, loss)`` is called, and a call with
+        ``start`` and that ``state`` continues exactly where the saved one stood."""
         if steps <= 0:
             return self.validation_loss(data)
+        self.model.train()
+        optimiser = torch.optim.LBFGS(self.model.parameters(), lr=1.0, max_iter=int(max_iter), tolerance_grad=1e-7,
+                                      tolerance_change=1e-9, history_size=100)
+        if state is not None:
+            optimiser.load_state_dict(state)
+        use_ghosts = ghosts is not None and lambda_int > 0 and len(ghosts[0]) > 0
+
+        def closure():
+            optimiser.zero_grad(set_to_none=True)
+            loss = lambda_data * self.data_loss(data)
+            if use_ghosts:
+                pred = torch.cat([self.model(c.to(self.device)) for c in torch.split(ghosts[0], _CHUNK)])
+                loss = loss + lambda_int * (pred - ghosts[1].to(self.device)).square().mean()
+            loss.backward()
+            return loss
+
+        began, every = time.perf_counter(), max(1, int(steps) // 10)
+        for step in range(int(start), int(steps)):
+            loss = optimiser.step(closure)
+            check_finite(float(loss.detach()), term=DATA_LOSS, step=self.step,
+                         where=f"L-BFGS post-training step {step + 1}")
+            self.step += 1
+            done = step + 1
+            if checkpoint is not None and (done % max(1, int(checkpoint_every)) == 0 or done == int(steps)):
+                checkpoint(done, optimiser.state_dict(), float(loss.detach()))
+            if done % every == 0:  # a long phase (hours on a CPU for Gray–Scott): say where it is
+                spent = time.perf_counter() - began
+                log.info("L-BFGS post-training: step %d/%d, loss %.3g, %.0f s (about %.0f s left)", done,
+                         steps, float(loss.detach()), spent, spent / (done - start) * (int(steps) - done))
+        return self.validation_loss(data)
         self.model.train()
         optimiser = torch.optim.LBFGS(self.model.parameters(), lr=1.0, max_iter=int(max_iter), tolerance_grad=1e-7,
                                       tolerance_change=1e-9, history_size=100)

@@ -121,3 +121,37 @@ def test_a_failed_reconstruction_resumes_to_the_uninterrupted_result(make_overri
     np.testing.assert_array_equal(a["physical"]["theta"]["kappa"], b["physical"]["theta"]["kappa"])
     steps = [s for s, _ in tracking.get_metric_history(resumed.run_id, M.recon_rel_l2("physical"), cfg.tracking)]
     assert steps == [1, 2, 3, 4]
+
+
+def test_an_interrupted_lbfgs_post_training_resumes_to_the_uninterrupted_result(make_overrides, fresh_tracking,
+                                                                                  monkeypatch):
+    extra = ("trainer.hyco.synthetic_lbfgs_iterations=4",)
+    cfg = compose_config(make_overrides(*extra, base=TINY_RECON_GS))
+    original = ReconstructionTrainer.save_post
+
+    def stop_after_step_2(self, steps_done, optimiser, loss):
+        original(self, steps_done, optimiser, loss)
+        if steps_done == 2:
+            raise RuntimeError("simulated crash in the L-BFGS phase")
+
+    monkeypatch.setattr(ReconstructionTrainer, "save_post", stop_after_step_2)
+    with pytest.raises(RuntimeError, match="L-BFGS phase"):
+        train_run(cfg)
+    monkeypatch.setattr(ReconstructionTrainer, "save_post", original)
+    resumed = train_run(cfg)
+    assert resumed.resumed
+    straight_store = fresh_tracking("straight")
+    straight = train_run(compose_config(make_overrides(*extra, base=TINY_RECON_GS, tracking=straight_store)))
+
+    def final(run_id, store):
+        return load_checkpoint(tracking.artifact_dir(run_id, store) / "checkpoints" / ReconstructionTrainer.CHECKPOINT)
+
+    a, b = final(resumed.run_id, cfg.tracking), final(straight.run_id, straight_store)
+    assert a["post_done"] and b["post_done"]
+    for key in a["synthetic"]["model"]:
+        assert torch.equal(a["synthetic"]["model"][key], b["synthetic"]["model"][key]), key
+    # the objective of every L-BFGS step is in the run, once, and falls
+    history = tracking.get_metric_history(resumed.run_id, M.RECON_LBFGS_LOSS, cfg.tracking)
+    assert [s for s, _ in history] == [1, 2, 3, 4]
+    assert history == tracking.get_metric_history(straight.run_id, M.RECON_LBFGS_LOSS, straight_store)
+    assert history[-1][1] < history[0][1]
