@@ -7,8 +7,8 @@ the time goes, on one CPU thread.
 For each preset and arm the trainer is built as a run builds it (no tracking) and timed over
 ``--repeats`` epochs of each phase after two warm-up epochs (the first calls compile the solver's
 trace); the heat HYCO run has two phases (20 ghost points per frame, then 800 from epoch 1500),
-Gray–Scott's the network's warm start and the exchange. Per phase the table splits an epoch into
-its parts, each timed on its own:
+Gray–Scott's the network's warm start and the exchange, then one function evaluation of its
+L-BFGS post-training. Per phase the table splits an epoch into its parts, each timed on its own:
 
 * ``S step``: the network's pass over its data (and ghost points);
 * ``P rollout``: the physics' differentiable rollout of the whole horizon, forward only;
@@ -18,7 +18,8 @@ its parts, each timed on its own:
 * ``S score``: the network's reconstruction error on the truth's grid (every
   ``evaluation.reconstruction_every`` epochs, so its share per epoch is divided by that).
 
-A full run's projected time is the sum over phases of epochs x seconds per epoch. Baseline measured
+A full run's projected time is the sum over phases of epochs x seconds per epoch (Gray–Scott's
+L-BFGS phase apart: steps x at most 20 evaluations x seconds per evaluation). Baseline measured
 in the same run: the physics-alone heat epoch with one compiled trace per step
 (``physics.jit_frames=1``) against the preset's one trace per horizon. References (the authors'
 code on one core of this machine, measured once, not rerun here): heat HYCO 4.1 s per epoch (4.0 s
@@ -118,6 +119,19 @@ def phase(trainer, start_epoch: int, repeats: int) -> Dict[str, float]:
     return out
 
 
+def lbfgs_evaluation(trainer, repeats: int) -> float:
+    """Seconds of one function evaluation of the network's L-BFGS post-training (its data term and
+    the interaction at every node of every frame, forward and backward): one L-BFGS step of one
+    iteration evaluates it once."""
+    s = trainer.synthetic
+    last = trainer.epochs - 1
+    lam_int = float(trainer.knob("lambda_s_int", last))
+    ghosts = trainer.post_training_ghosts() if lam_int > 0 else None
+    lam_data = float(trainer.knob("lambda_s_data", last))
+    s.lbfgs(trainer.data, 1, ghosts, lam_data, lam_int, max_iter=1)  # warm-up
+    return clock(lambda: s.lbfgs(trainer.data, 1, ghosts, lam_data, lam_int, max_iter=1), repeats)
+
+
 def fmt(values: Dict[str, float]) -> str:
     parts = ["S step", "P rollout", "P step", "S at ghosts", "S score"]
     return " | ".join(f"{values[k]:.3f}" if k in values else "—" for k in ["epoch", *parts])
@@ -132,6 +146,7 @@ def main() -> int:
     torch.set_num_threads(1)
 
     rows: List[Tuple[str, Dict[str, float], int]] = []  # (label, seconds by part, epochs of the phase)
+    post = None  # seconds of one L-BFGS function evaluation of Gray–Scott's post-training
     if not args.skip_heat:
         cfg, hyco = build("paper_heat_quarter", "cooperative")
         rows.append(("heat HYCO, 20 ghosts", phase(hyco, 0, args.repeats), 1500))
@@ -146,6 +161,7 @@ def main() -> int:
         rows.append(("Gray–Scott HYCO warm start", phase(gs, 0, args.repeats), warm))
         rows.append(("Gray–Scott HYCO exchange", phase(gs, warm, max(2, args.repeats // 2)),
                      int(cfg.trainer.epochs) - warm))
+        post = lbfgs_evaluation(gs, max(2, args.repeats // 2))
         _, gs_alone = build("paper_gray_scott_fair", "physical_only")
         rows.append(("Gray–Scott physics alone (fair preset)", phase(gs_alone, 0, max(2, args.repeats // 2)),
                      int(cfg.trainer.epochs)))
@@ -165,8 +181,11 @@ def main() -> int:
             continue
         runs[key] = runs.get(key, 0.0) + values["epoch"] * epochs
     for key, seconds in runs.items():
-        print(f"projected full run, {key}: {seconds / 60:.1f} min (epochs x seconds per epoch; the L-BFGS "
-              f"post-training of Gray–Scott not included)")
+        print(f"projected full run, {key}: {seconds / 60:.1f} min (epochs x seconds per epoch)")
+    if post is not None:
+        steps = int(cfg.trainer.hyco.synthetic_lbfgs_iterations)
+        print(f"Gray–Scott L-BFGS post-training: {post:.2f} s per function evaluation (every node of every frame "
+              f"and the data); {steps} steps of at most 20 evaluations: up to {steps * 20 * post / 60:.0f} min more")
     base = {label: values["epoch"] for label, values, _ in rows}
     if "heat physics alone" in base and "heat physics alone, a trace per step (baseline)" in base:
         ratio = base["heat physics alone, a trace per step (baseline)"] / base["heat physics alone"]

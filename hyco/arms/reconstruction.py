@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -240,6 +240,14 @@ class ReconstructionTrainer(AbstractTrainer):
             self.synthetic.save(self.context.path(self.synthetic.LAST))
         save_checkpoint(self.context.path(self.CHECKPOINT), state)
 
+    def post_training_ghosts(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The L-BFGS post-training's interaction points and targets: the physics' final trajectory
+        at every node of every frame."""
+        points, frames = self.ghosts.draw(self.epochs - 1, -1)
+        targets = self.physical.at(self.physical_grid(), points, frames, torch.zeros_like(frames),
+                                   slice(0, self.physical.channels)).cpu()
+        return points, targets
+
     def save_post(self, steps_done: int, optimiser: Dict[str, Any], loss: float) -> None:
         """A checkpoint inside the L-BFGS post-training (its step and optimiser state), and its
         objective logged at that step: a stop loses at most ``checkpoint_every`` of its steps."""
@@ -293,12 +301,7 @@ class ReconstructionTrainer(AbstractTrainer):
             start = time.perf_counter()
             last = self.epochs - 1
             lam_int = float(self.knob("lambda_s_int", last))
-            ghosts = None
-            if lam_int > 0:  # the physics' final trajectory at every node of every frame
-                points, frames = self.ghosts.draw(last, -1)
-                targets = self.physical.at(self.physical_grid(), points, frames, torch.zeros_like(frames),
-                                           slice(0, self.physical.channels)).cpu()
-                ghosts = (points, targets)
+            ghosts = self.post_training_ghosts() if lam_int > 0 else None
             if self.post_step:
                 log.info("resuming the L-BFGS post-training at step %d of %d", self.post_step, iterations)
             mse = self.synthetic.lbfgs(self.data, iterations, ghosts, float(self.knob("lambda_s_data", last)), lam_int,
