@@ -168,28 +168,3 @@ class NeuralFieldTrainer(TensorTrainer):
                 log.info("L-BFGS post-training: step %d/%d, loss %.3g, %.0f s (about %.0f s left)", done,
                          steps, float(loss.detach()), spent, spent / (done - start) * (int(steps) - done))
         return self.validation_loss(data)
-        self.model.train()
-        optimiser = torch.optim.LBFGS(self.model.parameters(), lr=1.0, max_iter=int(max_iter), tolerance_grad=1e-7,
-                                      tolerance_change=1e-9, history_size=100)
-        use_ghosts = ghosts is not None and lambda_int > 0 and len(ghosts[0]) > 0
-
-        def closure():
-            optimiser.zero_grad(set_to_none=True)
-            loss = lambda_data * self.data_loss(data)
-            if use_ghosts:
-                pred = torch.cat([self.model(c.to(self.device)) for c in torch.split(ghosts[0], _CHUNK)])
-                loss = loss + lambda_int * (pred - ghosts[1].to(self.device)).square().mean()
-            loss.backward()
-            return loss
-
-        start, every = time.perf_counter(), max(1, int(steps) // 10)
-        for step in range(int(steps)):
-            loss = optimiser.step(closure)
-            check_finite(float(loss.detach()), term=DATA_LOSS, step=self.step,
-                         where=f"L-BFGS post-training step {step + 1}")
-            self.step += 1
-            if (step + 1) % every == 0:  # a long phase (hours on a CPU for Gray–Scott): say where it is
-                spent = time.perf_counter() - start
-                log.info("L-BFGS post-training: step %d/%d, loss %.3g, %.0f s (about %.0f s left)", step + 1,
-                         steps, float(loss.detach()), spent, spent / (step + 1) * (int(steps) - step - 1))
-        return self.validation_loss(data)
