@@ -97,7 +97,13 @@ def derivative_penalty(network: nn.Module, x0: torch.Tensor, targets: torch.Tens
     if x0.shape[1] > channels:  # the static inputs of each window, repeated over its frames
         static = x0[:, channels:].repeat_interleave(states.shape[1], dim=0)
         flat = torch.cat([flat, static], dim=1)
-    squared = correction(network, flat, channels).square().sum(dim=1)  # per point, over the channels
+    return mean_squared_norm(correction(network, flat, channels), flat, channels, normalise)
+
+
+def mean_squared_norm(corrections: torch.Tensor, states: torch.Tensor, channels: int, normalise: bool) -> torch.Tensor:
+    """The mean over points of ``‖F_a‖²`` (summed over the channels) of ``corrections [N, C, *s]``
+    at ``states [N, C_in, *s]``, each divided by ``(‖X‖ + 1e-5)²`` when ``normalise``."""
+    squared = corrections.square().sum(dim=1)  # per point, over the channels
     if normalise:
-        squared = squared / (flat[:, :channels].square().sum(dim=1).sqrt() + _EPSILON).square()
+        squared = squared / (states[:, :channels].square().sum(dim=1).sqrt() + _EPSILON).square()
     return squared.mean()
