@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
     parser.add_argument("--at", default="", help="parameter values to score as well, e.g. a=3.9e-4,b=5.4e-3")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every seed")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # options may follow the overrides and precede them
     if args.seeds < 1:
         parser.error("--seeds: at least 1")
     torch.set_num_threads(1)

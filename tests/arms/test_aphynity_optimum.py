@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fault_helpers import entry_point
 
 from hyco.arms.aphynity_optimum import correction_penalty, minimum_norm_fit, window_states
 from hyco.physics import build_physics
@@ -97,3 +98,16 @@ def test_bad_requests_are_named():
     with pytest.raises(ValueError, match="different dynamic fields"):
         pendulum = build_physics(PENDULUM, {"name": "annulus"}, jit=False)
         minimum_norm_fit(truth, pendulum, states, normalise=False)
+
+
+def test_the_script_reports_the_limit_of_a_preset_on_its_generated_data(tmp_path, capsys):
+    script = entry_point("aphynity_optimum")
+    overrides = [f"data.cache_dir='{tmp_path}'", "data.num_train=2", "data.num_val=1", "data.num_test=1"]
+    script.report("pendulum", 1, overrides, {"omega2": 1.0})
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if "θ° omega2" in row)
+    error = float(line.rsplit("%Err", 1)[1])
+    assert 0.0 < error < 5.0, line  # friction biases the frictionless fit; by about 1 % on the preset's data
+    assert "at {'omega2': 1.0}" in out and "over θ°" in out
+    with pytest.raises(SystemExit, match="name=value"):
+        script.parse_values("omega2=fast")
