@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hyco import metrics as M
 from hyco.arms.aphynity_forms import continuous_forecast, derivative_penalty, discrete_forecast
+from hyco.arms.aphynity_optimum import minimum_norm_fit, window_states
 from hyco.arms.players import physical_player
 from hyco.arms.spec import (
     SYNTHETIC_KEYS,
@@ -54,9 +55,10 @@ from hyco.arms.spec import (
     TrainedPlayer,
     register_arm,
 )
-from hyco.config.schema import Choice, ranged
+from hyco.config.schema import Choice, ranged, truth_physics
 from hyco.core.checkpoints import first_existing, load_checkpoint
 from hyco.data.training_data import TrainingData
+from hyco.physics import build_physics
 from hyco.physics.base import PhysicalModel
 from hyco.synthetic.checkpoint import spec_of
 from hyco.synthetic.rollout import masked_rollout_loss
@@ -74,10 +76,15 @@ CORRECTION_LOSS = "aphynity_correction_norm"
 APHYNITY_DATA_LOSS = "aphynity/data_loss"
 APHYNITY_CORRECTION_NORM = "aphynity/correction_norm"
 APHYNITY_LAMBDA = "aphynity/lambda"
+APHYNITY_EXACT_FIT = "aphynity/exact_fit"  # /<parameter>, /param_error
 METRICS = {APHYNITY_DATA_LOSS: "augmented forecaster's trajectory misfit, per epoch",
            APHYNITY_CORRECTION_NORM: "the penalty: mean |F_w(u)|^2 of the increments (discrete) or ||F_a||^2 on "
                                      "the derivatives (continuous), per epoch",
-           APHYNITY_LAMBDA: "multiplier of the misfit after the epoch"}
+           APHYNITY_LAMBDA: "multiplier of the misfit after the epoch",
+           f"{APHYNITY_EXACT_FIT}/<parameter>": "continuous form, data from a truth model apart from the learner "
+                                                "(data.truth): where the objective puts each learnable parameter "
+                                                "once the training windows are fitted exactly (step 0)",
+           f"{APHYNITY_EXACT_FIT}/param_error": "that limit's mean relative parameter error (step 0)"}
 
 
 class Form(Choice):
@@ -248,9 +255,33 @@ def augmented_player() -> Player:
     return Player("synthetic", load)
 
 
+def exact_fit_limit(cfg: DictConfig, data: TrainingData) -> Optional[Dict[str, float]]:
+    """Where the objective puts the learnable parameters once the training windows are fitted
+    exactly (:mod:`hyco.arms.aphynity_optimum`), as metrics; None unless the form is continuous and
+    the data come from a truth model apart from the learner (``data.truth``), and when the limit is
+    not defined (a field parameter, unobserved targets: said in the log)."""
+    if not cfg.data.truth or form_of(cfg) != "continuous" or data.train is None:
+        return None
+    truth = build_physics(truth_physics(cfg), cfg.data.ic, jit=False)
+    learner = build_physics(cfg.physics, cfg.data.ic, jit=False)
+    try:
+        fit = minimum_norm_fit(truth, learner, window_states(data.train), bool(cfg.trainer.aphynity.normalise))
+    except ValueError as err:
+        log.info("APHYNITY's exact-fit limit not computed: %s", err)
+        return None
+    log.info("APHYNITY's exact-fit limit on the training windows: %s (mean relative error %.4g)",
+             ", ".join(f"{n} {v:.6g}" for n, v in fit.params.items()), fit.percent_error / 100)
+    return {**{f"{APHYNITY_EXACT_FIT}/{n}": v for n, v in fit.params.items()},
+            f"{APHYNITY_EXACT_FIT}/param_error": fit.percent_error / 100}
+
+
 def build_aphynity_trainer(cfg: DictConfig, model: PhysicalModel, data: TrainingData,
                            context: Optional[RunContext]) -> AphynityTrainer:
-    """``F_w`` (the configured network for ``model``'s fields) and ``θ`` on the observed windows."""
+    """``F_w`` (the configured network for ``model``'s fields) and ``θ`` on the observed windows;
+    the exact-fit limit logged at step 0 where it is defined (:func:`exact_fit_limit`)."""
+    limit = exact_fit_limit(cfg, data) if context is not None else None
+    if limit:
+        context.log(limit, step=0)
     physical = PhysicalTrainer(cfg, model, None, data.val, context)
     network, spec = build_model_network(cfg, model)
     return AphynityTrainer(cfg, network, physical, data.train, data.val, context, network_spec=spec)

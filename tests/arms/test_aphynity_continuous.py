@@ -14,9 +14,11 @@ import torch
 from torch import nn
 
 from hyco.arms import build_trainer
-from hyco.arms.aphynity import APHYNITY_DATA_LOSS
+from hyco.arms.aphynity import APHYNITY_DATA_LOSS, APHYNITY_EXACT_FIT, exact_fit_limit
 from hyco.arms.aphynity_forms import continuous_forecast, derivative_penalty
+from hyco.arms.aphynity_optimum import minimum_norm_fit, window_states
 from hyco.compose import compose_config
+from hyco.config.schema import truth_physics
 from hyco.errors import ProblemRefused
 from hyco.physics import build_physics
 from hyco.physics.continuous import ContinuousModel
@@ -106,3 +108,19 @@ def test_the_continuous_form_refuses_a_model_without_a_right_hand_side(tmp_path)
         compose_config(["experiment=burgers_1d_quick", "trainer=aphynity", "trainer.aphynity.form=continuous",
                         f"data.cache_dir={tmp_path}"])
     assert not list(tmp_path.iterdir())
+
+
+def test_a_run_with_a_truth_apart_logs_the_exact_fit_limit_once(tmp_path):
+    cfg = compose_config([*TINY_PENDULUM, f"data.cache_dir={tmp_path / 'cache'}"])
+    data, _ = open_training_data(cfg)
+    logger = MemoryRunLogger()
+    build_trainer(cfg, data, RunContext(logger, tmp_path / "run", log_memory=False))
+    truth = build_physics(truth_physics(cfg), cfg.data.ic, jit=False)
+    fit = minimum_norm_fit(truth, build_physics(cfg.physics, cfg.data.ic, jit=False), window_states(data.train),
+                           normalise=True)
+    assert logger.metrics[f"{APHYNITY_EXACT_FIT}/omega2"] == [(0, pytest.approx(fit.params["omega2"], rel=1e-12))]
+    assert logger.metrics[f"{APHYNITY_EXACT_FIT}/param_error"][0][1] == pytest.approx(fit.percent_error / 100)
+    assert 0 < fit.percent_error < 10  # the missing friction biases the frictionless fit, not beyond it
+
+    cfg.data.truth = {}  # the data from the learner's own model: no limit to state
+    assert exact_fit_limit(cfg, data) is None
