@@ -17,6 +17,7 @@ its own the same way (:mod:`hyco.core.plugins`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (
@@ -134,7 +135,8 @@ class ArmSpec:
     checkpoints
         File names it writes in the run's ``checkpoints/`` folder.
     metrics
-        Its own metric names (beyond :mod:`hyco.metrics`), each with its meaning.
+        Its own metric names (beyond :mod:`hyco.metrics`), each with its meaning; a ``<...>`` segment
+        stands for any one name (``aphynity/exact_fit/<parameter>``, :meth:`declares`).
     targets
         Its target rule if it is hybrid (:class:`~hyco.training.targets.TargetRule`).
     accepts
@@ -194,6 +196,12 @@ class ArmSpec:
     def player(self, name: str) -> Optional[Player]:
         """The player ``name`` of this arm, if it has one."""
         return next((p for p in self.players if p.name == name), None)
+
+    def declares(self, key: str) -> bool:
+        """Whether the metric ``key`` is one of :attr:`metrics` (a ``<...>`` segment matching any
+        text without ``/``)."""
+        return key in self.metrics or any(re.fullmatch(re.sub(r"<[^>/]+>", "[^/]+", re.escape(name)), key)
+                                          for name in self.metrics if "<" in name)
 
     def knob_acts(self, key: str) -> bool:
         """Whether ``trainer.<key>`` acts on this arm."""

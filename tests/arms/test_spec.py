@@ -43,6 +43,9 @@ def test_registry_lists_the_arms_with_their_declarations():
     assert set(arm_nodes()) == {"hyco", "pinn", "aphynity"}
     assert node_owners("hyco") == SIX[2:]
     assert "pinn/residual_loss" in get_arm("pinn").metrics and "hyco/alpha" in get_arm("mixed").metrics
+    aphynity = get_arm("aphynity")  # a <...> segment stands for one name
+    assert aphynity.declares("aphynity/exact_fit/omega2") and aphynity.declares("aphynity/lambda")
+    assert not aphynity.declares("aphynity/exact_fit/omega2/extra") and not aphynity.declares("aphynity/other")
     assert get_arm("synthetic_only").baseline_for == ("synthetic",)
     assert get_arm("physical_only").baseline_for == ("physical",)
     # each HYCO arm declares its target rule; only the rules with a data term read observations
