@@ -107,6 +107,10 @@ def _check_models(truth: PhysicalModel, learner: PhysicalModel) -> None:
     if truth.dynamic_fields != learner.dynamic_fields:
         raise ValueError(f"truth and learner have different dynamic fields: {truth.dynamic_fields} "
                          f"against {learner.dynamic_fields}")
+    if tuple(truth.resolution) != tuple(learner.resolution) or tuple(truth.dx) != tuple(learner.dx):
+        raise ValueError(f"the truth runs on another grid ({list(truth.resolution)}, dx {list(truth.dx)}) than the "
+                         f"learner ({list(learner.resolution)}, dx {list(learner.dx)}): the limit compares their "
+                         "right-hand sides on one grid")
 
 
 def correction_penalty(truth: PhysicalModel, learner: PhysicalModel, states: torch.Tensor,

@@ -95,6 +95,10 @@ def test_bad_requests_are_named():
     states = torch.zeros(1, 2, 8, 8, dtype=torch.float64)
     with pytest.raises(ValueError, match="unknown parameter"):
         minimum_norm_fit(truth, learner, states, normalise=False, learnable=["kappa"])
+    finer = build_physics({**RD, "resolution": [16, 16], "terms": ["diffusion", "reaction"]}, {"name": "uniform"},
+                          jit=False)
+    with pytest.raises(ValueError, match="another grid"):
+        minimum_norm_fit(finer, learner, states, normalise=False)
     with pytest.raises(ValueError, match="different dynamic fields"):
         pendulum = build_physics(PENDULUM, {"name": "annulus"}, jit=False)
         minimum_norm_fit(truth, pendulum, states, normalise=False)
