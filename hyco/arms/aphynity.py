@@ -27,7 +27,9 @@ does not apply: θ moves at every network update). One epoch is one pass over th
 
 Evaluation: the augmented forecaster (the network and ``θ`` of its best checkpoint) fills the
 "synthetic" columns (:func:`augmented_player`); ``P_θ`` alone, from ``physical_params.json``
-(the last epoch), the "physical" columns; and the parameter recovery.
+(the last epoch), the "physical" columns; and the parameter recovery. A continuous-form run on data
+from a truth apart from the learner also logs, at step 0, where the objective would put ``θ`` once
+the training windows are fitted exactly (:func:`exact_fit_limit`), to read the learned ``θ`` against.
 """
 
 from __future__ import annotations
