@@ -111,6 +111,9 @@ def serve(tracking_uri: str, storage: str, mlflow_port: int = 5000, dashboard_po
         return 1
     procs: Dict[str, subprocess.Popen] = {}
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # a shell starts background jobs with SIGINT ignored, and Python then installs no Ctrl-C handler:
+    # install it, so that an interrupt (kill -INT) stops both servers however this was started
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for name, command in wanted.items():
             with open(Path(log_dir) / f"{name}.log", "w") as out:
@@ -145,6 +148,7 @@ def serve(tracking_uri: str, storage: str, mlflow_port: int = 5000, dashboard_po
     finally:
         _stop(procs)
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
