@@ -76,11 +76,10 @@ def window_states(windows: WindowDataset) -> torch.Tensor:
 def _scalar_values(model: PhysicalModel, overrides: Optional[Mapping[str, torch.Tensor]] = None) -> Dict:
     """The model's parameters at their true values (float64 scalars; other kinds as the model
     builds them), with ``overrides`` in place."""
-    truth = model.true_params()
-    values: Dict[str, object] = {}
-    for name, spec in model.param_specs.items():
-        values[name] = (torch.tensor(float(spec.true_value), dtype=torch.float64) if spec.kind == "scalar"
-                        else truth[name])
+    specs = model.param_specs
+    fields = model.true_params() if any(s.kind != "scalar" for s in specs.values()) else {}  # built only if needed
+    values: Dict[str, object] = {name: torch.tensor(float(spec.true_value), dtype=torch.float64)
+                                 if spec.kind == "scalar" else fields[name] for name, spec in specs.items()}
     values.update(overrides or {})
     return values
 
