@@ -34,7 +34,7 @@ from hyco.core.plain import value_of
 from hyco.synthetic.networks.unet import PADDING_MODES, Padding
 from hyco.synthetic.registry import register_network
 
-__all__ = ["ConvNet", "ConvNetConfig"]
+__all__ = ["AphynityNet", "AphynityNetConfig"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BATCHNORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
@@ -46,8 +46,8 @@ class Norm(Choice):
 
 
 @dataclass
-class ConvNetConfig:
-    """The correction network's knobs, node ``synthetic.convnet`` (see :class:`ConvNet`)."""
+class AphynityNetConfig:
+    """The correction network's knobs, node ``synthetic.aphynity_net`` (see :class:`AphynityNet`)."""
 
     hidden: int = ranged(16, 1)  # channels of the hidden convolutions
     layers: int = ranged(2, 1)  # hidden convolutions (each followed by the norm and a ReLU)
@@ -58,12 +58,12 @@ class ConvNetConfig:
 
 def _check(spec: Any, sample_shape: tuple) -> None:
     if not sample_shape:
-        raise ValueError("synthetic.name: the convnet convolves over spatial axes and this state has none (an ODE "
+        raise ValueError("synthetic.name: aphynity_net convolves over spatial axes and this state has none (an ODE "
                          "system); use synthetic=mlp")
 
 
-@register_network("convnet", config=ConvNetConfig, check=_check)
-class ConvNet(nn.Module):
+@register_network("aphynity_net", config=AphynityNetConfig, check=_check)
+class AphynityNet(nn.Module):
     """``[B, C_in, *s] -> [B, C_out, *s]``: APHYNITY's convolutional ``F_a`` (module docstring).
 
     Parameters
@@ -86,16 +86,16 @@ class ConvNet(nn.Module):
                  kernel_size: int = 3, norm: str = "batch", padding: str = "zeros") -> None:
         super().__init__()
         if dim not in _CONV:
-            raise ValueError(f"ConvNet: dim must be 1 or 2, got {dim}")
+            raise ValueError(f"AphynityNet: dim must be 1 or 2, got {dim}")
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"synthetic.convnet.kernel_size: must be odd and >= 1 (size-preserving), got "
+            raise ValueError(f"synthetic.aphynity_net.kernel_size: must be odd and >= 1 (size-preserving), got "
                              f"{kernel_size}")
         norm_key = str(norm).lower()
         if norm_key not in Norm.__members__:
-            raise ValueError(f"synthetic.convnet.norm: unknown '{norm}'; choose from {sorted(Norm.__members__)}")
+            raise ValueError(f"synthetic.aphynity_net.norm: unknown '{norm}'; choose from {sorted(Norm.__members__)}")
         pad_key = str(padding).lower()
         if pad_key not in PADDING_MODES:
-            raise ValueError(f"synthetic.convnet.padding: unknown padding '{padding}'; "
+            raise ValueError(f"synthetic.aphynity_net.padding: unknown padding '{padding}'; "
                              f"choose from {sorted(PADDING_MODES)}")
         conv, mode, pad = _CONV[dim], PADDING_MODES[pad_key], kernel_size // 2
         self.dim, self.in_channels, self.out_channels = dim, in_channels, out_channels
@@ -111,8 +111,8 @@ class ConvNet(nn.Module):
         self.head = conv(widths[-1], out_channels, kernel_size, padding=pad, padding_mode=mode)
 
     @classmethod
-    def from_config(cls, cfg: Any, dim: int, in_channels: int, out_channels: int) -> "ConvNet":
-        """Build from the ``synthetic.convnet`` node (:class:`ConvNetConfig`, a DictConfig or a dict)."""
+    def from_config(cls, cfg: Any, dim: int, in_channels: int, out_channels: int) -> "AphynityNet":
+        """Build from the ``synthetic.aphynity_net`` node (:class:`AphynityNetConfig`, a DictConfig or a dict)."""
         padding = str(value_of(cfg, "padding", "zeros"))
         return cls(dim, in_channels, out_channels, hidden=int(value_of(cfg, "hidden", 16)),
                    layers=int(value_of(cfg, "layers", 2)), kernel_size=int(value_of(cfg, "kernel_size", 3)),
@@ -120,5 +120,6 @@ class ConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != self.dim + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"ConvNet: expected input [B, {self.in_channels}{', N' * self.dim}], got {list(x.shape)}")
+            raise ValueError(f"AphynityNet: expected input [B, {self.in_channels}{', N' * self.dim}], "
+                             f"got {list(x.shape)}")
         return self.head(self.body(x))
