@@ -10,11 +10,11 @@ training and in evaluation alike, every call normalises each hidden channel over
 given (all samples and all cells). So ``F_a`` at one sample depends on the other samples of the
 call: inside an RK4 stage it sees the batch of windows at one time, in the penalty ``‖F_a‖²`` the
 whole window at once (the authors' ``get_derivatives``), and two different batch compositions meet
-the same network. And since each hidden channel is rescaled to unit variance over the call, the
-correction's size does not follow the size of the state it is given: a correction proportional to
-a term that decays along the trajectory (a diffusion misfit, ``(a - θ) Δu``) is not in its reach
-the way a pointwise reaction term is. ``norm: none`` drops the normalisation (and gives the hidden
-convolutions a bias), which makes every sample's correction its own.
+the same network. And since each hidden channel is rescaled to unit variance over the call,
+scaling every state of a call by one factor leaves the correction unchanged (down to the norm's
+``eps``). ``norm: none`` drops the normalisation (and gives the hidden convolutions a bias), which
+makes every sample's correction its own; on the reaction–diffusion benchmark it identifies no worse
+(docs/aphynity.md).
 
 The paper pads with zeros whatever the boundary (``padding: zeros``); ``auto`` takes the physics'
 boundary instead (circular when periodic). Not residual: the output is the correction itself, and
