@@ -113,10 +113,9 @@ class AphynityNet(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, dim: int, in_channels: int, out_channels: int) -> "AphynityNet":
         """Build from the ``synthetic.aphynity_net`` node (:class:`AphynityNetConfig`, a DictConfig or a dict)."""
-        padding = str(value_of(cfg, "padding", "zeros"))
         return cls(dim, in_channels, out_channels, hidden=int(value_of(cfg, "hidden", 16)),
                    layers=int(value_of(cfg, "layers", 2)), kernel_size=int(value_of(cfg, "kernel_size", 3)),
-                   norm=str(value_of(cfg, "norm", "batch")), padding=padding)
+                   norm=str(value_of(cfg, "norm", "batch")), padding=str(value_of(cfg, "padding", "zeros")))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != self.dim + 2 or x.shape[1] != self.in_channels:
