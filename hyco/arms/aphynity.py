@@ -23,7 +23,10 @@ what it can (the paper's identifiability argument, which holds for the derivativ
 ``λ₀ = trainer.aphynity.lambda0``, ``τ = trainer.aphynity.tau``. The network weights use the
 synthetic player's optimiser (``trainer.lr``, ``optimizer``, ``scheduler``); ``θ`` uses Adam with
 ``trainer.physical_lr`` in the physical trainer's unconstrained space (``trainer.physical_optimizer``
-does not apply: θ moves at every network update). One epoch is one pass over the training windows.
+does not apply: θ moves at every network update), scaled by the network's schedule (``θ``'s rate is
+``physical_lr · lr_now / trainer.lr``, so ``trainer.scheduler=cosine`` anneals both players: at a
+constant rate, Adam's steps stay about the rate's size however small the gradient, and long runs
+at the presets' rates were measured to diverge). One epoch is one pass over the training windows.
 
 Evaluation: the augmented forecaster (the network and ``θ`` of its best checkpoint) fills the
 "synthetic" columns (:func:`augmented_player`); ``P_θ`` alone, from ``physical_params.json``
@@ -176,6 +179,13 @@ class AphynityTrainer(SyntheticTrainer):
             return traj, increments
         return traj, derivative_penalty(self.model, x0, targets, masks, predictions, self.channels, self.normalise)
 
+    @property
+    def physical_lr_now(self) -> float:
+        """``θ``'s learning rate this epoch: ``trainer.physical_lr`` scaled as the network's rate
+        is by its schedule (stateless, so a resumed run sets the same rate from the restored one)."""
+        tr = self.cfg.trainer
+        return float(tr.physical_lr) * (self.lr / float(tr.lr))  # exactly physical_lr without a schedule
+
     def train_epoch(self, data: Dataset | DataLoader) -> float:
         """One pass over ``data``: per batch ``iterations_per_batch`` updates of ``w`` and ``θ`` on
         ``λ L_traj + penalty``, then ``λ ← λ + τ L_traj``. Returns the mean total loss; the terms go
@@ -183,6 +193,9 @@ class AphynityTrainer(SyntheticTrainer):
         self.model.train()
         tr = self.cfg.trainer
         adam = self.physical._adam_optimizer()
+        theta_lr = self.physical_lr_now
+        for group in adam.param_groups:  # θ follows the network's schedule (module docstring)
+            group["lr"] = theta_lr
         sums = {"total": 0.0, "traj": 0.0, "corr": 0.0}
         batches = 0
         for batch in self._loader(data, shuffle=True):
@@ -207,7 +220,8 @@ class AphynityTrainer(SyntheticTrainer):
         if batches == 0:
             raise ValueError("aphynity training data is empty: no rollout windows to train on")
         self.terms = {APHYNITY_DATA_LOSS: sums["traj"] / batches,
-                      APHYNITY_CORRECTION_NORM: sums["corr"] / batches, APHYNITY_LAMBDA: self.lam}
+                      APHYNITY_CORRECTION_NORM: sums["corr"] / batches, APHYNITY_LAMBDA: self.lam,
+                      M.PHYSICAL_LR: theta_lr}
         return sums["total"] / batches
 
     # ------------------------------------------------------------------ state

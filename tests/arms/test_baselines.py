@@ -2,7 +2,8 @@
 
 Numbers: the PINN's parameter gradient, its decreasing loss; APHYNITY with ``F_w = 0`` equals the
 physics rollout bit for bit and its multiplier grows by ``tau * L_traj``; an interrupted run of
-either resumes to bit-identical weights, parameters and multiplier; NaNs name their term.
+either resumes to bit-identical weights, parameters and multiplier (APHYNITY with a schedule too, whose
+factor ``θ``'s rate follows exactly); NaNs name their term.
 """
 
 from __future__ import annotations
@@ -126,6 +127,24 @@ def test_aphynity_with_zero_correction_reproduces_the_physics_and_lambda_grows(m
     assert zero.terms[APHYNITY_LAMBDA] > first[APHYNITY_LAMBDA]
 
 
+@pytest.mark.parametrize("scheduler", ["none", "cosine"])
+def test_aphynity_theta_follows_the_network_schedule(scheduler, make_cfg, tmp_path):
+    trainer, logger = _trainer(make_cfg, tmp_path, "trainer=aphynity", "trainer.epochs=4", "trainer.physical_lr=0.02",
+                               f"trainer.scheduler={scheduler}")
+    trainer.train()
+    lr = float(trainer.cfg.trainer.lr)
+    network = [v for _, v in logger.history(M.SYNTHETIC_LR)]
+    theta = [v for _, v in logger.history(M.PHYSICAL_LR)]
+    if scheduler == "none":
+        assert network == [lr] * 4 and theta == [0.02] * 4  # exactly the configured rates
+    else:  # cosine annealing over the 4 planned epochs, the same factor for both players
+        factors = [0.5 * (1 + np.cos(np.pi * e / 4)) for e in range(4)]
+        assert network == pytest.approx([lr * f for f in factors], rel=1e-9)
+        assert theta == pytest.approx([0.02 * f for f in factors], rel=1e-9)
+    adam = trainer.physical._adam_optimizer()
+    assert adam.param_groups[0]["lr"] == pytest.approx(theta[-1], rel=1e-12)  # the rate θ's last steps took
+
+
 def test_aphynity_nan_names_the_term(make_cfg, tmp_path):
     trainer, _ = _trainer(make_cfg, tmp_path, "trainer=aphynity", "trainer.inject_nan_at_step=1")
     with pytest.raises(NonFiniteLossError, match="aphynity_trajectory_mse.*step 1"):
@@ -149,10 +168,10 @@ def _final_state(trainer):
     return {**trainer.network.state_dict(), "z": trainer.physical.z["nu"].detach().clone()}
 
 
-@pytest.mark.parametrize("arm", ["pinn", "aphynity"])
+@pytest.mark.parametrize("arm", ["pinn", "aphynity", "aphynity_cosine"])
 def test_an_interrupted_run_resumes_bit_identical(arm, make_cfg, tmp_path):
     overrides = [*(PINN_TINY if arm == "pinn" else ["trainer=aphynity"]), "trainer.epochs=4",
-                 "trainer.physical_lr=0.02"]
+                 "trainer.physical_lr=0.02", *(["trainer.scheduler=cosine"] if arm == "aphynity_cosine" else [])]
     dying, _ = _trainer(make_cfg, tmp_path, *overrides, name="run", context_cls=_DiesAfterCheckpoint)
     with pytest.raises(KeyboardInterrupt):
         dying.train()
