@@ -179,13 +179,6 @@ class AphynityTrainer(SyntheticTrainer):
             return traj, increments
         return traj, derivative_penalty(self.model, x0, targets, masks, predictions, self.channels, self.normalise)
 
-    @property
-    def physical_lr_now(self) -> float:
-        """``θ``'s learning rate this epoch: ``trainer.physical_lr`` scaled as the network's rate
-        is by its schedule (stateless, so a resumed run sets the same rate from the restored one)."""
-        tr = self.cfg.trainer
-        return float(tr.physical_lr) * (self.lr / float(tr.lr))  # exactly physical_lr without a schedule
-
     def train_epoch(self, data: Dataset | DataLoader) -> float:
         """One pass over ``data``: per batch ``iterations_per_batch`` updates of ``w`` and ``θ`` on
         ``λ L_traj + penalty``, then ``λ ← λ + τ L_traj``. Returns the mean total loss; the terms go
@@ -193,8 +186,10 @@ class AphynityTrainer(SyntheticTrainer):
         self.model.train()
         tr = self.cfg.trainer
         adam = self.physical._adam_optimizer()
-        theta_lr = self.physical_lr_now
-        for group in adam.param_groups:  # θ follows the network's schedule (module docstring)
+        # θ follows the network's schedule (module docstring); set from the network's rate each epoch, so
+        # a resumed run gets it from the restored optimiser, and exactly physical_lr without a schedule
+        theta_lr = float(tr.physical_lr) * (self.lr / float(tr.lr))
+        for group in adam.param_groups:
             group["lr"] = theta_lr
         sums = {"total": 0.0, "traj": 0.0, "corr": 0.0}
         batches = 0
